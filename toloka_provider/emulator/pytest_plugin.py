@@ -1,0 +1,1 @@
+"""pytest plugin: the ``toloka_emulator`` fixture (filled in by the emulator issue)."""
