@@ -1,0 +1,414 @@
+"""The emulator's in-memory store: every Toloka object, ids, the emulator clock, balance and counters.
+
+Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.py``, the v1 handlers):
+
+* **One lock.** ``state.lock`` is a ``threading.RLock``; hold it (``with state.lock:``) while reading or
+  changing anything below. Handlers run on many server threads, the crowd on its own thread.
+* **Objects are plain JSON dicts** exactly as they go on the wire (no private keys), stored per kind in
+  ``state.objects[kind]`` (also reachable as attributes: ``state.pools``, ``state.assignments``, ...), kinds::
+
+      projects pools trainings tasks task_suites assignments operations operation_logs attachments
+      user_bonuses aggregations app_projects app_batches app_items
+
+  ``operation_logs[op_id]`` is a list of log items; ``aggregations[op_id]`` a list of AggregatedSolution
+  dicts sorted by task_id; ``attachment_content[att_id]`` holds download bytes. Every other dict maps id ->
+  object. Dict order is insertion order = id order.
+* **Ids** come from :meth:`State.new_id` (or :meth:`State.create`, which also stores and indexes the object).
+  They are fixed-width strings whose string order is creation order, per kind: numeric for projects, pools,
+  trainings (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks, task suites, assignments, attachments,
+  user bonuses and app items, UUID-shaped for operations, app projects and app batches.
+* **Per-pool indexes**: ``state.pool_index(kind, pool_id)`` is the list of ids of that kind (tasks,
+  task_suites, assignments, attachments) in the pool, sorted (append-only, because ids only grow). Objects
+  must enter through :meth:`State.create` (or :meth:`State.store` for an id minted earlier) to be indexed.
+  Also ``state.task_suites_by_task[task_id]`` -> list of suite ids (for ``GET /task-suites?task_id=``).
+* **Clock**: :meth:`State.now` is the wall clock plus an offset that ``/_emulator/clock/advance`` moves
+  forward (aware UTC datetime). :func:`format_datetime` gives the wire form (naive ISO, always 6 fractional
+  digits, so that stored date strings compare correctly as strings); :func:`parse_datetime` reads any form
+  a client sends (0-6 fractional digits, ``Z`` or an offset; naive = UTC).
+* **Change notification**: call :meth:`State.notify_changed` after a change the crowd may care about (pool
+  opened, tasks added, clock advanced); the crowd can block in :meth:`State.wait_changed`.
+* **Money**: ``state.balance`` is a Decimal. Accepting an assignment charges its ``reward`` through
+  :meth:`State.decide_assignment`, the one place where ACCEPTED/REJECTED is set (the crowd's auto-accept
+  must use it too, so the counters and ``double_decisions`` stay right).
+* **Pool / training status**: change it only through :meth:`State.set_pool_status` (sets ``status``,
+  ``last_started`` / ``last_stopped``, ``last_close_reason``, and notifies). Close reasons the server sets:
+  MANUAL, FOR_UPDATE; the crowd sets COMPLETED, EXPIRED, NOT_ENOUGH_BALANCE.
+* **Operations**: :meth:`State.create_operation` stores the final form of an operation and when it will be
+  done; :meth:`State.operation_view` shows it as PENDING, then RUNNING, then its final status as real time
+  passes (``operation_delay`` seconds in total, default 0.1). The effect of the operation is applied by the
+  caller right away (so a lost response or a retry sees it).
+* **Counters**: ``state.counters`` (see :meth:`State.counters_snapshot`): ``requests`` by
+  ``"METHOD /route/template STATUS"``, ``created`` by singular kind (project, pool, training, task,
+  task_suite, user_bonus, assignment, ...), ``assignments_accepted``, ``assignments_rejected``,
+  ``double_decisions`` (must stay 0).
+* **Options**: ``state.options`` is the :class:`EmulatorOptions` the emulator was started with.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from toloka_provider.emulator.errors import ApiError, does_not_exist, inappropriate_status
+
+UTC = timezone.utc
+
+KINDS = (
+    "projects",
+    "pools",
+    "trainings",
+    "tasks",
+    "task_suites",
+    "assignments",
+    "operations",
+    "operation_logs",
+    "attachments",
+    "user_bonuses",
+    "aggregations",
+    "app_projects",
+    "app_batches",
+    "app_items",
+)
+
+# Kinds that belong to a pool and get a per-pool sorted id list.
+POOL_INDEXED_KINDS = ("tasks", "task_suites", "assignments", "attachments")
+
+SINGULAR = {
+    "projects": "project",
+    "pools": "pool",
+    "trainings": "training",
+    "tasks": "task",
+    "task_suites": "task_suite",
+    "assignments": "assignment",
+    "operations": "operation",
+    "attachments": "attachment",
+    "user_bonuses": "user_bonus",
+    "app_projects": "app_project",
+    "app_batches": "app_batch",
+    "app_items": "app_item",
+}
+
+_NUMERIC_ID_BASE = {"projects": 100_000_000, "pools": 100_000_000, "trainings": 100_000_000}
+_UUID_KINDS = {"operations", "aggregations", "app_projects", "app_batches"}
+# Different salts per kind so that a task and an assignment with the same counter get different ids.
+_KIND_SALT = {kind: (index + 1) * 0x5BD1E995 for index, kind in enumerate(KINDS)}
+_MASK_96 = (1 << 96) - 1
+
+
+@dataclass
+class EmulatorOptions:
+    """Everything the emulator was started with (CLI flags / ``TolokaEmulator`` arguments)."""
+
+    tokens: tuple[str, ...] = ("emulator-token",)
+    seed: int = 0
+    crowd: int = 30
+    accuracy: tuple[float, float] = (0.55, 0.95)
+    spammers: float = 0.1
+    speed: float = 200.0  # assignments per second, for the whole crowd
+    truth: str | Path | None = None
+    balance: Decimal = Decimal("1000")
+    faults: str | dict | None = None
+    latency_ms: float = 0.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    operation_delay: float = 0.1  # seconds an operation takes from PENDING to its final status
+    extra: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------- dates
+
+_DATE_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def format_datetime(value: datetime) -> str:
+    """Wire form: UTC, naive, always with 6 fractional digits (``2024-01-02T03:04:05.000000``)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds")
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse a client's date: 0-9 fractional digits, optional ``Z`` or offset; naive means UTC.
+
+    Returns an aware UTC datetime; raises ValueError naming the text when it is not a date.
+    """
+    match = _DATE_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"not an ISO 8601 date-time: {text!r}")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    result = datetime(
+        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, tzinfo=UTC
+    )
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        result = result - sign * offset
+    return result
+
+
+def normalize_datetime(text: str) -> str:
+    """A client's date in the stored wire form, so that it compares with stored dates as a string."""
+    return format_datetime(parse_datetime(text))
+
+
+# ----------------------------------------------------------------------------------------------- state
+
+
+class State:
+    """The store. See the module docstring for the contract."""
+
+    def __init__(self, options: EmulatorOptions | None = None) -> None:
+        self.options = options or EmulatorOptions()
+        self.lock = threading.RLock()
+        self._changed = threading.Condition(self.lock)
+        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        self.attachment_content: dict[str, bytes] = {}
+        self._counters_by_kind: Counter[str] = Counter()
+        self._pool_index: dict[str, dict[str, list[str]]] = {kind: {} for kind in POOL_INDEXED_KINDS}
+        self.task_suites_by_task: dict[str, list[str]] = {}
+        self._clock_offset = 0.0
+        self.balance = Decimal(str(self.options.balance))
+        self.requester_id = "emulated-requester"
+        self.operation_delay = float(self.options.operation_delay)
+        # op id -> (monotonic time it turns RUNNING, monotonic time it turns final)
+        self._operation_timeline: dict[str, tuple[float, float]] = {}
+        # assignment id -> number of times it was set to ACCEPTED or REJECTED (REJECTED->ACCEPTED counts once)
+        self._decisions: dict[str, int] = {}
+        self.requests: Counter[str] = Counter()
+        self.created: Counter[str] = Counter()
+        self.assignments_accepted = 0
+        self.assignments_rejected = 0
+        self.double_decisions = 0
+
+    # Attribute access per kind: state.pools, state.assignments, ...
+    def __getattr__(self, name: str) -> Any:
+        objects = self.__dict__.get("objects")
+        if objects is not None and name in objects:
+            return objects[name]
+        raise AttributeError(name)
+
+    # ------------------------------------------------------------------------------------------ clock
+    def now(self) -> datetime:
+        """The emulator clock: wall clock plus the offset moved by :meth:`advance_clock` (aware UTC)."""
+        return datetime.now(UTC) + timedelta(seconds=self._clock_offset)
+
+    def now_wire(self) -> str:
+        return format_datetime(self.now())
+
+    def advance_clock(self, seconds: float) -> datetime:
+        if seconds < 0:
+            raise ValueError(f"the emulator clock only moves forward; got seconds={seconds}")
+        with self.lock:
+            self._clock_offset += seconds
+            self.notify_changed()
+            return self.now()
+
+    # ------------------------------------------------------------------------------------ change events
+    def notify_changed(self) -> None:
+        with self.lock:
+            self._changed.notify_all()
+
+    def wait_changed(self, timeout: float) -> None:
+        """Block up to ``timeout`` seconds for :meth:`notify_changed` (releases the lock while waiting)."""
+        with self.lock:
+            self._changed.wait(timeout)
+
+    # -------------------------------------------------------------------------------------------- ids
+    def new_id(self, kind: str) -> str:
+        """A new id for ``kind``: fixed width, string order = creation order."""
+        with self.lock:
+            self._counters_by_kind[kind] += 1
+            number = self._counters_by_kind[kind]
+        if kind in _NUMERIC_ID_BASE:
+            return str(_NUMERIC_ID_BASE[kind] + number)
+        scrambled = ((number + _KIND_SALT.get(kind, 7)) * 0xD6E8FEB86659FD93A5B3C1F1) & _MASK_96
+        if kind in _UUID_KINDS:
+            tail = f"{scrambled:024x}"
+            return f"{number:08x}-{tail[:4]}-4{tail[5:8]}-8{tail[9:12]}-{tail[12:24]}"
+        return f"{number:012x}--{scrambled:024x}"
+
+    # ------------------------------------------------------------------------------------- objects
+    def create(self, kind: str, obj: dict) -> dict:
+        """Give ``obj`` a new id (and ``created`` if absent), store and index it, count it. Returns obj."""
+        with self.lock:
+            obj["id"] = self.new_id(kind)
+            obj.setdefault("created", self.now_wire())
+            self.store(kind, obj)
+            self.created[SINGULAR.get(kind, kind)] += 1
+            return obj
+
+    def store(self, kind: str, obj: dict) -> dict:
+        """Store ``obj`` under its existing ``id`` and index it (no counting)."""
+        with self.lock:
+            object_id = obj["id"]
+            is_new = object_id not in self.objects[kind]
+            self.objects[kind][object_id] = obj
+            if is_new and kind in self._pool_index and obj.get("pool_id") is not None:
+                ids = self._pool_index[kind].setdefault(str(obj["pool_id"]), [])
+                if not ids or ids[-1] < object_id:
+                    ids.append(object_id)
+                else:
+                    bisect.insort(ids, object_id)
+            if is_new and kind == "task_suites":
+                for task in obj.get("tasks") or ():
+                    if task.get("id"):
+                        self.task_suites_by_task.setdefault(task["id"], []).append(object_id)
+            return obj
+
+    def get(self, kind: str, object_id: str) -> dict:
+        """The stored object, or ApiError 404 DOES_NOT_EXIST."""
+        obj = self.objects[kind].get(object_id)
+        if obj is None:
+            raise does_not_exist(SINGULAR.get(kind, kind), object_id)
+        return obj
+
+    def pool_index(self, kind: str, pool_id: str) -> list[str]:
+        """Sorted ids of ``kind`` in ``pool_id`` (do not modify the returned list)."""
+        return self._pool_index[kind].get(str(pool_id), [])
+
+    # ------------------------------------------------------------------------------------- pools
+    def set_pool_status(self, kind: str, pool_id: str, status: str, close_reason: str | None = None) -> dict:
+        """Move a pool (``kind="pools"``) or training (``"trainings"``) to ``status``; notifies the crowd."""
+        with self.lock:
+            pool = self.get(kind, pool_id)
+            now = self.now_wire()
+            pool["status"] = status
+            if status == "OPEN":
+                pool["last_started"] = now
+                pool.pop("last_close_reason", None)
+            elif status == "CLOSED":
+                pool["last_stopped"] = now
+                if close_reason:
+                    pool["last_close_reason"] = close_reason
+            self.notify_changed()
+            return pool
+
+    # ------------------------------------------------------------------------------------- money
+    def charge(self, amount: Any) -> None:
+        with self.lock:
+            self.balance -= Decimal(str(amount))
+
+    # ------------------------------------------------------------------------------- assignments
+    def decide_assignment(self, assignment_id: str, status: str, public_comment: str | None = None) -> dict:
+        """Set an assignment to ACCEPTED or REJECTED as Toloka allows; charge the reward on ACCEPTED.
+
+        Allowed: SUBMITTED -> ACCEPTED | REJECTED, REJECTED -> ACCEPTED. Anything else raises ApiError 409
+        INAPPROPRIATE_STATUS and changes nothing.
+        """
+        if status not in ("ACCEPTED", "REJECTED"):
+            raise ValueError(f"decide_assignment: status must be ACCEPTED or REJECTED, got {status!r}")
+        with self.lock:
+            assignment = self.get("assignments", assignment_id)
+            current = assignment.get("status")
+            allowed = current == "SUBMITTED" or (current == "REJECTED" and status == "ACCEPTED")
+            if not allowed:
+                appropriate = ["SUBMITTED", "REJECTED"] if status == "ACCEPTED" else ["SUBMITTED"]
+                raise inappropriate_status(
+                    f"Assignment {assignment_id} is {current}; it cannot become {status}", appropriate
+                )
+            decisions = self._decisions.get(assignment_id, 0)
+            if decisions and not (current == "REJECTED" and status == "ACCEPTED"):
+                self.double_decisions += 1
+            self._decisions[assignment_id] = decisions + (0 if current == "REJECTED" else 1)
+            now = self.now_wire()
+            assignment["status"] = status
+            if public_comment is not None:
+                assignment["public_comment"] = public_comment
+            if status == "ACCEPTED":
+                assignment["accepted"] = now
+                self.charge(assignment.get("reward") or 0)
+                self.assignments_accepted += 1
+            else:
+                assignment["rejected"] = now
+                self.assignments_rejected += 1
+            self.notify_changed()
+            return assignment
+
+    # -------------------------------------------------------------------------------- operations
+    def create_operation(
+        self,
+        op_type: str,
+        parameters: dict | None = None,
+        *,
+        status: str = "SUCCESS",
+        details: dict | None = None,
+        operation_id: str | None = None,
+        log: list | None = None,
+        delay: float | None = None,
+    ) -> dict:
+        """Store an operation in its final form (``status`` SUCCESS or FAIL, ``details``) and return its
+        current view (PENDING). ``operation_id`` reuse raises ApiError 409 OPERATION_ALREADY_EXISTS.
+        ``log`` becomes ``GET /operations/{id}/log``."""
+        with self.lock:
+            if operation_id is not None and operation_id in self.objects["operations"]:
+                raise ApiError(
+                    409, "OPERATION_ALREADY_EXISTS", f"Operation with id {operation_id} already exists"
+                )
+            op_id = operation_id or self.new_id("operations")
+            now = self.now()
+            delay = self.operation_delay if delay is None else delay
+            op = {
+                "id": op_id,
+                "type": op_type,
+                "status": status,
+                "submitted": format_datetime(now),
+                "started": format_datetime(now + timedelta(seconds=delay / 2)),
+                "finished": format_datetime(now + timedelta(seconds=delay)),
+                "progress": 100,
+                "parameters": parameters or {},
+            }
+            if details is not None:
+                op["details"] = details
+            self.objects["operations"][op_id] = op
+            self.operation_logs[op_id] = log or []
+            started = time.monotonic()
+            self._operation_timeline[op_id] = (started + delay / 2, started + delay)
+            self.created["operation"] += 1
+            return self.operation_view(op_id)
+
+    def operation_view(self, op_id: str) -> dict:
+        """The operation as a client sees it now (PENDING / RUNNING / final). 404 if unknown."""
+        op = self.get("operations", op_id)
+        timeline = self._operation_timeline.get(op_id)
+        if timeline is None:
+            return op
+        running_at, done_at = timeline
+        moment = time.monotonic()
+        if moment >= done_at:
+            self._operation_timeline.pop(op_id, None)
+            return op
+        view = {key: value for key, value in op.items() if key not in ("finished", "details")}
+        if moment < running_at:
+            view["status"] = "PENDING"
+            view["progress"] = 0
+            view.pop("started", None)
+        else:
+            view["status"] = "RUNNING"
+            view["progress"] = 50
+        return view
+
+    # -------------------------------------------------------------------------------- counters
+    def counters_snapshot(self) -> dict:
+        with self.lock:
+            return {
+                "requests": dict(self.requests),
+                "created": dict(self.created),
+                "assignments_accepted": self.assignments_accepted,
+                "assignments_rejected": self.assignments_rejected,
+                "double_decisions": self.double_decisions,
+                "balance": float(self.balance),
+                "objects": {kind: len(items) for kind, items in self.objects.items()},
+            }
