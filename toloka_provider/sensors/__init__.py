@@ -1,0 +1,1 @@
+"""Airflow sensors of the Toloka provider: pools, operations, app batches, new assignments."""
