@@ -1,0 +1,158 @@
+"""Operators for Toloka Apps: create a batch of items once per task instance, start it, export its items."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+from toloka_provider.operators._common import (
+    RunIdentity,
+    TolokaBaseOperator,
+    TolokaInputError,
+    as_json_dict,
+    atomic_jsonl_writer,
+    dump_json_line,
+    enum_value,
+    field,
+    iter_jsonl,
+    load_json_config,
+    storage_path,
+)
+
+
+class TolokaCreateAppBatchOperator(TolokaBaseOperator):
+    """Create a batch of items in an App project and return the batch id.
+
+    :param app_project_id: the App project (templated).
+    :param items: a list of item dicts (the App's input fields), or a JSON string of one (templated).
+    :param items_path: instead of ``items``, a JSONL file with one item per line (templated).
+    :param name: the batch name (templated). Default: ``airflow:<dag id>:<run id>:<task id>[:<map index>]``.
+        The name is the idempotency key: before creating, the project's batches are searched for one with this
+        name, and a found batch is returned instead of creating another.
+    :param priority_order: ``ONE`` .. ``FIVE`` (Toloka's default FIVE when None).
+
+    XCom: the batch id (str).
+    """
+
+    template_fields = ("app_project_id", "items", "items_path", "name", "toloka_conn_id")
+    ui_color = "#ffe4e4"
+
+    def __init__(
+        self,
+        *,
+        app_project_id: str,
+        items: list[dict] | str | None = None,
+        items_path: str | None = None,
+        name: str | None = None,
+        priority_order: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (items is None) == (items_path is None):
+            raise TolokaInputError("Give exactly one of 'items' (a list) and 'items_path' (a JSONL file)")
+        self.app_project_id = app_project_id
+        self.items = items
+        self.items_path = items_path
+        self.name = name
+        self.priority_order = priority_order
+
+    def batch_name(self, identity: RunIdentity) -> str:
+        if self.name:
+            return str(self.name)
+        suffix = f":{identity.map_index}" if identity.map_index >= 0 else ""
+        return f"airflow:{identity.dag_id}:{identity.run_id}:{identity.task_id}{suffix}"
+
+    def execute(self, context: Any) -> str:
+        name = self.batch_name(RunIdentity.from_context(context))
+        project_id = str(self.app_project_id)
+        client = self.hook.get_conn()
+        for batch in client.get_app_batches(project_id):
+            if field(batch, "name") == name:
+                self.log.info("Batch %s named %r exists already (an earlier try); not creating another", batch.id, name)
+                return str(batch.id)
+        if self.items_path is not None:
+            items = list(iter_jsonl(self.items_path, argument="items_path"))
+        else:
+            items = load_json_config(self.items, argument="items", expect=list)
+        if not items:
+            raise TolokaInputError("No items to put in the batch")
+        kwargs = {"priority_order": self.priority_order} if self.priority_order else {}
+        batch = client.create_app_batch(project_id, name=name, items=items, **kwargs)
+        self.log.info("Created batch %s named %r with %d items", batch.id, name, len(items))
+        return str(batch.id)
+
+
+class TolokaStartAppBatchOperator(TolokaBaseOperator):
+    """Start processing a batch; a batch that is already started (or done) is fine. XCom: the batch status."""
+
+    template_fields = ("app_project_id", "batch_id", "toloka_conn_id")
+    ui_color = "#ffe4e4"
+
+    def __init__(self, *, app_project_id: str, batch_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app_project_id = app_project_id
+        self.batch_id = batch_id
+
+    def execute(self, context: Any) -> str:
+        client = self.hook.get_conn()
+        project_id, batch_id = str(self.app_project_id), str(self.batch_id)
+        try:
+            client.start_app_batch(project_id, batch_id)
+        except Exception as error:
+            if getattr(error, "status_code", None) != 409:
+                raise
+            status = enum_value(client.get_app_batch(project_id, batch_id).status)
+            if status == "NEW":
+                raise
+            self.log.info("Batch %s was already started (status %s)", batch_id, status)
+            return status
+        status = enum_value(client.get_app_batch(project_id, batch_id).status)
+        self.log.info("Started batch %s; status %s", batch_id, status)
+        return status
+
+
+class TolokaGetAppItemsOperator(TolokaBaseOperator):
+    """Write an App project's items (optionally of one batch and status) to a JSONL file.
+
+    :param app_project_id: the App project (templated).
+    :param batch_id: only this batch's items (templated).
+    :param status: only items in this status, e.g. ``COMPLETED`` (templated).
+    :param output: the JSONL file (templated; written under a temporary name and renamed).
+
+    XCom: ``{"path", "count", "status_counts"}``.
+    """
+
+    template_fields = ("app_project_id", "batch_id", "status", "output", "toloka_conn_id")
+    ui_color = "#ffe4e4"
+
+    def __init__(
+        self,
+        *,
+        app_project_id: str,
+        output: str,
+        batch_id: str | None = None,
+        status: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.app_project_id = app_project_id
+        self.output = output
+        self.batch_id = batch_id
+        self.status = status
+
+    def execute(self, context: Any) -> dict:
+        client = self.hook.get_conn()
+        filters = {k: str(v) for k, v in (("batch_id", self.batch_id), ("status", self.status)) if v}
+        path = storage_path(self.output)
+        count = 0
+        status_counts: collections.Counter[str] = collections.Counter()
+        with atomic_jsonl_writer(path) as handle:
+            for item in client.get_app_items(str(self.app_project_id), **filters):
+                data = as_json_dict(item)
+                status_counts[str(data.get("status"))] += 1
+                handle.write(dump_json_line(data))
+                count += 1
+                if count % 10000 == 0:
+                    self.log.info("Written %d items", count)
+        self.log.info("Wrote %d items to %s", count, path)
+        return {"path": str(path), "count": count, "status_counts": dict(status_counts)}
