@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python -m dags_examples.demo
+	$(BIN)/python dags_examples/demo/run_demo.py
 
 bench: $(STAMP)
 	@echo "Benchmarks are not written yet (issue 7)."

@@ -17,7 +17,8 @@ Files written (all JSON Lines, UTF-8):
     ``{"input_values": {...same as the task...}, "output_values": {"label": ...}}``.
 ``golden.jsonl``
     Control tasks with known solutions, mixed into the pool to measure each worker's accuracy:
-    ``{"input_values": {...}, "known_solutions": [{"output_values": {"label": ...}, "correctness_weight": 1}]}``.
+    ``{"input_values": {...}, "known_solutions": [{"output_values": {"label": ...}, "correctness_weight": 1}],
+    "infinite_overlap": true}`` (every worker may see each one, as Toloka recommends for control tasks).
 ``training.jsonl``
     Training tasks (same shape as golden ones, plus a hint shown on a wrong answer).
 
@@ -179,6 +180,7 @@ def build() -> dict[str, list[dict]]:
             {
                 "input_values": inputs("G", index, text),
                 "known_solutions": [{"output_values": {"label": label}, "correctness_weight": 1}],
+                "infinite_overlap": True,
             }
         )
     for index, (text, label) in enumerate(training, start=1):
@@ -187,6 +189,7 @@ def build() -> dict[str, list[dict]]:
                 "input_values": inputs("R", index, text),
                 "known_solutions": [{"output_values": {"label": label}, "correctness_weight": 1}],
                 "message_on_unknown_solution": f"This ticket is about {label}.",
+                "infinite_overlap": True,
             }
         )
     return files

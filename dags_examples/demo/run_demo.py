@@ -1,0 +1,278 @@
+"""``make demo``: run the ``text_classification`` example DAG end to end against a local Toloka emulator.
+
+What it does, in order:
+
+1. Uses ``airflow_home/`` in the repository (git-ignored) as ``AIRFLOW_HOME``, with SQLite, and migrates it
+   (``airflow db migrate``; fast when it is already up to date, so a second ``make demo`` reuses it).
+2. Starts the emulator as a subprocess on a free loopback port, with the dataset's truth file and a crowd of
+   30 simulated workers (accuracy spread from 0.55 to 0.95, 10% spammers), fast enough to finish the pool in
+   well under a minute, and reads its ``TOLOKA_EMULATOR_URL=`` line.
+3. Points the ``toloka_default`` connection at it (``AIRFLOW_CONN_TOLOKA_DEFAULT``, the env-var JSON form)
+   and runs ``airflow dags test text_classification`` with ``dags_examples/`` as the DAGs folder.
+4. Stops the emulator, also on failure or Ctrl-C, and prints a report: tasks uploaded, assignments submitted /
+   accepted / rejected, money spent, workers rejected, the accuracy of the aggregated labels against the
+   truth next to the accuracy of a single worker, and where the output files are.
+
+Exit status: 0 when the DAG run succeeded and produced its labels, 1 otherwise (130 on Ctrl-C).
+Logs of every step go to ``airflow_home/demo_logs/``; the last lines are printed when a step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO))
+
+from dags_examples.demo import report  # noqa: E402
+
+DAG_ID = "text_classification"
+AIRFLOW_HOME = REPO / "airflow_home"
+DAGS_FOLDER = REPO / "dags_examples"
+OUTPUT_ROOT = AIRFLOW_HOME / "toloka_examples"
+LOG_DIR = AIRFLOW_HOME / "demo_logs"
+TOKEN = "demo-token"
+
+# The simulated crowd (issue #5): ~30 workers, accuracies spread over 0.55-0.95, a few spammers. The speed
+# factor makes each simulated second last 1/SPEED real seconds, so 300+ assignments finish in seconds.
+EMULATOR_OPTIONS = {
+    "--crowd": "30",
+    "--accuracy": "0.55:0.95",
+    "--spammers": "0.1",
+    "--speed": "300",
+    "--seed": "7",
+}
+EMULATOR_START_TIMEOUT = 30.0
+
+
+def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(AIRFLOW_HOME),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
+            "TOLOKA_EXAMPLES_OUTPUT": str(OUTPUT_ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "".join(path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[-lines:])
+    except OSError:
+        return ""
+
+
+def run_logged(command: list[str], log_path: Path, env: dict[str, str], echo=None) -> int:
+    """Run ``command`` with its output in ``log_path``; lines for which ``echo`` returns text are printed."""
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        process = subprocess.Popen(
+            command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            log_file.write(line)
+            shown = echo(line) if echo else None
+            if shown:
+                print(shown, flush=True)
+        return process.wait()
+
+
+class Emulator:
+    """The emulator subprocess: started with ``start()``, always stopped by ``stop()``."""
+
+    def __init__(self, log_path: Path):
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self) -> str:
+        command = [
+            sys.executable, "-m", "toloka_provider.emulator",
+            "--host", "127.0.0.1", "--port", "0", "--token", TOKEN,
+            "--truth", str(report.TRUTH_FILE),
+        ]  # fmt: skip
+        for option, value in EMULATOR_OPTIONS.items():
+            command += [option, value]
+        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - kept open while it runs
+        self.process = subprocess.Popen(command, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + EMULATOR_START_TIMEOUT
+        while time.monotonic() < deadline:
+            for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+                if line.startswith("TOLOKA_EMULATOR_URL="):
+                    self.url = line.split("=", 1)[1].strip().rstrip("/")
+                    return self.url
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the emulator exited with code {self.process.returncode}:\n{tail(self.log_path)}")
+            time.sleep(0.1)
+        raise RuntimeError(f"the emulator printed no TOLOKA_EMULATOR_URL= line in {EMULATOR_START_TIMEOUT:.0f} s")
+
+    def get(self, path: str, **query) -> dict:
+        from urllib.parse import urlencode
+
+        url = f"{self.url}{path}" + (f"?{urlencode(query)}" if query else "")
+        request = urllib.request.Request(url, headers={"Authorization": f"OAuth {TOKEN}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read().decode("utf-8"))
+
+    def balance(self) -> Decimal | None:
+        try:
+            return Decimal(str(self.get("/api/v1/requester")["balance"]))
+        except Exception:
+            return None
+
+    def assignment_statuses(self, pool_id: str) -> tuple[Counter, dict[str, Counter]]:
+        """Status counts of the pool's assignments, overall and per worker (keyset paging by id)."""
+        overall: Counter = Counter()
+        by_worker: dict[str, Counter] = {}
+        last_id = None
+        while True:
+            query = {"pool_id": pool_id, "sort": "id", "limit": 300}
+            if last_id is not None:
+                query["id_gt"] = last_id
+            page = self.get("/api/v1/assignments", **query)
+            for item in page.get("items", []):
+                overall[item["status"]] += 1
+                by_worker.setdefault(item["user_id"], Counter())[item["status"]] += 1
+                last_id = item["id"]
+            if not page.get("has_more") or not page.get("items"):
+                return overall, by_worker
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+def show_task_progress(line: str) -> str | None:
+    """Condense ``airflow dags test`` output to one line per task start and state change."""
+    if "[DAG TEST] starting task_id=" in line:
+        return "    task " + line.split("task_id=", 1)[1].split()[0]
+    if "[DAG TEST] running trigger in line" in line:
+        return "      deferred: waiting on the triggerer (run in line by dags test)"
+    for marker in ("Task failed", "ERROR -", "Traceback", "Dag run  in failure", "DagRun Finished"):
+        if marker in line:
+            return "      " + line.strip()[:200]
+    return None
+
+
+def newest_run_folder(since: float) -> Path | None:
+    root = OUTPUT_ROOT / DAG_ID
+    if not root.is_dir():
+        return None
+    summaries = [p for p in root.glob("*/run_summary.json") if p.stat().st_mtime >= since]
+    return max(summaries, key=lambda p: p.stat().st_mtime).parent if summaries else None
+
+
+def print_report(run_folder: Path, emulator: Emulator, balance_before: Decimal | None, elapsed: float) -> bool:
+    summary = json.loads((run_folder / "run_summary.json").read_text(encoding="utf-8"))
+    truth = report.load_truth()
+    assignments = list(report.iter_jsonl(run_folder / "assignments.jsonl"))
+    labels = list(report.iter_jsonl(run_folder / "labels.jsonl"))
+    workers = report.worker_accuracy(assignments, truth)
+    scored = report.label_accuracy(labels, truth)
+    overall, by_worker = emulator.assignment_statuses(summary["pool_id"])
+    rejected_workers = sorted(user for user, counts in by_worker.items() if counts.get("REJECTED"))
+    balance_after = emulator.balance()
+    spent = (balance_before - balance_after) if balance_before is not None and balance_after is not None else None
+
+    uploads = summary.get("uploads", {})
+    review = summary.get("review", {})
+    print()
+    print(f"Toloka demo report ({DAG_ID}, run {summary.get('run_id')})")
+    print(f"  project / pool           {summary.get('project_id')} / {summary['pool_id']}  ({emulator.url})")
+    print(
+        f"  tasks uploaded           {uploads.get('tasks', '?')} tasks + {uploads.get('golden', '?')} golden"
+        f" (+ {uploads.get('training', '?')} training)"
+    )
+    print(
+        f"  assignments              {len(assignments)} submitted, {overall.get('ACCEPTED', 0)} accepted, "
+        f"{overall.get('REJECTED', 0)} rejected"
+        + (f" (review: {json.dumps(review, sort_keys=True)})" if review else "")
+    )
+    print(f"  money spent              {'$' + format(spent, 'f') if spent is not None else 'n/a'}")
+    print(f"  workers                  {len(by_worker)} worked, {len(rejected_workers)} rejected (golden accuracy)")
+    print(
+        f"  label accuracy           {scored.accuracy:.3f} aggregated ({scored.correct}/{scored.scored} tasks, "
+        f"{summary.get('aggregation', {}).get('method', '?')})"
+    )
+    print(
+        f"  single-worker accuracy   {workers.mean_worker_accuracy:.3f} mean per worker, "
+        f"{workers.answer_accuracy:.3f} per answer ({workers.answers} answers)"
+    )
+    print("  output files")
+    for name in ("labels.jsonl", "labels.csv", "assignments.jsonl", "run_summary.json"):
+        print(f"    {run_folder / name}")
+    print(f"  wall time                {elapsed:.0f} s (DAG run and report)")
+    return scored.missing == 0 and scored.scored > 0
+
+
+def main() -> int:
+    started = time.monotonic()
+    started_at = time.time()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    airflow = str(Path(sys.executable).with_name("airflow"))
+
+    step(f"Airflow home {AIRFLOW_HOME} (SQLite): airflow db migrate")
+    migrate_log = LOG_DIR / f"{stamp}-db-migrate.log"
+    if run_logged([airflow, "db", "migrate"], migrate_log, airflow_env()) != 0:
+        print(f"airflow db migrate failed; log {migrate_log}:\n{tail(migrate_log)}", file=sys.stderr)
+        return 1
+
+    emulator = Emulator(LOG_DIR / f"{stamp}-emulator.log")
+    try:
+        step("Starting the Toloka emulator (30 workers, accuracy 0.55-0.95, 10% spammers)")
+        url = emulator.start()
+        print(f"    {url}")
+        balance_before = emulator.balance()
+        connection = json.dumps({"conn_type": "toloka", "host": url, "password": TOKEN})
+        step(f"airflow dags test {DAG_ID}")
+        dag_log = LOG_DIR / f"{stamp}-dags-test.log"
+        env = airflow_env({"AIRFLOW_CONN_TOLOKA_DEFAULT": connection})
+        code = run_logged([airflow, "dags", "test", DAG_ID], dag_log, env, echo=show_task_progress)
+        run_folder = newest_run_folder(started_at)
+        failed_run = "state=failed" in (dag_log.read_text(encoding="utf-8", errors="replace"))
+        if code != 0 or run_folder is None or failed_run:
+            print(f"\nThe DAG run failed (exit code {code}); log {dag_log}:\n{tail(dag_log)}", file=sys.stderr)
+            return 1
+        ok = print_report(run_folder, emulator, balance_before, time.monotonic() - started)
+        print(f"  logs                     {LOG_DIR}")
+        return 0 if ok else 1
+    except KeyboardInterrupt:
+        print("\nInterrupted; stopping the emulator.", file=sys.stderr)
+        return 130
+    except Exception as error:  # report any failure of the runner itself plainly, then exit non-zero
+        print(f"\nThe demo failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
