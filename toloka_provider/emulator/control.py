@@ -1,0 +1,186 @@
+"""Control endpoints under ``/_emulator/`` (no auth, JSON) and the small web UI pages.
+
+==========================================  ===========================================================
+``GET  /_emulator/health``                  ``{"status": "ok", "now": <emulator clock>}``
+``GET  /_emulator/faults``                  current rates, path prefixes, methods, injected counts
+``PUT  /_emulator/faults``                  body ``{"spec": "500=0.1,..." | {"500": 0.1}, "paths": [...],
+                                            "methods": [...]}``; ``{}`` or ``DELETE`` switches faults off
+``POST /_emulator/crowd/pause``             stop the simulated crowd from taking new work
+``POST /_emulator/crowd/resume``            let it work again
+``POST /_emulator/clock/advance``           body ``{"seconds": N}``; answers ``{"now": ...}``
+``POST /_emulator/bulk-load``               body ``{"pool_id", "count", "status": "SUBMITTED"}``: adds
+                                            synthetic assignments (5 tasks and 5 solutions each)
+``GET  /_emulator/counters``                requests by ``"METHOD /template STATUS"``, created objects,
+                                            accepted / rejected assignments, ``double_decisions``
+``GET  /requester/project/{id}``            HTML page of a project (target of the Airflow extra links)
+``GET  /requester/project/{id}/pool/{id}``  HTML page of a pool
+==========================================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from toloka_provider.emulator.errors import ApiError, invalid_parameter
+from toloka_provider.emulator.router import RawResponse, Request, Router
+from toloka_provider.emulator.state import State
+
+_LABELS = ("cat", "dog", "bird")
+
+
+def bulk_load_assignments(state: State, pool_id: str, count: int, status: str = "SUBMITTED") -> dict:
+    """Add ``count`` synthetic assignments to a pool, fast (for benchmarks): 5 tasks + 5 solutions each,
+    workers ``bulk-worker-0..99``. No balance is charged and the tasks are not stored as tasks."""
+    if status not in ("ACTIVE", "SUBMITTED", "ACCEPTED", "REJECTED", "SKIPPED", "EXPIRED"):
+        raise ValueError(f"unknown assignment status {status!r}")
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    with state.lock:
+        pool = state.get("pools", pool_id)
+        reward = pool.get("reward_per_assignment", 0.01)
+        now = state.now_wire()
+        first_id = last_id = None
+        for number in range(count):
+            tasks = []
+            solutions = []
+            for position in range(5):
+                task_id = state.new_id("tasks")
+                tasks.append({"id": task_id, "input_values": {"image": f"https://example.com/images/{number}-{position}.jpg"}})
+                solutions.append({"output_values": {"result": _LABELS[(number + position) % 3]}})
+            assignment: dict[str, Any] = {
+                "id": state.new_id("assignments"),
+                "task_suite_id": state.new_id("task_suites"),
+                "pool_id": pool_id,
+                "user_id": f"bulk-worker-{number % 100}",
+                "status": status,
+                "reward": reward,
+                "tasks": tasks,
+                "solutions": solutions,
+                "mixed": True,
+                "automerged": False,
+                "created": now,
+            }
+            if status != "ACTIVE":
+                assignment["submitted"] = now
+            if status in ("ACCEPTED", "REJECTED", "SKIPPED", "EXPIRED"):
+                assignment[status.lower()] = now
+            state.store("assignments", assignment)
+            first_id = first_id or assignment["id"]
+            last_id = assignment["id"]
+        state.created["assignment"] += count
+        return {"pool_id": pool_id, "created": count, "first_id": first_id, "last_id": last_id}
+
+
+def _json_body(request: Request) -> dict:
+    body = request.body
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise invalid_parameter("body", "expected a JSON object")
+    return body
+
+
+def _page(title: str, rows: list[tuple[str, Any]]) -> RawResponse:
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    text = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1><table>{cells}</table>"
+        "<p>Served by the local Toloka emulator.</p></body></html>"
+    )
+    return RawResponse(text.encode(), "text/html; charset=utf-8")
+
+
+def register(router: Router, emulator: Any) -> None:
+    """``emulator`` provides ``state``, ``faults`` (FaultInjector), ``pause_crowd()``, ``resume_crowd()``."""
+    state: State = emulator.state
+
+    def health(request: Request) -> tuple:
+        return 200, {"status": "ok", "now": state.now_wire()}
+
+    def get_faults(request: Request) -> tuple:
+        return 200, emulator.faults.describe()
+
+    def put_faults(request: Request) -> tuple:
+        body = _json_body(request)
+        spec = body.get("spec", body.get("rates"))
+        try:
+            emulator.faults.configure(spec, body.get("paths"), body.get("methods"))
+        except (TypeError, ValueError) as error:
+            raise invalid_parameter("spec", str(error)) from None
+        return 200, emulator.faults.describe()
+
+    def delete_faults(request: Request) -> tuple:
+        emulator.faults.clear()
+        return 200, emulator.faults.describe()
+
+    def pause(request: Request) -> tuple:
+        emulator.pause_crowd()
+        return 200, {"crowd": "paused"}
+
+    def resume(request: Request) -> tuple:
+        emulator.resume_crowd()
+        return 200, {"crowd": "running"}
+
+    def advance(request: Request) -> tuple:
+        seconds = _json_body(request).get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise invalid_parameter("seconds", f"expected a number >= 0, got {seconds!r}")
+        state.advance_clock(seconds)
+        return 200, {"now": state.now_wire()}
+
+    def bulk_load(request: Request) -> tuple:
+        body = _json_body(request)
+        count = body.get("count", body.get("n"))
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise invalid_parameter("count", f"expected an integer >= 0, got {count!r}")
+        try:
+            return 200, bulk_load_assignments(state, str(body.get("pool_id")), count, body.get("status", "SUBMITTED"))
+        except ValueError as error:
+            raise invalid_parameter("status", str(error)) from None
+
+    def counters(request: Request) -> tuple:
+        snapshot = state.counters_snapshot()
+        snapshot["faults_injected"] = emulator.faults.describe()["injected"]
+        return 200, snapshot
+
+    def project_page(request: Request) -> tuple:
+        with state.lock:
+            project = state.objects["projects"].get(request.params["project_id"])
+            if project is None:
+                raise ApiError(404, "DOES_NOT_EXIST", f"project {request.params['project_id']!r} does not exist")
+            pools = [p for p in state.pools.values() if p.get("project_id") == project["id"]]
+            rows = [("id", project["id"]), ("name", project.get("public_name")), ("status", project.get("status"))]
+            rows += [(f"pool {p['id']}", f"{p.get('private_name')} — {p.get('status')}") for p in pools]
+        return 200, _page(f"Project {project.get('public_name')}", rows)
+
+    def pool_page(request: Request) -> tuple:
+        with state.lock:
+            pool = state.objects["pools"].get(request.params["pool_id"]) or state.trainings.get(request.params["pool_id"])
+            if pool is None:
+                raise ApiError(404, "DOES_NOT_EXIST", f"pool {request.params['pool_id']!r} does not exist")
+            by_status: dict[str, int] = {}
+            for assignment_id in state.pool_index("assignments", pool["id"]):
+                status = state.assignments[assignment_id].get("status")
+                by_status[status] = by_status.get(status, 0) + 1
+            rows = [
+                ("id", pool["id"]),
+                ("project", pool.get("project_id")),
+                ("name", pool.get("private_name")),
+                ("status", pool.get("status")),
+                ("last close reason", pool.get("last_close_reason", "")),
+                ("tasks", len(state.pool_index("tasks", pool["id"]))),
+            ] + [(f"assignments {k}", v) for k, v in sorted(by_status.items())]
+        return 200, _page(f"Pool {pool.get('private_name')}", rows)
+
+    router.add("GET", "/_emulator/health", health, auth=False)
+    router.add("GET", "/_emulator/faults", get_faults, auth=False)
+    router.add("PUT", "/_emulator/faults", put_faults, auth=False)
+    router.add("DELETE", "/_emulator/faults", delete_faults, auth=False)
+    router.add("POST", "/_emulator/crowd/pause", pause, auth=False)
+    router.add("POST", "/_emulator/crowd/resume", resume, auth=False)
+    router.add("POST", "/_emulator/clock/advance", advance, auth=False)
+    router.add("POST", "/_emulator/bulk-load", bulk_load, auth=False)
+    router.add("GET", "/_emulator/counters", counters, auth=False)
+    router.add("GET", "/requester/project/{project_id}", project_page, auth=False)
+    router.add("GET", "/requester/project/{project_id}/pool/{pool_id}", pool_page, auth=False)

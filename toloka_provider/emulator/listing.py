@@ -1,0 +1,224 @@
+"""List endpoints: filters, ``_gt/_gte/_lt/_lte`` ranges, multi-key ``sort``, ``limit`` and ``has_more``.
+
+A :class:`ListSpec` describes one list endpoint; :func:`list_page` answers a request with
+``{"items": [...], "has_more": bool}``. Keyset paging (``sort=id&id_gt=<last>``) over a pool's objects is the
+hot path (``GET /assignments?pool_id=..&status=..&id_gt=..&limit=1000``): it starts from the per-pool sorted
+id list with ``bisect`` and stops after ``limit + 1`` matches, so a page costs O(limit), not O(pool).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from toloka_provider.emulator.errors import invalid_parameter
+from toloka_provider.emulator.router import Request
+from toloka_provider.emulator.state import normalize_datetime
+
+_RANGE_SUFFIXES = {"_gt": "gt", "_gte": "gte", "_lt": "lt", "_lte": "lte"}
+
+
+@dataclass
+class ListSpec:
+    """One list endpoint.
+
+    ``exact``: query parameter -> field path (dots for nesting) for exact-match filters (``status`` takes a
+    comma list). ``ranges``: field name (as in the query, before ``_gt`` ...) -> (field path, kind) where kind
+    is ``"str"`` (ids, compared as strings), ``"date"`` or ``"int"``. ``int_fields``: exact filters compared
+    as integers. ``bool_fields``: exact filters given as true/false.
+    """
+
+    kind: str
+    exact: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, tuple[str, str]] = field(default_factory=dict)
+    sort_fields: tuple[str, ...] = ("id", "created")
+    max_limit: int = 300
+    default_limit: int = 50
+    int_fields: tuple[str, ...] = ()
+    bool_fields: tuple[str, ...] = ()
+    pool_indexed: bool = False
+    id_field: str = "id"
+    # query parameter -> (value -> predicate), for filters that are not a plain field match
+    custom: dict[str, Callable[[str], Callable[[dict], bool]]] = field(default_factory=dict)
+
+
+def _getter(path: str) -> Callable[[dict], Any]:
+    if "." not in path:
+        return lambda obj: obj.get(path)
+    parts = path.split(".")
+
+    def get(obj: dict) -> Any:
+        value: Any = obj
+        for part in parts:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    return get
+
+
+def parse_limit(request: Request, spec: ListSpec) -> int:
+    raw = request.arg("limit")
+    if raw is None or raw == "":
+        return spec.default_limit
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise invalid_parameter("limit", f"expected an integer, got {raw!r}", "INTEGER_EXPECTED") from None
+    if limit < 1:
+        raise invalid_parameter("limit", f"must be at least 1, got {limit}", "VALUE_LESS_THAN_MIN")
+    if limit > spec.max_limit:
+        raise invalid_parameter(
+            "limit", f"must be at most {spec.max_limit}, got {limit}", "VALUE_GREATER_THAN_MAX"
+        )
+    return limit
+
+
+def parse_sort(request: Request, spec: ListSpec) -> list[tuple[str, bool]]:
+    """``sort=a,-b`` -> [("a", False), ("b", True)] (True = descending)."""
+    raw = request.arg("sort")
+    if not raw:
+        return []
+    keys = []
+    for part in raw.split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part[1:] if descending else part
+        if name not in spec.sort_fields:
+            raise invalid_parameter(
+                "sort", f"cannot sort by {name!r}; allowed: {', '.join(spec.sort_fields)}", "UNKNOWN_ENUM_VALUE"
+            )
+        keys.append((name, descending))
+    return keys
+
+
+def _convert(value: str, kind: str, name: str) -> Any:
+    if kind == "date":
+        try:
+            return normalize_datetime(value)
+        except ValueError:
+            raise invalid_parameter(name, f"expected an ISO 8601 date-time, got {value!r}", "INVALID_DATE_TIME_SYNTAX") from None
+    if kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise invalid_parameter(name, f"expected an integer, got {value!r}", "INTEGER_EXPECTED") from None
+    return value
+
+
+def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[dict], bool]], dict]:
+    """Predicates for the request's filters, plus the id bounds (``{"gt": .., "gte": .., ...}``) so that the
+    caller can start a keyset scan at the right place."""
+    predicates: list[Callable[[dict], bool]] = []
+    id_bounds: dict[str, str] = {}
+    for name, values in request.query.items():
+        if not values:
+            continue
+        value = values[0]
+        if name in spec.custom:
+            predicates.append(spec.custom[name](value))
+            continue
+        if name in spec.exact:
+            get = _getter(spec.exact[name])
+            if name in spec.int_fields:
+                wanted_int = _convert(value, "int", name)
+                predicates.append(lambda obj, g=get, w=wanted_int: g(obj) == w)
+            elif name in spec.bool_fields:
+                wanted_bool = value.lower() == "true"
+                predicates.append(lambda obj, g=get, w=wanted_bool: bool(g(obj)) == w)
+            elif "," in value:
+                allowed = frozenset(part.strip() for part in value.split(","))
+                predicates.append(lambda obj, g=get, a=allowed: g(obj) in a)
+            else:
+                predicates.append(lambda obj, g=get, w=value: g(obj) == w)
+            continue
+        for suffix, op in _RANGE_SUFFIXES.items():
+            if not name.endswith(suffix):
+                continue
+            base = name[: -len(suffix)]
+            if base not in spec.ranges:
+                break
+            path, kind = spec.ranges[base]
+            bound = _convert(value, kind, name)
+            if base == "id" or path == spec.id_field:
+                id_bounds[op] = bound
+            predicates.append(_range_predicate(_getter(path), op, bound))
+            break
+    return predicates, id_bounds
+
+
+def _range_predicate(get: Callable[[dict], Any], op: str, bound: Any) -> Callable[[dict], bool]:
+    if op == "gt":
+        return lambda obj: (v := get(obj)) is not None and v > bound
+    if op == "gte":
+        return lambda obj: (v := get(obj)) is not None and v >= bound
+    if op == "lt":
+        return lambda obj: (v := get(obj)) is not None and v < bound
+    return lambda obj: (v := get(obj)) is not None and v <= bound
+
+
+def _sorted(items: list[dict], sort: list[tuple[str, bool]]) -> list[dict]:
+    # Stable sorts from the last key to the first give multi-key order with per-key direction.
+    for name, descending in reversed(sort):
+        get = _getter(name)
+        present = [item for item in items if get(item) is not None]
+        missing = [item for item in items if get(item) is None]
+        present.sort(key=get, reverse=descending)
+        items = present + missing
+    return items
+
+
+def select(
+    request: Request,
+    spec: ListSpec,
+    source: Iterable[dict] | None = None,
+) -> tuple[list[dict], bool]:
+    """The page of objects (shallow copies, safe to serialise outside the lock) and ``has_more``.
+
+    ``source`` replaces the default candidates (all objects of ``spec.kind``, or one pool's when the spec is
+    pool-indexed and ``pool_id`` is given); it must be in id order.
+    """
+    state = request.state
+    limit = parse_limit(request, spec)
+    sort = parse_sort(request, spec)
+    predicates, id_bounds = build_predicates(request, spec)
+    id_order = not sort or sort == [(spec.id_field, False)]
+    with state.lock:
+        if source is None:
+            objects = state.objects[spec.kind]
+            pool_id = request.arg("pool_id")
+            if spec.pool_indexed and pool_id:
+                ids = state.pool_index(spec.kind, pool_id)
+                start = 0
+                if "gt" in id_bounds:
+                    start = bisect.bisect_right(ids, id_bounds["gt"])
+                elif "gte" in id_bounds:
+                    start = bisect.bisect_left(ids, id_bounds["gte"])
+                source = (objects[object_id] for object_id in _islice_from(ids, start))
+            else:
+                source = objects.values()
+        if id_order:
+            page: list[dict] = []
+            for obj in source:
+                if all(predicate(obj) for predicate in predicates):
+                    page.append(obj)
+                    if len(page) > limit:
+                        break
+        else:
+            matches = [obj for obj in source if all(predicate(obj) for predicate in predicates)]
+            page = _sorted(matches, sort)[: limit + 1]
+        has_more = len(page) > limit
+        return [dict(obj) for obj in page[:limit]], has_more
+
+
+def _islice_from(ids: list[str], start: int) -> Iterable[str]:
+    for index in range(start, len(ids)):
+        yield ids[index]
+
+
+def list_page(request: Request, spec: ListSpec, source: Iterable[dict] | None = None) -> tuple[int, dict]:
+    items, has_more = select(request, spec, source)
+    return 200, {"items": items, "has_more": has_more}
