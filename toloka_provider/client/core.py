@@ -1,0 +1,462 @@
+"""The shared, I/O-free core: generic plans that every API method is built from.
+
+A plan (see ``protocol``) yields ``Request``/``Sleep``/``Now``/``Emit`` effects; ``TolokaClient`` performs them with
+``requests`` and ``AsyncTolokaClient`` with ``httpx``. Retry decisions, error mapping, response parsing,
+keyset pagination, operation polling and idempotent bulk creation all live here, once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from toloka_provider.client import dates, errors, models, pagination
+from toloka_provider.client.pagination import Listing
+from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
+from toloka_provider.client.retry import RetryPolicy
+
+log = logging.getLogger("toloka_provider.client")
+
+PolicyFactory = Callable[[], RetryPolicy]
+
+_NO_BODY = object()
+
+
+# --------------------------------------------------------------------------------------------------- bodies
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime.datetime):
+        return dates.format_datetime(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    to_json_dict = getattr(value, "to_json_dict", None)
+    if to_json_dict is not None:
+        return to_json_dict()
+    raise TypeError(f"cannot send a {type(value).__name__} in a request body")
+
+
+def encode_body(value: Any) -> bytes:
+    """JSON-encode a request body; models, Decimals, datetimes and enums are accepted anywhere inside."""
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def as_body(value: Any, argument: str) -> dict:
+    """A model or a mapping as a JSON-ready dict (models through their ``to_json_dict``)."""
+    to_json_dict = getattr(value, "to_json_dict", None)
+    if to_json_dict is not None:
+        return to_json_dict()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{argument} must be a model object or a dict, got {type(value).__name__}")
+
+
+def format_sort(sort: str | Iterable[str] | None) -> str | None:
+    if sort is None:
+        return None
+    if isinstance(sort, str):
+        return sort
+    return ",".join(getattr(field, "value", field) for field in sort)
+
+
+def flags(**values: Any) -> dict[str, str]:
+    """Query flags: booleans lowercase, None dropped."""
+    return {key: pagination.format_query_value(value) for key, value in values.items() if value is not None}
+
+
+# --------------------------------------------------------------------------------------------------- one call
+
+
+def call(
+    new_policy: PolicyFactory,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    body: Any = _NO_BODY,
+) -> Plan:
+    """Send one logical request with retries; return the 2xx ``Response`` or raise the mapped error."""
+    request = Request(method, path, dict(params) if params else None, None if body is _NO_BODY else encode_body(body))
+    policy = new_policy()
+    retry_number = 0
+    while True:
+        outcome = yield request
+        delay = policy.delay_for(outcome, retry_number)
+        if delay is None:
+            break
+        reason = outcome.description if isinstance(outcome, TransportFailure) else f"HTTP {outcome.status}"
+        log.info(
+            "Toloka %s %s failed (%s), retry %d of %d in %.1f s",
+            method, path, reason, retry_number + 1, policy.total, delay,
+        )
+        yield Sleep(delay)
+        retry_number += 1
+    if isinstance(outcome, TransportFailure):
+        raise errors.TransportError(
+            outcome.description, method=method, path=path, attempts=retry_number + 1
+        ) from outcome.exception
+    if outcome.status >= 400:
+        raise errors.error_from_response(
+            outcome.status, outcome.body, method=method, path=path, request_id_header=outcome.request_id
+        )
+    return outcome
+
+
+def call_json(new_policy: PolicyFactory, method: str, path: str, **kwargs: Any) -> Plan:
+    """Like ``call``, returning the decoded JSON body (None for an empty body, e.g. 204)."""
+    response: Response = yield from call(new_policy, method, path, **kwargs)
+    return json.loads(response.body) if response.body else None
+
+
+def call_model(new_policy: PolicyFactory, model: type, method: str, path: str, **kwargs: Any) -> Plan:
+    data = yield from call_json(new_policy, method, path, **kwargs)
+    return model.from_json_dict(data)
+
+
+# --------------------------------------------------------------------------------------------------- lists
+
+
+def find_page(
+    new_policy: PolicyFactory, listing: Listing, model: type, method_name: str, path: str,
+    filters: Mapping[str, Any], sort: Any, limit: int | None,
+) -> Plan:
+    """Eagerly validated by the caller (``prepare_find``); one GET, one ``SearchResult``."""
+    response: Response = yield from call(new_policy, "GET", path, params=filters)
+    items, has_more = pagination.parse_page(response.body, listing)
+    return models.SearchResult(items=[model.from_json_dict(item) for item in items], has_more=has_more)
+
+
+def prepare_find(
+    new_policy: PolicyFactory, listing: Listing, model: type, method_name: str,
+    filters: Mapping[str, Any], sort: Any, limit: int | None, path_fields: Mapping[str, str] | None = None,
+) -> Plan:
+    """Validate a ``find_X`` call now (before any request) and return its plan."""
+    query = pagination.build_query(listing, method_name, filters)
+    pagination.check_page_size(listing, "limit", limit)
+    if sort is not None:
+        query["sort"] = format_sort(sort)
+    if limit:
+        query["limit"] = str(limit)
+    path = listing.path.format(**(path_fields or {}))
+    return find_page(new_policy, listing, model, method_name, path, query, sort, limit)
+
+
+def _walk_pages(new_policy: PolicyFactory, listing: Listing, path: str, query: dict[str, str], build: Any) -> Plan:
+    while True:
+        response: Response = yield from call(new_policy, "GET", path, params=query)
+        items, has_more = pagination.parse_page(response.body, listing)
+        if items:
+            yield Emit(build(items))
+        if not has_more:
+            return
+        if not items:
+            log.warning("Toloka %s answered has_more=true with an empty page; stopping", path)
+            return
+        query = pagination.next_cursor_query(listing, query, items)
+
+
+def prepare_pages(
+    new_policy: PolicyFactory, listing: Listing, model: type | None, method_name: str,
+    filters: Mapping[str, Any], batch_size: int | None, path_fields: Mapping[str, str] | None = None,
+) -> Plan:
+    """Validate a ``get_X`` call now and return its keyset-paging plan.
+
+    With a model, each page is emitted as model objects (the caller's iterator yields them one by one); with
+    ``model=None`` each page is emitted whole as a list of plain dicts (the raw export path: no per-item work).
+    """
+    query = pagination.build_query(listing, method_name, filters)
+    limit = pagination.check_page_size(listing, "batch_size", batch_size) or listing.default_limit
+    query["sort"] = listing.cursor
+    query["limit"] = str(limit)
+    path = listing.path.format(**(path_fields or {}))
+    if model is None:
+        def build(items: list) -> list:
+            return [items]
+    else:
+        from_json_dict = model.from_json_dict
+
+        def build(items: list) -> list:
+            return [from_json_dict(item) for item in items]
+    return _walk_pages(new_policy, listing, path, query, build)
+
+
+# --------------------------------------------------------------------------------------------------- operations
+
+
+def operation_path(operation_id: str) -> str:
+    return f"{pagination.V1}/operations/{operation_id}"
+
+
+def wait_operation(
+    new_policy: PolicyFactory, operation: Any, timeout: float | None, poll_interval: float
+) -> Plan:
+    """Poll ``GET /operations/{id}`` until SUCCESS or FAIL; raise ``OperationTimeoutError`` past ``timeout``."""
+    if isinstance(operation, models.Operation):
+        if operation.is_completed():
+            return operation
+        operation_id = operation.id
+    elif isinstance(operation, str) and operation:
+        operation_id = operation
+    else:
+        raise TypeError(f"operation must be an Operation or an operation id, got {operation!r}")
+    if poll_interval <= 0:
+        raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
+    started = yield Now()
+    last_progress = None
+    while True:
+        current = yield from call_model(new_policy, models.Operation, "GET", operation_path(operation_id))
+        if current.is_completed():
+            log.info("Toloka operation %s (%s) finished: %s", operation_id, _enum_value(current.type), _enum_value(current.status))
+            return current
+        if current.progress != last_progress:
+            log.info(
+                "Toloka operation %s (%s) is %s, %s%% done",
+                operation_id, _enum_value(current.type), _enum_value(current.status), current.progress or 0,
+            )
+            last_progress = current.progress
+        elapsed = (yield Now()) - started
+        if timeout is not None and elapsed >= timeout:
+            raise errors.OperationTimeoutError(current, timeout)
+        wait = poll_interval if timeout is None else min(poll_interval, max(timeout - elapsed, 0.0))
+        yield Sleep(wait)
+
+
+def _enum_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def run_action(
+    new_policy: PolicyFactory, action_path: str, timeout: float | None = 600.0, poll_interval: float = 1.0
+) -> Plan:
+    """POST an action: 204 means "already there" (None); otherwise wait for its Operation and raise on FAIL."""
+    response: Response = yield from call(new_policy, "POST", action_path)
+    if response.status == 204 or not response.body:
+        return None
+    operation = models.Operation.from_json_dict(json.loads(response.body))
+    operation = yield from wait_operation(new_policy, operation, timeout, poll_interval)
+    operation.raise_on_fail()
+    return operation
+
+
+# --------------------------------------------------------------------------------------------------- bulk creates
+
+
+@attrs.frozen
+class BatchKind:
+    """How one kind of object is created in bulk (tasks, task suites, user bonuses)."""
+
+    path: str
+    model: type
+    created_id_key: str  # in an operation log item's output
+    sync_chunk: int  # most objects per sync-mode request
+    listing: Listing  # where created objects are read back
+    group_key: str | None  # read back per value of this field (pool_id), or all at once
+
+
+ITEM_INDEX_KEY = "__item_idx"
+CREATE_TIMEOUT = 3600.0
+
+
+def _is_operation_already_exists(error: Exception) -> bool:
+    return isinstance(error, errors.ApiError) and error.code == "OPERATION_ALREADY_EXISTS"
+
+
+def _validation_error(payload: dict, method: str, path: str) -> errors.ValidationApiError:
+    return errors.ValidationApiError(
+        status_code=400,
+        code="VALIDATION_ERROR",
+        message=f"none of the {len(payload)} item(s) passed validation",
+        request_id=None,
+        payload=payload,
+        method=method,
+        path=path,
+    )
+
+
+def start_batch_operation(
+    new_policy: PolicyFactory, kind: BatchKind, items: list[dict], params: dict[str, str], operation_id: str
+) -> Plan:
+    """POST items in async mode under ``operation_id``; on OPERATION_ALREADY_EXISTS resume that operation.
+
+    The conflict means an earlier attempt of this very request reached the server (its answer was lost),
+    so reading the operation back is the idempotent outcome, not an error.
+    """
+    query = {"async_mode": "true", "operation_id": operation_id, **params}
+    try:
+        data = yield from call_json(new_policy, "POST", kind.path, params=query, body=items)
+    except errors.ApiError as error:
+        if not _is_operation_already_exists(error):
+            raise
+        log.info("Toloka operation %s already exists (an earlier attempt got through); resuming it", operation_id)
+        data = yield from call_json(new_policy, "GET", operation_path(operation_id))
+    return models.Operation.from_json_dict(data)
+
+
+def _mark(items: list[dict], offset: int) -> list[dict]:
+    return [{**item, ITEM_INDEX_KEY: str(offset + position)} for position, item in enumerate(items)]
+
+
+def collect_batch_operation(
+    new_policy: PolicyFactory, kind: BatchKind, operation: Any, poll_interval: float, offset: int = 0
+) -> Plan:
+    """Wait for a bulk-create operation, read its log and return (created id by index, errors by index).
+
+    Items are matched by their ``__item_idx`` echo; a log without it (a resumed sync-mode chunk) is matched
+    by the order of its per-item entries, starting at ``offset``.
+    """
+    operation = yield from wait_operation(new_policy, operation, CREATE_TIMEOUT, poll_interval)
+    log_items = yield from call_json(new_policy, "GET", f"{operation_path(operation.id)}/log")
+    created: dict[str, str] = {}
+    validation_errors: dict[str, dict] = {}
+    position = offset
+    for entry in log_items or ():
+        entry_input = entry.get("input") if isinstance(entry.get("input"), dict) else {}
+        output = entry.get("output") or {}
+        success = bool(entry.get("success"))
+        is_item = (success and kind.created_id_key in output) or str(entry.get("type", "")).endswith("_VALIDATE")
+        if not is_item:
+            if not success:
+                log.warning("Toloka operation %s: %s failed: %s", operation.id, entry.get("type"), output)
+            continue
+        index = str(entry_input.get(ITEM_INDEX_KEY, position))
+        position += 1
+        if success:
+            created[index] = output[kind.created_id_key]
+        else:
+            validation_errors[index] = output
+    if _enum_value(operation.status) != "SUCCESS" and not validation_errors:
+        operation.raise_on_fail()
+    return created, validation_errors
+
+
+def collect(plan: Plan) -> Plan:
+    """Run a listing plan inside another plan and return everything it emits as one list."""
+    values: list = []
+    sent = None
+    while True:
+        try:
+            effect = plan.send(sent)
+        except StopIteration:
+            return values
+        if isinstance(effect, Emit):
+            values.extend(effect.values)
+            sent = None
+        else:
+            sent = yield effect
+
+
+def fetch_created(
+    new_policy: PolicyFactory, kind: BatchKind, created: dict[str, str], inputs_by_index: Mapping[str, dict]
+) -> Plan:
+    """Read created objects back by id range (per pool for tasks and suites) and key them by input index."""
+    groups: dict[Any, list[str]] = {}
+    for index in created:
+        group = inputs_by_index[index].get(kind.group_key) if kind.group_key else None
+        groups.setdefault(group, []).append(index)
+    by_id: dict[str, Any] = {}
+    for group, indexes in groups.items():
+        ids = [created[index] for index in indexes]
+        filters: dict[str, Any] = {"id_gte": min(ids), "id_lte": max(ids)}
+        if kind.group_key:
+            filters[kind.group_key] = group
+        pages = prepare_pages(new_policy, kind.listing, kind.model, "fetch_created", filters, kind.listing.max_limit)
+        wanted = set(ids)
+        for obj in (yield from collect(pages)):
+            if obj.id in wanted:
+                by_id[obj.id] = obj
+    result = {}
+    for index in sorted(created, key=int):
+        obj = by_id.get(created[index])
+        if obj is None:
+            log.warning("Toloka created %s at index %s but it was not found when read back", created[index], index)
+        else:
+            result[index] = obj
+    return result
+
+
+def create_batch(
+    new_policy: PolicyFactory,
+    kind: BatchKind,
+    objects: Iterable[Any],
+    *,
+    async_mode: bool,
+    params: dict[str, str],
+    open_pool: bool | None,
+    operation_id: str | None,
+    poll_interval: float,
+) -> Plan:
+    """Create many objects; return ``BatchCreateResult`` keyed by the position in ``objects`` (as a str).
+
+    Async mode (the default, and the idempotent one): one POST under an ``operation_id`` with every item
+    marked by its index, then the operation log maps indexes to created ids or to validation errors.
+    Sync mode: POSTs of at most ``kind.sync_chunk`` items; each chunk has its own ``operation_id`` so that a
+    retried chunk resumes instead of creating twice. ``open_pool`` is sent with the last chunk only, so the
+    pool does not open on a partial upload.
+    """
+    inputs = [as_body(obj, "items") for obj in objects]
+    if not inputs:
+        return models.BatchCreateResult(items={}, validation_errors={})
+    inputs_by_index = {str(index): item for index, item in enumerate(inputs)}
+    created: dict[str, str] = {}
+    items: dict[str, Any] = {}
+    validation_errors: dict[str, dict] = {}
+    if async_mode:
+        op_id = operation_id or str(uuid.uuid4())
+        query = {**params, **flags(open_pool=open_pool)}
+        operation = yield from start_batch_operation(new_policy, kind, _mark(inputs, 0), query, op_id)
+        created, validation_errors = yield from collect_batch_operation(
+            new_policy, kind, operation, poll_interval
+        )
+    else:
+        chunks = range(0, len(inputs), kind.sync_chunk)
+        for number, offset in enumerate(chunks):
+            chunk = inputs[offset : offset + kind.sync_chunk]
+            last = number == len(chunks) - 1
+            chunk_op_id = operation_id if (operation_id and len(chunks) == 1) else str(uuid.uuid4())
+            query = {**params, **flags(open_pool=open_pool if last else None), "operation_id": chunk_op_id}
+            try:
+                data = yield from call_json(new_policy, "POST", kind.path, params=query, body=chunk)
+            except errors.ApiError as error:
+                if not _is_operation_already_exists(error):
+                    raise
+                log.info("Toloka operation %s already exists; resuming it", chunk_op_id)
+                operation = yield from call_model(new_policy, models.Operation, "GET", operation_path(chunk_op_id))
+                chunk_created, chunk_errors = yield from collect_batch_operation(
+                    new_policy, kind, operation, poll_interval, offset
+                )
+                created.update(chunk_created)
+                validation_errors.update(chunk_errors)
+                continue
+            for local, obj in (data.get("items") or {}).items():
+                items[str(offset + int(local))] = kind.model.from_json_dict(obj)
+            for local, problem in (data.get("validation_errors") or {}).items():
+                validation_errors[str(offset + int(local))] = problem
+            if len(chunks) > 1:
+                log.info("Toloka: sent %d of %d items to %s", min(offset + len(chunk), len(inputs)), len(inputs), kind.path)
+    if created:
+        items.update((yield from fetch_created(new_policy, kind, created, inputs_by_index)))
+    if not items and validation_errors:
+        raise _validation_error(validation_errors, "POST", kind.path)
+    ordered = {key: items[key] for key in sorted(items, key=int)}
+    ordered_errors = {key: validation_errors[key] for key in sorted(validation_errors, key=int)}
+    return models.BatchCreateResult(items=ordered, validation_errors=ordered_errors)
+
+
+def create_one(new_policy: PolicyFactory, kind: BatchKind, obj: Any, **kwargs: Any) -> Plan:
+    """Create a single object through the idempotent batch path and return it."""
+    result = yield from create_batch(new_policy, kind, [obj], async_mode=True, **kwargs)
+    if "0" in result.items:
+        return result.items["0"]
+    raise _validation_error({"0": result.validation_errors.get("0", {})}, "POST", kind.path)

@@ -1,0 +1,190 @@
+"""List endpoints: their filters, page-size limits, query formatting and the keyset cursor. Pure, no I/O.
+
+``find_X`` sends one request; ``get_X`` pages with ``sort=<cursor>`` and ``<cursor>_gt=<last value>``,
+keeping the caller's filters and ``limit`` on every page, and stops when ``has_more`` is false.
+
+Default page sizes are chosen for throughput, not the server's default of 50: every page costs a round trip,
+so the biggest page the server is known to accept is used. For assignments that is 1,000 (toloka-kit's own
+streaming cursor asks for it, so the real server accepts it; the docs name 300 as the general maximum, which
+is what the other v1 lists default to). Callers who know their server accepts more (the local emulator does)
+may ask for up to 100,000 assignments per page with ``batch_size``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from toloka_provider.client import dates
+
+RANGE_SUFFIXES = ("_lt", "_lte", "_gt", "_gte")
+
+
+def _ranged(*fields: str) -> frozenset[str]:
+    return frozenset(f"{field}{suffix}" for field in fields for suffix in RANGE_SUFFIXES)
+
+
+@attrs.frozen
+class Listing:
+    """One listable resource: where it lives, what it filters on, how it is paged."""
+
+    name: str  # used in messages, e.g. "assignments"
+    path: str  # relative to the base URL; may contain "{...}" fields filled by the caller
+    filters: frozenset[str]
+    max_limit: int
+    default_limit: int
+    cursor: str = "id"
+    envelope: str = "items"  # v1 lists use "items", the Apps API uses "content"
+
+
+V1 = "/api/v1"
+APPS = "/api/app/v0"
+
+PROJECTS = Listing("projects", f"{V1}/projects", frozenset({"status", "owner"}) | _ranged("id", "created"), 300, 300)
+POOLS = Listing(
+    "pools", f"{V1}/pools", frozenset({"status", "project_id"}) | _ranged("id", "created", "last_started"), 300, 300
+)
+TRAININGS = Listing(
+    "trainings",
+    f"{V1}/trainings",
+    frozenset({"status", "project_id"}) | _ranged("id", "created", "last_started"),
+    300,
+    300,
+)
+TASKS = Listing("tasks", f"{V1}/tasks", frozenset({"pool_id", "overlap"}) | _ranged("id", "created", "overlap"), 300, 300)
+TASK_SUITES = Listing(
+    "task_suites",
+    f"{V1}/task-suites",
+    frozenset({"task_id", "pool_id", "overlap"}) | _ranged("id", "created", "overlap"),
+    300,
+    300,
+)
+ASSIGNMENTS = Listing(
+    "assignments",
+    f"{V1}/assignments",
+    frozenset({"status", "task_id", "task_suite_id", "pool_id", "user_id"})
+    | _ranged("id", "created", "submitted", "accepted", "rejected", "skipped", "expired"),
+    100_000,
+    1_000,
+)
+ATTACHMENTS = Listing(
+    "attachments",
+    f"{V1}/attachments",
+    frozenset({"name", "type", "user_id", "assignment_id", "pool_id", "owner_id", "owner_company_id"})
+    | _ranged("id", "created"),
+    100,
+    100,
+)
+OPERATIONS = Listing(
+    "operations", f"{V1}/operations", frozenset({"type", "status"}) | _ranged("id", "submitted", "finished"), 300, 300
+)
+USER_BONUSES = Listing(
+    "user_bonuses",
+    f"{V1}/user-bonuses",
+    frozenset({"user_id", "assignment_id", "private_comment"}) | _ranged("id", "created"),
+    300,
+    300,
+)
+AGGREGATED_SOLUTIONS = Listing(
+    "aggregated_solutions",
+    f"{V1}/aggregated-solutions/{{operation_id}}",
+    _ranged("task_id"),
+    300,
+    300,
+    cursor="task_id",
+)
+APP_PROJECTS = Listing(
+    "app_projects",
+    f"{APPS}/app-projects",
+    frozenset({"app_id", "parent_app_project_id", "status", "scope", "requester_ids", "after_id", "name"})
+    | _ranged("id", "name", "created"),
+    5_000,
+    5_000,
+    envelope="content",
+)
+APP_BATCHES = Listing(
+    "app_batches",
+    f"{APPS}/app-projects/{{app_project_id}}/batches",
+    frozenset({"status", "after_id", "name"}) | _ranged("id", "name", "created"),
+    1_000,
+    1_000,
+    envelope="content",
+)
+APP_ITEMS = Listing(
+    "app_items",
+    f"{APPS}/app-projects/{{app_project_id}}/items",
+    frozenset({"batch_id", "status", "after_id"}) | _ranged("id", "created", "finished"),
+    1_000,
+    1_000,
+    envelope="content",
+)
+
+
+def format_query_value(value: Any) -> str:
+    """Wire form of one query value: enums by value, lists comma-joined, datetimes in UTC, booleans lowercase."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return format_query_value(value.value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime.datetime):
+        return dates.format_datetime(value)
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(format_query_value(item) for item in value)
+    raise TypeError(f"cannot send a {type(value).__name__} as a query value: {value!r}")
+
+
+def build_query(listing: Listing, method_name: str, filters: Mapping[str, Any]) -> dict[str, str]:
+    """Check filter names against the listing and format their values; None values are dropped."""
+    unknown = sorted(set(filters) - listing.filters)
+    if unknown:
+        raise TypeError(
+            f"{method_name}() got unknown filter(s) {', '.join(unknown)}; "
+            f"allowed for {listing.name}: {', '.join(sorted(listing.filters))}"
+        )
+    query = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        try:
+            query[key] = format_query_value(value)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{method_name}(): filter {key}: {exc}") from None
+    return query
+
+
+def check_page_size(listing: Listing, argument: str, value: int | None) -> int | None:
+    """Validate ``limit`` / ``batch_size`` before any request: a positive int not above the listing's maximum."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1 or value > listing.max_limit:
+        raise ValueError(f"{argument} for {listing.name} must be between 1 and {listing.max_limit}, got {value}")
+    return value
+
+
+def parse_page(body: bytes, listing: Listing) -> tuple[list[dict], bool]:
+    """Split a list response into (plain item dicts, has_more)."""
+    data = json.loads(body)
+    items = data.get(listing.envelope)
+    if items is None:
+        # Tolerate the other envelope: some Apps answers use "items" and vice versa.
+        items = data.get("items" if listing.envelope == "content" else "content") or []
+    return items, bool(data.get("has_more"))
+
+
+def next_cursor_query(listing: Listing, query: dict[str, str], items: list[dict]) -> dict[str, str]:
+    """The query for the next page: the same filters, the cursor moved past the last item of this page."""
+    following = dict(query)
+    following[f"{listing.cursor}_gt"] = format_query_value(items[-1][listing.cursor])
+    return following

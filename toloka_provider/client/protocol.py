@@ -1,0 +1,69 @@
+"""The sans-I/O vocabulary shared by the core and both transports.
+
+An API method is a *plan*: a generator that yields effects and receives their results.
+
+* ``Request``  -> the transport sends it once and sends back a ``Response`` or a ``TransportFailure``.
+* ``Sleep``    -> the transport sleeps (``time.sleep`` or ``asyncio.sleep``, injectable) and sends back None.
+* ``Now``      -> the transport sends back a monotonic clock reading (for operation deadlines).
+* ``Emit``     -> only in listing plans: the driver hands ``values`` to the caller's iterator, sends back None.
+
+The plan's return value (``StopIteration.value``) is the method's result. Plans raise the client's errors
+themselves, so a transport never needs to know what a status code means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """One HTTP request, relative to the client's base URL (``path`` starts with ``/api/``)."""
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    body: bytes | None = None
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """What came back: status, the raw body and the two headers the core reads."""
+
+    status: int
+    body: bytes
+    retry_after: str | None = None
+    request_id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class TransportFailure:
+    """No usable response: the connection failed, timed out or broke mid-body.
+
+    ``description`` is the exception's class and message; it never holds headers (so never the token).
+    """
+
+    description: str
+    exception: BaseException | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class Sleep:
+    seconds: float
+
+
+@attrs.frozen(slots=True)
+class Now:
+    pass
+
+
+@attrs.frozen(slots=True)
+class Emit:
+    values: list
+
+
+Effect = Request | Sleep | Now | Emit
+Plan = Generator[Effect, Any, Any]
