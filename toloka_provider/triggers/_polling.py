@@ -8,7 +8,7 @@ the absolute deadline passes, and yields exactly one TriggerEvent:
 - ``{"status": "failure", "message": ..., ...details}`` (the object reached a failing state)
 - ``{"status": "timeout", "message": ...}`` (the deadline passed first)
 - ``{"status": "error", "message": ...}`` (a persistent API error, a bad connection, or too many transient
-  errors in a row); the message says what to fix.
+  errors in a row); the message says what to fix, ``retryable`` whether retrying the task may help.
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ class TolokaPollingTrigger(BaseTrigger):
                     "status": "error",
                     "message": f"Cannot use Airflow connection {self.toloka_conn_id!r} to check "
                     f"{self.describe()}: {type(error).__name__}: {error}",
+                    "retryable": False,
                 }
             )
             return
@@ -135,7 +136,9 @@ class TolokaPollingTrigger(BaseTrigger):
             except Exception as error:
                 if not is_transient_error(error):
                     return self._event(
-                        "error", describe_persistent_error(error, self.describe(), self.toloka_conn_id)
+                        "error",
+                        describe_persistent_error(error, self.describe(), self.toloka_conn_id),
+                        retryable=False,
                     )
                 consecutive_errors += 1
                 if consecutive_errors > self.max_consecutive_errors:
@@ -143,6 +146,7 @@ class TolokaPollingTrigger(BaseTrigger):
                         "error",
                         f"{self.describe()}: {consecutive_errors} transient errors in a row, giving up "
                         f"(last: {type(error).__name__}: {error}). Check Toloka's status and retry the task.",
+                        retryable=True,
                     )
                 self.log.warning(
                     "%s: transient error %d of at most %d in a row, polling again: %s",
