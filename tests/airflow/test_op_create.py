@@ -108,7 +108,7 @@ def test_create_pool_sets_project_training_and_expiry(monkeypatch):
     context = make_context()
     before = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     operator = TolokaCreatePoolOperator(
-        task_id="task", pool=config, project_id="7", training_id="9", expires_in=timedelta(days=2)
+        task_id="task", pool_config=config, project_id="7", training_id="9", expires_in=timedelta(days=2)
     )
     assert operator.execute(context) == "1"
     pool = fake.pools["1"]
@@ -125,7 +125,7 @@ def test_create_pool_sets_project_training_and_expiry(monkeypatch):
 
 def test_pool_training_id_without_training_requirement_is_an_error(monkeypatch):
     install(monkeypatch)
-    operator = TolokaCreatePoolOperator(task_id="task", pool=POOL, project_id="7", training_id="9")
+    operator = TolokaCreatePoolOperator(task_id="task", pool_config=POOL, project_id="7", training_id="9")
     with pytest.raises(TolokaInputError, match=r"no quality_control\.training_requirement"):
         operator.execute(make_context())
 
@@ -133,7 +133,7 @@ def test_pool_training_id_without_training_requirement_is_an_error(monkeypatch):
 def test_pool_without_project_id_is_an_error(monkeypatch):
     install(monkeypatch)
     with pytest.raises(TolokaInputError, match="project_id"):
-        TolokaCreatePoolOperator(task_id="task", pool=POOL).execute(make_context())
+        TolokaCreatePoolOperator(task_id="task", pool_config=POOL).execute(make_context())
 
 
 def test_no_connection_work_at_construction(monkeypatch):
@@ -143,7 +143,7 @@ def test_no_connection_work_at_construction(monkeypatch):
         raise AssertionError("connection read in __init__")
 
     monkeypatch.setattr(TolokaHook, "get_conn", forbidden)
-    TolokaCreatePoolOperator(task_id="a", pool=POOL, project_id="1")
+    TolokaCreatePoolOperator(task_id="a", pool_config=POOL, project_id="1")
     TolokaOpenPoolOperator(task_id="b", pool_id="1")
 
 
@@ -262,6 +262,6 @@ def test_open_pool_polling_timeout(monkeypatch):
 
 
 def test_template_fields():
-    assert set(TolokaCreatePoolOperator.template_fields) >= {"pool", "project_id", "training_id"}
+    assert set(TolokaCreatePoolOperator.template_fields) >= {"pool_config", "project_id", "training_id"}
     assert set(TolokaCreateProjectOperator.template_fields) >= {"project"}
     assert set(TolokaOpenPoolOperator.template_fields) >= {"pool_id"}

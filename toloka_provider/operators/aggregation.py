@@ -48,7 +48,7 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
     minute). XCom: ``{"pool_id", "operation_id", "count", "path"}``.
     """
 
-    template_fields = ("pool_id", "fields", "output", "answer_weight_skill_id", "toloka_conn_id")
+    template_fields = ("pool_id", "fields", "output_path", "answer_weight_skill_id", "toloka_conn_id")
     ui_color = "#e4f0f0"
 
     def __init__(
@@ -67,7 +67,7 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
         super().__init__(**kwargs)
         self.pool_id = pool_id
         self.fields = fields
-        self.output = output
+        self.output_path = output
         self.type = type
         self.answer_weight_skill_id = answer_weight_skill_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
@@ -106,7 +106,7 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
         return self._write_results(self.hook.get_conn(), str(event["operation_id"]))
 
     def _write_results(self, client: Any, operation_id: str) -> dict:
-        path = storage_path(self.output)
+        path = storage_path(self.output_path)
         count = 0
         with atomic_jsonl_writer(path) as handle:
             for solution in client.get_aggregated_solutions(operation_id):
@@ -208,7 +208,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
     Needs no connection. XCom: ``{"path", "count", "method", "skipped_golden", "csv_path"}``.
     """
 
-    template_fields = ("assignments_path", "fields", "output", "csv_output", "method")
+    template_fields = ("assignments_path", "fields", "output_path", "csv_output", "method")
     ui_color = "#e4f0f0"
 
     def __init__(
@@ -226,7 +226,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         super().__init__(**kwargs)
         self.assignments_path = assignments_path
         self.fields = fields
-        self.output = output
+        self.output_path = output
         self.method = method
         self.csv_output = csv_output
         self.include_golden = include_golden
@@ -276,7 +276,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
                     "votes": len(votes[task_id]),
                 }
             )
-        path = storage_path(self.output)
+        path = storage_path(self.output_path)
         with atomic_jsonl_writer(path) as handle:
             handle.write("".join(dump_json_line(row) for row in rows))
         summary = {

@@ -122,7 +122,7 @@ class TolokaGetAppItemsOperator(TolokaBaseOperator):
     XCom: ``{"path", "count", "status_counts"}``.
     """
 
-    template_fields = ("app_project_id", "batch_id", "status", "output", "toloka_conn_id")
+    template_fields = ("app_project_id", "batch_id", "status", "output_path", "toloka_conn_id")
     ui_color = "#ffe4e4"
 
     def __init__(
@@ -136,14 +136,14 @@ class TolokaGetAppItemsOperator(TolokaBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.app_project_id = app_project_id
-        self.output = output
+        self.output_path = output
         self.batch_id = batch_id
         self.status = status
 
     def execute(self, context: Any) -> dict:
         client = self.hook.get_conn()
         filters = {k: str(v) for k, v in (("batch_id", self.batch_id), ("status", self.status)) if v}
-        path = storage_path(self.output)
+        path = storage_path(self.output_path)
         count = 0
         status_counts: collections.Counter[str] = collections.Counter()
         with atomic_jsonl_writer(path) as handle:

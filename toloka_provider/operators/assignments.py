@@ -58,7 +58,7 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
     ``{"path", "count", "max_submitted", "status_counts"}``.
     """
 
-    template_fields = ("pool_id", "statuses", "submitted_gte", "submitted_lt", "output", "toloka_conn_id")
+    template_fields = ("pool_id", "statuses", "submitted_gte", "submitted_lt", "output_path", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
     ui_color = "#f0e4ff"
 
@@ -83,7 +83,7 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         self.submitted_lt = submitted_lt
         self.use_data_interval = use_data_interval
         self.consistency_lag = consistency_lag
-        self.output = output
+        self.output_path = output
         self.max_inline = max_inline
         self.batch_size = batch_size
 
@@ -117,7 +117,7 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         self.push_pool_url(context, str(self.pool_id))
         self.log.info("Fetching assignments with %s", filters)
         pages = self.hook.get_conn().get_assignments_raw(**filters, batch_size=self.batch_size)
-        if self.output is None:
+        if self.output_path is None:
             return self._collect_inline(pages)
         return self._write(pages)
 
@@ -135,7 +135,7 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         return collected
 
     def _write(self, pages: Iterable[list[dict]]) -> dict:
-        path = storage_path(self.output)
+        path = storage_path(self.output_path)
         count = 0
         max_submitted: str | None = None
         status_counts: collections.Counter[str] = collections.Counter()
@@ -248,7 +248,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         self.assignments_path = assignments_path
         self.verdict = verdict
         self.concurrency = concurrency
-        self.dry_run = dry_run
+        self.is_dry_run = dry_run  # not self.dry_run: BaseOperator has a dry_run() method
         self.progress_every = progress_every
 
     # ----------------------------------------------------------------------------------------------------------
@@ -411,7 +411,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             sum(1 for _, action, _ in to_send if action == REJECT),
             counts["skipped"],
         )
-        if self.dry_run:
+        if self.is_dry_run:
             counts["accepted"] = sum(1 for _, action, _ in to_send if action == ACCEPT)
             counts["rejected"] = len(to_send) - counts["accepted"]
             return {**counts, "dry_run": True}

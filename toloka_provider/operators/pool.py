@@ -27,7 +27,8 @@ from toloka_provider.triggers.pool import TolokaPoolTrigger
 class TolokaCreatePoolOperator(TolokaBaseOperator):
     """Create a pool and return its id.
 
-    :param pool: the pool config: a dict, a JSON string, or a path/URL of a JSON file (templated).
+    :param pool_config: the pool config: a dict, a JSON string, or a path/URL of a JSON file (templated).
+        (Not ``pool``: that argument of every operator names the Airflow pool the task runs in.)
     :param project_id: sets ``project_id`` in the config (templated).
     :param training_id: sets ``quality_control.training_requirement.training_pool_id`` (templated). The config
         must already have ``quality_control.training_requirement`` (it says which training score passes).
@@ -37,14 +38,14 @@ class TolokaCreatePoolOperator(TolokaBaseOperator):
     project's pools). Pushes the pool page for the "Toloka pool" extra link. XCom: the pool id (str).
     """
 
-    template_fields = ("pool", "project_id", "training_id", "toloka_conn_id")
+    template_fields = ("pool_config", "project_id", "training_id", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
     ui_color = "#d8f0ff"
 
     def __init__(
         self,
         *,
-        pool: dict | str,
+        pool_config: dict | str,
         project_id: str | None = None,
         training_id: str | None = None,
         expires_in: timedelta | None = None,
@@ -53,22 +54,22 @@ class TolokaCreatePoolOperator(TolokaBaseOperator):
         super().__init__(**kwargs)
         if expires_in is not None and not isinstance(expires_in, timedelta):
             raise TolokaInputError(f"'expires_in' must be a datetime.timedelta, got {type(expires_in).__name__}")
-        self.pool = pool
+        self.pool_config = pool_config
         self.project_id = project_id
         self.training_id = training_id
         self.expires_in = expires_in
 
     def build_config(self, identity: RunIdentity) -> dict:
-        config = tag_metadata(load_json_config(self.pool, argument="pool"), identity)
+        config = tag_metadata(load_json_config(self.pool_config, argument="pool_config"), identity)
         if self.project_id:
             config["project_id"] = str(self.project_id)
         if not config.get("project_id"):
-            raise TolokaInputError("Give 'project_id', or set 'project_id' in the 'pool' config")
+            raise TolokaInputError("Give 'project_id', or set 'project_id' in the 'pool_config'")
         if self.training_id:
             requirement = (config.get("quality_control") or {}).get("training_requirement")
             if not isinstance(requirement, dict):
                 raise TolokaInputError(
-                    "'training_id' was given but the 'pool' config has no quality_control.training_requirement; "
+                    "'training_id' was given but 'pool_config' has no quality_control.training_requirement; "
                     'add e.g. {"quality_control": {"training_requirement": {"training_passing_skill_value": 70}}}'
                 )
             requirement["training_pool_id"] = str(self.training_id)
@@ -86,7 +87,7 @@ class TolokaCreatePoolOperator(TolokaBaseOperator):
             identity=identity,
             candidates=lambda: client.get_pools(project_id=config["project_id"]),
             create=lambda: client.create_pool(config),
-            argument="pool",
+            argument="pool_config",
         )
         pool_id = str(pool.id)
         self.push_pool_url(context, pool_id)
