@@ -31,7 +31,8 @@ _LABELS = ("cat", "dog", "bird")
 
 def bulk_load_assignments(state: State, pool_id: str, count: int, status: str = "SUBMITTED") -> dict:
     """Add ``count`` synthetic assignments to a pool, fast (for benchmarks): 5 tasks + 5 solutions each,
-    workers ``bulk-worker-0..99``. No balance is charged and the tasks are not stored as tasks."""
+    each suite of 5 tasks done by 3 workers (``bulk-worker-0..99``). No balance is charged; the tasks and
+    suites are not stored as objects of their own."""
     if status not in ("ACTIVE", "SUBMITTED", "ACCEPTED", "REJECTED", "SKIPPED", "EXPIRED"):
         raise ValueError(f"unknown assignment status {status!r}")
     if count < 0:
@@ -41,16 +42,25 @@ def bulk_load_assignments(state: State, pool_id: str, count: int, status: str = 
         reward = pool.get("reward_per_assignment", 0.01)
         now = state.now_wire()
         first_id = last_id = None
+        # Three workers share each suite of 5 tasks (overlap 3), as in a real pool; the task and solution
+        # objects are shared between assignments (nobody mutates them), which keeps loading fast.
+        answer_sets = [
+            [{"output_values": {"result": _LABELS[(shift + position) % 3]}} for position in range(5)]
+            for shift in range(3)
+        ]
+        tasks: list[dict] = []
+        suite_id = ""
         for number in range(count):
-            tasks = []
-            solutions = []
-            for position in range(5):
-                task_id = state.new_id("tasks")
-                tasks.append({"id": task_id, "input_values": {"image": f"https://example.com/images/{number}-{position}.jpg"}})
-                solutions.append({"output_values": {"result": _LABELS[(number + position) % 3]}})
+            if number % 3 == 0:
+                suite_id = state.new_id("task_suites")
+                tasks = [
+                    {"id": state.new_id("tasks"), "input_values": {"image": f"https://example.com/images/{number}-{position}.jpg"}}
+                    for position in range(5)
+                ]
+            solutions = answer_sets[number % 3]
             assignment: dict[str, Any] = {
                 "id": state.new_id("assignments"),
-                "task_suite_id": state.new_id("task_suites"),
+                "task_suite_id": suite_id,
                 "pool_id": pool_id,
                 "user_id": f"bulk-worker-{number % 100}",
                 "status": status,
