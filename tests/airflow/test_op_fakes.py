@@ -39,8 +39,8 @@ class FakeToloka:
         self.aggregated: list[Obj] = []
         self.fail_patch: dict[str, Exception] = {}
 
-    def _log(self, name: str, *args: Any, **kwargs: Any) -> None:
-        self.calls.append((name, args, kwargs))
+    def _log(self, method: str, /, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((method, args, kwargs))
 
     def names(self) -> list[str]:
         return [name for name, _, _ in self.calls]
