@@ -39,7 +39,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import DAG, Asset, ObjectStoragePath, task
-from toloka_provider.sensors.pool import TolokaPoolSensor
 
 from toloka_provider.hooks.toloka import TolokaHook
 from toloka_provider.operators.aggregation import TolokaAggregateLocallyOperator
@@ -51,6 +50,7 @@ from toloka_provider.operators.pool import TolokaCreatePoolOperator, TolokaOpenP
 from toloka_provider.operators.project import TolokaCreateProjectOperator
 from toloka_provider.operators.tasks import TolokaCreateTasksOperator
 from toloka_provider.operators.training import TolokaCreateTrainingOperator, TolokaOpenTrainingOperator
+from toloka_provider.sensors.pool import TolokaPoolSensor
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ with DAG(
 
     create_pool = TolokaCreatePoolOperator(
         task_id="create_pool",
-        pool=str(CONFIGS / "text_classification_pool.json"),
+        pool_config=str(CONFIGS / "text_classification_pool.json"),
         project_id=create_project.output,
         training_id=create_training.output,
         expires_in=POOL_EXPIRES_IN,
@@ -166,7 +166,7 @@ with DAG(
         task_id="wait_for_pool",
         pool_id=create_pool.output,
         deferrable=True,
-        poll_interval=POOL_POLL_INTERVAL,
+        poke_interval=POOL_POLL_INTERVAL,
         timeout=int(POOL_EXPIRES_IN.total_seconds()),
     )
 

@@ -48,7 +48,7 @@ EMULATOR_OPTIONS = {
     "--crowd": "30",
     "--accuracy": "0.55:0.95",
     "--spammers": "0.1",
-    "--speed": "300",
+    "--speed": "200",
     "--seed": "7",
 }
 EMULATOR_START_TIMEOUT = 30.0
