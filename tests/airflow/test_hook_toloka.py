@@ -218,9 +218,32 @@ def test_test_connection_failure_is_a_message(monkeypatch, recording_clients):
         ({"extra": {"environment": "production"}}, "7", None, "https://platform.toloka.ai/requester/project/7"),
         ({"extra": {"environment": "sandbox"}}, "7", "42", "https://platform.sandbox.toloka.ai/requester/project/7/pool/42"),
         ({"host": "http://127.0.0.1:5000"}, "7", "42", "http://127.0.0.1:5000/requester/project/7/pool/42"),
-        ({}, None, "42", None),
+        ({}, None, None, None),
     ],
 )
 def test_web_ui_url(monkeypatch, fields, project_id, pool_id, expected):
     set_conn(monkeypatch, password=TOKEN, **fields)
     assert TolokaHook().web_ui_url(project_id=project_id, pool_id=pool_id) == expected
+
+
+@pytest.mark.integration
+def test_web_ui_url_of_a_pool_looks_up_its_project(toloka_emulator, monkeypatch):
+    emu = toloka_emulator
+    set_conn(monkeypatch, password=emu.token, host=emu.url, extra={"retries": 0})
+    pool_id = emu.state.create("pools", {"project_id": "77", "private_name": "p", "status": "OPEN"})["id"]
+    training_id = "200000001"  # not a pool id: the hook falls back to get_training
+    emu.state.store("trainings", {"id": training_id, "project_id": "78", "private_name": "t", "status": "OPEN"})
+    hook = TolokaHook()
+    assert hook.web_ui_url(pool_id=pool_id) == f"{emu.url}/requester/project/77/pool/{pool_id}"
+    assert hook.web_ui_url(pool_id=training_id) == f"{emu.url}/requester/project/78/pool/{training_id}"
+    assert hook.web_ui_url(pool_id="999999") is None  # unknown pool: no link, no failure
+
+
+@pytest.mark.integration
+def test_test_connection_against_the_emulator(toloka_emulator, monkeypatch):
+    set_conn(monkeypatch, password=toloka_emulator.token, host=toloka_emulator.url, extra={"retries": 0})
+    ok, message = TolokaHook().test_connection()
+    assert ok is True and message.startswith("Connected as requester ")
+    set_conn(monkeypatch, "toloka_wrong", password="not-the-token", host=toloka_emulator.url, extra={"retries": 0})
+    ok, message = TolokaHook("toloka_wrong").test_connection()
+    assert ok is False and "401" in message and "not-the-token" not in message

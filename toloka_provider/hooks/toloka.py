@@ -280,11 +280,16 @@ class TolokaHook(BaseHook):
         return True, f"Connected as requester {requester.id}, balance {requester.balance}"
 
     def web_ui_url(self, project_id: str | None = None, pool_id: str | None = None) -> str | None:
-        """The Toloka web UI page of a project, or of a pool (which needs its project id), or None.
+        """The Toloka web UI page of a project or of a pool, or None when it cannot be told.
 
         Production and sandbox link to platform.toloka.ai / platform.sandbox.toloka.ai; a custom URL (e.g.
-        the emulator) links to that URL's own ``/requester/project/...`` pages.
+        the emulator) links to that URL's own ``/requester/project/...`` pages. A pool page lives under its
+        project: given only ``pool_id``, the hook looks the project up (one ``get_pool`` request, then
+        ``get_training`` for a training); if that fails, it logs why and returns None, since a missing link
+        must not fail the task.
         """
+        if pool_id and not project_id:
+            project_id = self._project_of(str(pool_id))
         if not project_id:
             return None
         base = self.get_connection_settings().web_ui_base()
@@ -292,6 +297,16 @@ class TolokaHook(BaseHook):
         if pool_id:
             url += f"/pool/{quote(str(pool_id), safe='')}"
         return url
+
+    def _project_of(self, pool_id: str) -> str | None:
+        client = self.get_conn()
+        for getter in (client.get_pool, client.get_training):
+            try:
+                return getattr(getter(pool_id), "project_id", None)
+            except Exception as error:  # 404 for the wrong kind, or the API is down: no link
+                last_error = error
+        self.log.warning("No web UI link for Toloka pool %s: %s", pool_id, last_error)
+        return None
 
 
 def _extras_of(conn: Any) -> dict[str, Any]:
