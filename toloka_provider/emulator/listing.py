@@ -200,18 +200,31 @@ def select(
                 source = (objects[object_id] for object_id in _islice_from(ids, start))
             else:
                 source = objects.values()
+        matches_all = _combine(predicates)
         if id_order:
             page: list[dict] = []
             for obj in source:
-                if all(predicate(obj) for predicate in predicates):
+                if matches_all(obj):
                     page.append(obj)
                     if len(page) > limit:
                         break
         else:
-            matches = [obj for obj in source if all(predicate(obj) for predicate in predicates)]
+            matches = [obj for obj in source if matches_all(obj)]
             page = _sorted(matches, sort)[: limit + 1]
         has_more = len(page) > limit
         return [dict(obj) for obj in page[:limit]], has_more
+
+
+def _combine(predicates: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
+    # The hot path has one or two predicates; avoid a generator per object for those.
+    if not predicates:
+        return lambda obj: True
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda obj: first(obj) and second(obj)
+    return lambda obj: all(predicate(obj) for predicate in predicates)
 
 
 def _islice_from(ids: list[str], start: int) -> Iterable[str]:

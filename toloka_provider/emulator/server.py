@@ -52,8 +52,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# Built once: no whitespace, no circularity bookkeeping (our bodies are trees), UTF-8 as is.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_json_default)
+
+
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+    return _ENCODER.encode(body).encode()
 
 
 class _HTTPServer(ThreadingHTTPServer):
