@@ -1,0 +1,982 @@
+"""Typed models of the Toloka API objects (attrs classes) and their JSON wire form.
+
+Every model derives from :class:`BaseModel` and offers
+
+* keyword construction with ``None`` defaults, so a request body can be built in Python:
+  ``Pool(project_id="1", private_name="x", reward_per_assignment=Decimal("0.01"), ...)``;
+* ``Model.from_json_dict(data)`` for a decoded JSON object from the API, and
+* ``model.to_json_dict()``, a JSON-safe dict (the request body for create/update, and the XCom form):
+  datetimes in the wire form of :func:`~toloka_provider.client.dates.format_datetime`, ``Decimal`` as a
+  JSON number, enums as their string, ``None`` fields left out, unknown fields sent back.
+
+``from_json_dict(m.to_json_dict()) == m`` holds for every model, also after ``json.dumps``/``json.loads``.
+
+Field names are the wire names. Ids are ``str``; datetimes are aware UTC ``pendulum.DateTime``
+(naive input counts as UTC); money (rewards, amounts, balances, prices, costs) is ``Decimal``, converted
+from int/float/str through ``str()`` so that ``0.01`` stays ``Decimal("0.01")``. Keys the model does not
+know are kept in ``unknown_fields`` and written back, so a GET-modify-PUT never drops what a newer API
+version added. Enum fields accept values this code does not know: they parse to an ad-hoc member of
+the enum whose value is the received string, and serialise back to it.
+
+Values are converted when the object is built (``__init__`` and ``from_json_dict``), not on later
+attribute assignment: assignment stays a plain slot write because parsing hundreds of thousands of
+assignments per export is the hot path. ``to_json_dict`` is lenient about such later values (a float
+reward, a str datetime) and still writes the wire form.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+import pendulum
+
+from toloka_provider.client.dates import format_datetime, parse_datetime
+from toloka_provider.client.errors import FailedOperationError
+
+__all__ = [
+    "AggregatedSolution",
+    "App",
+    "AppBatch",
+    "AppBatchStatus",
+    "AppItem",
+    "AppItemStatus",
+    "AppProject",
+    "AppProjectStatus",
+    "Assignment",
+    "AssignmentStatus",
+    "AssignmentsIssuingType",
+    "Attachment",
+    "BaseModel",
+    "BatchCreateResult",
+    "Operation",
+    "OperationLogItem",
+    "OperationStatus",
+    "OperationType",
+    "Owner",
+    "Pool",
+    "PoolCloseReason",
+    "PoolStatus",
+    "Project",
+    "ProjectStatus",
+    "Requester",
+    "SearchResult",
+    "Solution",
+    "Task",
+    "TaskSuite",
+    "Training",
+    "UserBonus",
+]
+
+ModelT = TypeVar("ModelT", bound="BaseModel")
+
+
+# --------------------------------------------------------------------------------------------------
+# Enums
+
+
+class OpenStrEnum(str, Enum):
+    """A ``str`` enum that also accepts values it does not list.
+
+    Toloka adds statuses and operation types over time; a value this code does not know must not
+    break parsing. ``MyEnum("NEW_VALUE")`` returns an ad-hoc member whose ``value`` and ``name`` are
+    that string (cached, so it is a singleton like the real members) and that compares equal to it.
+    ``str()`` and f-strings give the value, as for :class:`enum.StrEnum`.
+    """
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        # Cache it where Enum looks values up, so the next lookup is a plain dict hit.
+        return cls._value2member_map_.setdefault(value, member)
+
+
+class ProjectStatus(OpenStrEnum):
+    ACTIVE = "ACTIVE"
+    ARCHIVED = "ARCHIVED"
+
+
+class AssignmentsIssuingType(OpenStrEnum):
+    AUTOMATED = "AUTOMATED"
+    MAP_SELECTOR = "MAP_SELECTOR"
+
+
+class PoolStatus(OpenStrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    ARCHIVED = "ARCHIVED"
+    LOCKED = "LOCKED"
+
+
+class PoolCloseReason(OpenStrEnum):
+    MANUAL = "MANUAL"
+    EXPIRED = "EXPIRED"
+    COMPLETED = "COMPLETED"
+    NOT_ENOUGH_BALANCE = "NOT_ENOUGH_BALANCE"
+    ASSIGNMENTS_LIMIT_EXCEEDED = "ASSIGNMENTS_LIMIT_EXCEEDED"
+    BLOCKED = "BLOCKED"
+    FOR_UPDATE = "FOR_UPDATE"
+
+
+class AssignmentStatus(OpenStrEnum):
+    ACTIVE = "ACTIVE"
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    SKIPPED = "SKIPPED"
+    EXPIRED = "EXPIRED"
+
+
+class OperationStatus(OpenStrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+
+
+class OperationType(OpenStrEnum):
+    PROJECT_ARCHIVE = "PROJECT.ARCHIVE"
+    POOL_OPEN = "POOL.OPEN"
+    POOL_CLOSE = "POOL.CLOSE"
+    POOL_ARCHIVE = "POOL.ARCHIVE"
+    POOL_CLONE = "POOL.CLONE"
+    TRAINING_OPEN = "TRAINING.OPEN"
+    TRAINING_CLOSE = "TRAINING.CLOSE"
+    TRAINING_ARCHIVE = "TRAINING.ARCHIVE"
+    TRAINING_CLONE = "TRAINING.CLONE"
+    TASK_BATCH_CREATE = "TASK.BATCH_CREATE"
+    TASK_SUITE_BATCH_CREATE = "TASK_SUITE.BATCH_CREATE"
+    USER_BONUS_BATCH_CREATE = "USER_BONUS.BATCH_CREATE"
+    SOLUTION_AGGREGATE = "SOLUTION.AGGREGATE"
+    KNOWN_SOLUTIONS_GENERATE = "KNOWN_SOLUTIONS.GENERATE"
+    ANALYTICS = "ANALYTICS"
+
+
+class AppProjectStatus(OpenStrEnum):
+    CREATING = "CREATING"
+    READY = "READY"
+    ARCHIVED = "ARCHIVED"
+    ERROR = "ERROR"
+
+
+class AppBatchStatus(OpenStrEnum):
+    NEW = "NEW"
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    NO_MONEY = "NO_MONEY"
+    ARCHIVE = "ARCHIVE"
+    LOADING = "LOADING"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+
+
+class AppItemStatus(OpenStrEnum):
+    NEW = "NEW"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    ARCHIVE = "ARCHIVE"
+    NO_MONEY = "NO_MONEY"
+    STOPPED = "STOPPED"
+
+
+# --------------------------------------------------------------------------------------------------
+# Converters (value -> model attribute). They receive the instance and the attrs field only to name
+# them in error messages; the common case (right type already, or None) returns at the first test.
+
+
+def _where(instance: Any, field: attrs.Attribute) -> str:
+    return f"{type(instance).__name__}.{field.name}"
+
+
+def _convert_id(value: Any, instance: Any, field: attrs.Attribute) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # e.g. project_id=123 typed by hand; the API always uses strings
+    if isinstance(value, str):
+        return str(value)
+    raise TypeError(f"{_where(instance, field)}: expected an id (str), got {type(value).__name__}: {value!r}")
+
+
+def _convert_datetime(value: Any, instance: Any, field: attrs.Attribute) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{_where(instance, field)}: {exc}") from None
+
+
+def _to_decimal(value: Any) -> Decimal:
+    """Money from JSON or Python: Decimal/int/float/numeric str, through ``str()`` so 0.01 stays 0.01."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"expected a number (Decimal, int, float or numeric str), got {type(value).__name__}: {value!r}")
+    else:
+        try:
+            result = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return result
+
+
+def _convert_decimal(value: Any, instance: Any, field: attrs.Attribute) -> Decimal | None:
+    if value is None or (type(value) is Decimal and value.is_finite()):
+        return value
+    try:
+        return _to_decimal(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{_where(instance, field)}: {exc}") from None
+
+
+def _convert_float(value: Any, instance: Any, field: attrs.Attribute) -> float | None:
+    if value is None or type(value) is float:
+        return value
+    if isinstance(value, (int, Decimal, str)) and not isinstance(value, bool):
+        try:
+            result = float(value)
+        except ValueError:
+            result = math.nan
+        if math.isfinite(result):
+            return result
+    raise TypeError(f"{_where(instance, field)}: expected a finite number, got {type(value).__name__}: {value!r}")
+
+
+def _enum_converter(enum_class: type[OpenStrEnum]) -> attrs.Converter:
+    def convert(value: Any, instance: Any, field: attrs.Attribute) -> OpenStrEnum | None:
+        if value is None or type(value) is enum_class:
+            return value
+        if isinstance(value, str):
+            return enum_class(value)
+        raise TypeError(
+            f"{_where(instance, field)}: expected a {enum_class.__name__} or its string value, "
+            f"got {type(value).__name__}: {value!r}"
+        )
+
+    return attrs.Converter(convert, takes_self=True, takes_field=True)
+
+
+def _model_converter(model_class: type[BaseModel]) -> attrs.Converter:
+    def convert(value: Any, instance: Any, field: attrs.Attribute) -> BaseModel | None:
+        if value is None or type(value) is model_class:
+            return value
+        if isinstance(value, model_class):
+            return value
+        if isinstance(value, Mapping):
+            return model_class.from_json_dict(value)
+        raise TypeError(
+            f"{_where(instance, field)}: expected a {model_class.__name__} or a dict, "
+            f"got {type(value).__name__}: {value!r}"
+        )
+
+    return attrs.Converter(convert, takes_self=True, takes_field=True)
+
+
+def _model_list_converter(model_class: type[BaseModel]) -> attrs.Converter:
+    def convert(value: Any, instance: Any, field: attrs.Attribute) -> list[BaseModel] | None:
+        if value is None:
+            return None
+        if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+            raise TypeError(
+                f"{_where(instance, field)}: expected a list of {model_class.__name__} or dicts, "
+                f"got {type(value).__name__}: {value!r}"
+            )
+        from_json = model_class.from_json_dict
+        items = []
+        for item in value:
+            if type(item) is dict:
+                items.append(from_json(item))
+            elif type(item) is model_class:
+                items.append(item)
+            elif isinstance(item, Mapping):
+                items.append(from_json(item))
+            elif isinstance(item, model_class):
+                items.append(item)
+            else:
+                raise TypeError(
+                    f"{_where(instance, field)}: expected a list of {model_class.__name__} or dicts, "
+                    f"got an item of type {type(item).__name__}: {item!r}"
+                )
+        return items
+
+    return attrs.Converter(convert, takes_self=True, takes_field=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writers (model attribute -> JSON value). None never reaches them: None fields are left out.
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn a value into plain JSON types (recursively): what ``json.dumps`` accepts as it is.
+
+    Decimal -> float, datetime -> wire string, enum -> its value, model -> its ``to_json_dict()``,
+    tuples -> lists. Plain-dict fields (configs, ``input_values``...) go through this, because a
+    client that parses floats as ``Decimal`` or a user who writes a datetime inside a dict must
+    still get a JSON-safe body. Raises ``TypeError`` naming the type for anything else.
+    """
+    value_type = type(value)
+    if value_type is str or value_type is int or value_type is float or value_type is bool or value is None:
+        return value
+    if value_type is dict:
+        return {key if type(key) is str else str(key): to_jsonable(item) for key, item in value.items()}
+    if value_type is list or value_type is tuple:
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.to_json_dict()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bool):  # subclasses of the plain types (after Enum: IntEnum is handled above)
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return format_datetime(value)
+    if isinstance(value, Mapping):
+        return {key if type(key) is str else str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(item) for item in value]
+    raise TypeError(f"Cannot write a {value_type.__name__} as JSON: {value!r:.200}")
+
+
+def _write_id(value: Any) -> Any:
+    return value if type(value) is str else str(value)
+
+
+def _write_datetime(value: Any) -> str:
+    return format_datetime(value)
+
+
+def _write_decimal(value: Any) -> float:
+    # A JSON number. float(Decimal("0.01")) prints as 0.01, so money values survive the round trip.
+    return value if type(value) is float else float(value)
+
+
+def _write_enum(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _write_float(value: Any) -> float:
+    return value if type(value) is float else float(value)
+
+
+def _write_model(value: Any) -> Any:
+    return value.to_json_dict() if isinstance(value, BaseModel) else to_jsonable(value)
+
+
+def _write_model_list(value: Any) -> list[Any]:
+    return [item.to_json_dict() if isinstance(item, BaseModel) else to_jsonable(item) for item in value]
+
+
+# --------------------------------------------------------------------------------------------------
+# Field declarations
+
+
+_WRITER = "toloka_to_json"
+
+
+def _plain() -> Any:
+    """A field kept as decoded JSON (str, int, bool, dict, list): no conversion."""
+    return attrs.field(default=None, metadata={_WRITER: to_jsonable})
+
+
+def _id() -> Any:
+    return attrs.field(
+        default=None,
+        converter=attrs.Converter(_convert_id, takes_self=True, takes_field=True),
+        metadata={_WRITER: _write_id},
+    )
+
+
+def _datetime() -> Any:
+    return attrs.field(
+        default=None,
+        converter=attrs.Converter(_convert_datetime, takes_self=True, takes_field=True),
+        metadata={_WRITER: _write_datetime},
+    )
+
+
+def _money() -> Any:
+    return attrs.field(
+        default=None,
+        converter=attrs.Converter(_convert_decimal, takes_self=True, takes_field=True),
+        metadata={_WRITER: _write_decimal},
+    )
+
+
+def _float() -> Any:
+    return attrs.field(
+        default=None,
+        converter=attrs.Converter(_convert_float, takes_self=True, takes_field=True),
+        metadata={_WRITER: _write_float},
+    )
+
+
+def _enum(enum_class: type[OpenStrEnum]) -> Any:
+    return attrs.field(default=None, converter=_enum_converter(enum_class), metadata={_WRITER: _write_enum})
+
+
+def _nested(model_class: type[BaseModel]) -> Any:
+    return attrs.field(default=None, converter=_model_converter(model_class), metadata={_WRITER: _write_model})
+
+
+def _nested_list(model_class: type[BaseModel]) -> Any:
+    return attrs.field(
+        default=None, converter=_model_list_converter(model_class), metadata={_WRITER: _write_model_list}
+    )
+
+
+def _model(cls: type[ModelT] | None = None, *, kw_only: bool = True) -> Any:
+    """Make an attrs model class and precompute what (de)serialisation needs, once per class."""
+
+    def wrap(cls: type[ModelT]) -> type[ModelT]:
+        # on_setattr hooks would make every attribute write in __init__ go through object.__setattr__
+        # (about twice as slow to build a model); conversion happens in __init__ only.
+        cls = attrs.define(kw_only=kw_only, repr=False, on_setattr=attrs.setters.NO_OP)(cls)
+        fields = [field for field in attrs.fields(cls) if field.name != "unknown_fields"]
+        cls._json_names = frozenset(field.name for field in fields)
+        cls._json_writers = tuple((field.name, field.metadata.get(_WRITER, to_jsonable)) for field in fields)
+        return cls
+
+    return wrap if cls is None else wrap(cls)
+
+
+# --------------------------------------------------------------------------------------------------
+# Base
+
+
+@attrs.define(kw_only=True, repr=False, on_setattr=attrs.setters.NO_OP)
+class BaseModel:
+    """Base of all models: JSON (de)serialisation, unknown-field keeping, a compact repr."""
+
+    #: Keys of the JSON object this model does not declare, written back by ``to_json_dict``.
+    unknown_fields: dict[str, Any] = attrs.field(factory=dict)
+
+    # Set per class by the model decorator: the declared wire names and (name, writer) pairs.
+    _json_names: ClassVar[frozenset[str]] = frozenset()
+    _json_writers: ClassVar[tuple[tuple[str, Callable[[Any], Any]], ...]] = ()
+
+    @classmethod
+    def from_json_dict(cls: type[ModelT], data: Mapping[str, Any]) -> ModelT:
+        """Build the model from a decoded JSON object; keys it does not declare go to ``unknown_fields``."""
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise TypeError(
+                f"{cls.__name__}.from_json_dict expects a dict (a JSON object), got {type(data).__name__}: {data!r:.200}"
+            )
+        names = cls._json_names
+        if names.issuperset(data):  # the common case: nothing unknown, pass the dict straight through
+            return cls(**data)
+        known = {key: value for key, value in data.items() if key in names}
+        known["unknown_fields"] = {key: value for key, value in data.items() if key not in names}
+        return cls(**known)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON-safe wire form: ``None`` fields omitted, unknown fields included."""
+        result: dict[str, Any] = {}
+        for name, write in self._json_writers:
+            value = getattr(self, name)
+            if value is not None:
+                result[name] = write(value)
+        for key, value in self.unknown_fields.items():
+            if key not in result:
+                result[key] = to_jsonable(value)
+        return result
+
+    def __repr__(self) -> str:
+        # Only the fields that are set: a Pool has ~30 fields and most are None in a create body.
+        parts = [
+            f"{name}={value!r}" for name, _ in self._json_writers if (value := getattr(self, name)) is not None
+        ]
+        if self.unknown_fields:
+            parts.append(f"unknown_fields={self.unknown_fields!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+
+
+@_model
+class Owner(BaseModel):
+    """The requester who owns an object: ``{id, myself, company_id}``."""
+
+    id: str | None = _id()
+    myself: bool | None = _plain()
+    company_id: str | None = _id()
+
+
+@_model
+class Project(BaseModel):
+    """A project: the task interface (``task_spec``) and the instructions shared by its pools.
+
+    ``task_spec``, ``assignments_issuing_view_config``, ``quality_control``, ``localization_config``
+    and ``metadata`` stay plain dicts: the provider passes them through without reasoning about them.
+    """
+
+    Status = ProjectStatus
+    AssignmentsIssuingType = AssignmentsIssuingType
+
+    public_name: str | None = _plain()
+    public_description: str | None = _plain()
+    public_instructions: str | None = _plain()
+    private_comment: str | None = _plain()
+    task_spec: dict[str, Any] | None = _plain()
+    assignments_issuing_type: AssignmentsIssuingType | None = _enum(AssignmentsIssuingType)
+    assignments_issuing_view_config: dict[str, Any] | None = _plain()
+    assignments_automerge_enabled: bool | None = _plain()
+    max_active_assignments_count: int | None = _plain()
+    quality_control: dict[str, Any] | None = _plain()
+    localization_config: dict[str, Any] | None = _plain()
+    metadata: dict[str, list[str]] | None = _plain()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    status: ProjectStatus | None = _enum(ProjectStatus)
+    created: pendulum.DateTime | None = _datetime()
+    owner: Owner | None = _nested(Owner)
+
+
+@_model
+class Pool(BaseModel):
+    """A pool: where tasks are issued to performers, with its price, filters and quality rules.
+
+    Nested configurations stay plain dicts in their wire shape, because the provider passes them
+    through: ``defaults``, ``mixer_config``, ``filter``, ``quality_control``,
+    ``assignments_issuing_config``, ``speed_quality_balance``, ``dynamic_overlap_config``,
+    ``dynamic_pricing_config``, ``training_config``, ``metadata``.
+    """
+
+    Status = PoolStatus
+    CloseReason = PoolCloseReason
+
+    project_id: str | None = _id()
+    private_name: str | None = _plain()
+    private_comment: str | None = _plain()
+    public_description: str | None = _plain()
+    public_instructions: str | None = _plain()
+    may_contain_adult_content: bool | None = _plain()
+    reward_per_assignment: Decimal | None = _money()
+    assignment_max_duration_seconds: int | None = _plain()
+    will_expire: pendulum.DateTime | None = _datetime()
+    defaults: dict[str, Any] | None = _plain()
+    auto_close_after_complete_delay_seconds: int | None = _plain()
+    auto_accept_solutions: bool | None = _plain()
+    auto_accept_period_day: int | None = _plain()
+    assignments_issuing_config: dict[str, Any] | None = _plain()
+    priority: int | None = _plain()
+    filter: dict[str, Any] | None = _plain()
+    quality_control: dict[str, Any] | None = _plain()
+    speed_quality_balance: dict[str, Any] | None = _plain()
+    dynamic_overlap_config: dict[str, Any] | None = _plain()
+    dynamic_pricing_config: dict[str, Any] | None = _plain()
+    mixer_config: dict[str, Any] | None = _plain()
+    training_config: dict[str, Any] | None = _plain()
+    metadata: dict[str, list[str]] | None = _plain()
+    owner: Owner | None = _nested(Owner)
+    # Read-only (set by the server).
+    id: str | None = _id()
+    status: PoolStatus | None = _enum(PoolStatus)
+    last_close_reason: PoolCloseReason | None = _enum(PoolCloseReason)
+    created: pendulum.DateTime | None = _datetime()
+    last_started: pendulum.DateTime | None = _datetime()
+    last_stopped: pendulum.DateTime | None = _datetime()
+    type: str | None = _plain()
+
+    def is_open(self) -> bool:
+        return self.status == PoolStatus.OPEN
+
+    def is_closed(self) -> bool:
+        return self.status == PoolStatus.CLOSED
+
+    def is_archived(self) -> bool:
+        return self.status == PoolStatus.ARCHIVED
+
+    def is_locked(self) -> bool:
+        return self.status == PoolStatus.LOCKED
+
+
+@_model
+class Training(BaseModel):
+    """A training pool. Status and close reasons are the pool's. ``metadata`` stays a plain dict."""
+
+    Status = PoolStatus
+    CloseReason = PoolCloseReason
+
+    project_id: str | None = _id()
+    private_name: str | None = _plain()
+    private_comment: str | None = _plain()
+    may_contain_adult_content: bool | None = _plain()
+    assignment_max_duration_seconds: int | None = _plain()
+    mix_tasks_in_creation_order: bool | None = _plain()
+    shuffle_tasks_in_task_suite: bool | None = _plain()
+    training_tasks_in_task_suite_count: int | None = _plain()
+    task_suites_required_to_pass: int | None = _plain()
+    retry_training_after_days: int | None = _plain()
+    inherited_instructions: bool | None = _plain()
+    public_instructions: str | None = _plain()
+    metadata: dict[str, list[str]] | None = _plain()
+    owner: Owner | None = _nested(Owner)
+    # Read-only (set by the server).
+    id: str | None = _id()
+    status: PoolStatus | None = _enum(PoolStatus)
+    last_close_reason: PoolCloseReason | None = _enum(PoolCloseReason)
+    created: pendulum.DateTime | None = _datetime()
+    last_started: pendulum.DateTime | None = _datetime()
+    last_stopped: pendulum.DateTime | None = _datetime()
+
+    def is_open(self) -> bool:
+        return self.status == PoolStatus.OPEN
+
+    def is_closed(self) -> bool:
+        return self.status == PoolStatus.CLOSED
+
+    def is_archived(self) -> bool:
+        return self.status == PoolStatus.ARCHIVED
+
+    def is_locked(self) -> bool:
+        return self.status == PoolStatus.LOCKED
+
+
+@_model
+class Task(BaseModel):
+    """A task (also the shape of the tasks inside a task suite and an assignment).
+
+    ``input_values``, ``known_solutions`` (``[{output_values, correctness_weight}]``),
+    ``baseline_solutions`` and ``localization_config`` stay plain JSON: they follow the project's spec.
+    """
+
+    pool_id: str | None = _id()
+    input_values: dict[str, Any] | None = _plain()
+    known_solutions: list[dict[str, Any]] | None = _plain()
+    message_on_unknown_solution: str | None = _plain()
+    baseline_solutions: list[dict[str, Any]] | None = _plain()
+    overlap: int | None = _plain()
+    infinite_overlap: bool | None = _plain()
+    reserved_for: list[str] | None = _plain()
+    unavailable_for: list[str] | None = _plain()
+    traits_all_of: list[str] | None = _plain()
+    traits_any_of: list[str] | None = _plain()
+    traits_none_of_any: list[str] | None = _plain()
+    localization_config: dict[str, Any] | None = _plain()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    created: pendulum.DateTime | None = _datetime()
+    origin_task_id: str | None = _id()
+    remaining_overlap: int | None = _plain()
+
+
+@_model
+class TaskSuite(BaseModel):
+    """A task suite: several tasks issued together as one assignment. ``tasks`` are :class:`Task`."""
+
+    pool_id: str | None = _id()
+    tasks: list[Task] | None = _nested_list(Task)
+    overlap: int | None = _plain()
+    infinite_overlap: bool | None = _plain()
+    reserved_for: list[str] | None = _plain()
+    unavailable_for: list[str] | None = _plain()
+    issuing_order_override: float | None = _float()
+    mixed: bool | None = _plain()
+    traits_all_of: list[str] | None = _plain()
+    traits_any_of: list[str] | None = _plain()
+    traits_none_of_any: list[str] | None = _plain()
+    longitude: float | None = _float()
+    latitude: float | None = _float()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    remaining_overlap: int | None = _plain()
+    automerged: bool | None = _plain()
+    created: pendulum.DateTime | None = _datetime()
+
+
+@_model(kw_only=False)
+class Solution(BaseModel):
+    """A performer's answer to one task of an assignment: ``Solution({"label": "cat"})``."""
+
+    output_values: dict[str, Any] | None = _plain()
+
+
+@_model
+class Assignment(BaseModel):
+    """A task suite as one performer took it: their ``solutions``, in the order of ``tasks``."""
+
+    Status = AssignmentStatus
+
+    id: str | None = _id()
+    task_suite_id: str | None = _id()
+    pool_id: str | None = _id()
+    user_id: str | None = _id()
+    status: AssignmentStatus | None = _enum(AssignmentStatus)
+    reward: Decimal | None = _money()
+    bonus_ids: list[str] | None = _plain()
+    tasks: list[Task] | None = _nested_list(Task)
+    solutions: list[Solution] | None = _nested_list(Solution)
+    first_declined_solution_attempt: list[Solution] | None = _nested_list(Solution)
+    mixed: bool | None = _plain()
+    automerged: bool | None = _plain()
+    created: pendulum.DateTime | None = _datetime()
+    submitted: pendulum.DateTime | None = _datetime()
+    accepted: pendulum.DateTime | None = _datetime()
+    rejected: pendulum.DateTime | None = _datetime()
+    skipped: pendulum.DateTime | None = _datetime()
+    expired: pendulum.DateTime | None = _datetime()
+    owner: Owner | None = _nested(Owner)
+    public_comment: str | None = _plain()
+
+
+@_model
+class Attachment(BaseModel):
+    """A file a performer attached to an assignment. ``details`` (``{user_id, assignment_id, pool_id}``) is a dict."""
+
+    id: str | None = _id()
+    name: str | None = _plain()
+    attachment_type: str | None = _plain()
+    details: dict[str, Any] | None = _plain()
+    created: pendulum.DateTime | None = _datetime()
+    media_type: str | None = _plain()
+    owner: Owner | None = _nested(Owner)
+
+
+@_model
+class Operation(BaseModel):
+    """An asynchronous operation (pool open/close, batch creates, aggregation, analytics...).
+
+    ``parameters`` and ``details`` stay plain dicts; their keys depend on ``type``
+    (e.g. ``details["pool_id"]`` of a ``POOL.CLONE``, ``details["value"]`` of ``ANALYTICS``).
+    """
+
+    Status = OperationStatus
+    Type = OperationType
+
+    id: str | None = _id()
+    type: OperationType | None = _enum(OperationType)
+    status: OperationStatus | None = _enum(OperationStatus)
+    submitted: pendulum.DateTime | None = _datetime()
+    started: pendulum.DateTime | None = _datetime()
+    finished: pendulum.DateTime | None = _datetime()
+    progress: int | None = _plain()
+    parameters: dict[str, Any] | None = _plain()
+    details: dict[str, Any] | None = _plain()
+
+    def is_completed(self) -> bool:
+        """True once the operation has finished, successfully (SUCCESS) or not (FAIL)."""
+        return self.status in (OperationStatus.SUCCESS, OperationStatus.FAIL)
+
+    def raise_on_fail(self) -> Operation:
+        """Raise :class:`~toloka_provider.client.errors.FailedOperationError` if the operation failed."""
+        if self.status == OperationStatus.FAIL:
+            raise FailedOperationError(self)
+        return self
+
+
+@_model
+class OperationLogItem(BaseModel):
+    """One entry of ``GET /operations/{id}/log``: ``{type, success, input, output}`` (plain dicts)."""
+
+    type: str | None = _plain()
+    success: bool | None = _plain()
+    input: dict[str, Any] | None = _plain()
+    output: dict[str, Any] | None = _plain()
+
+
+@_model
+class Requester(BaseModel):
+    """The account behind the token. ``public_name`` (``{LANG: str}``) and ``company`` are dicts."""
+
+    id: str | None = _id()
+    balance: Decimal | None = _money()
+    public_name: dict[str, str] | None = _plain()
+    company: dict[str, Any] | None = _plain()
+
+
+@_model
+class UserBonus(BaseModel):
+    """A bonus paid to a performer. ``public_title``/``public_message`` are ``{LANG: str}`` dicts."""
+
+    user_id: str | None = _id()
+    amount: Decimal | None = _money()
+    private_comment: str | None = _plain()
+    public_title: dict[str, str] | None = _plain()
+    public_message: dict[str, str] | None = _plain()
+    without_message: bool | None = _plain()
+    assignment_id: str | None = _id()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    created: pendulum.DateTime | None = _datetime()
+
+
+@_model
+class AggregatedSolution(BaseModel):
+    """The aggregated answer for one task, with the aggregation's confidence (0..1)."""
+
+    pool_id: str | None = _id()
+    task_id: str | None = _id()
+    confidence: float | None = _float()
+    output_values: dict[str, Any] | None = _plain()
+
+
+def _items_of(item_class: type[BaseModel] | None, items: Any) -> Any:
+    if item_class is None or items is None:
+        return items
+    from_json = item_class.from_json_dict
+    if isinstance(items, Mapping):
+        return {key: from_json(value) if isinstance(value, Mapping) else value for key, value in items.items()}
+    return [from_json(item) if isinstance(item, Mapping) else item for item in items]
+
+
+@_model
+class SearchResult(BaseModel):
+    """One page of a list request: ``items`` and whether more pages follow.
+
+    The items are whatever the caller put there; ``from_json_dict(data, item_class=Pool)`` parses
+    them as that model, without ``item_class`` they stay dicts. The Apps API's envelope key
+    ``content`` is read as ``items``.
+    """
+
+    items: list[Any] = attrs.field(factory=list, metadata={_WRITER: to_jsonable})
+    has_more: bool = attrs.field(default=False, metadata={_WRITER: to_jsonable})
+
+    @classmethod
+    def from_json_dict(
+        cls, data: Mapping[str, Any], item_class: type[BaseModel] | None = None
+    ) -> SearchResult:
+        if isinstance(data, Mapping) and "items" not in data and "content" in data:
+            data = {("items" if key == "content" else key): value for key, value in data.items()}
+        result = super().from_json_dict(data)
+        result.items = _items_of(item_class, result.items) if result.items is not None else []
+        result.has_more = bool(result.has_more)
+        return result
+
+
+@_model
+class BatchCreateResult(BaseModel):
+    """The result of a bulk create: created objects and validation errors, both keyed by the
+    0-based position in the request as a string (``{"0": Task, "2": Task}``, ``{"1": {field: error}}``).
+
+    ``from_json_dict(data, item_class=Task)`` parses the items as that model; without it they stay
+    dicts. ``validation_errors`` stays plain: ``{position: {field path: {code, message, params}}}``.
+    """
+
+    items: dict[str, Any] = attrs.field(factory=dict, metadata={_WRITER: to_jsonable})
+    validation_errors: dict[str, dict[str, Any]] = attrs.field(factory=dict, metadata={_WRITER: to_jsonable})
+
+    @classmethod
+    def from_json_dict(
+        cls, data: Mapping[str, Any], item_class: type[BaseModel] | None = None
+    ) -> BatchCreateResult:
+        result = super().from_json_dict(data)
+        result.items = _items_of(item_class, result.items) if result.items is not None else {}
+        if result.validation_errors is None:
+            result.validation_errors = {}
+        return result
+
+
+# Apps API (/api/app/v0) -----------------------------------------------------------------------------
+
+
+@_model
+class App(BaseModel):
+    """A ready-made solution (an App). Its specs and examples stay plain JSON."""
+
+    id: str | None = _id()
+    name: str | None = _plain()
+    image: str | None = _plain()
+    description: str | None = _plain()
+    default_item_price: Decimal | None = _money()
+    examples: Any = _plain()
+    constraints_description: str | None = _plain()
+    param_spec: dict[str, Any] | None = _plain()
+    input_spec: dict[str, Any] | None = _plain()
+    output_spec: dict[str, Any] | None = _plain()
+    input_format_info: dict[str, Any] | None = _plain()
+
+
+@_model
+class AppProject(BaseModel):
+    """A project made from an App. ``parameters``, ``errors`` and ``app`` (``{id, name}``) stay plain."""
+
+    Status = AppProjectStatus
+
+    app_id: str | None = _id()
+    parent_app_project_id: str | None = _id()
+    name: str | None = _plain()
+    parameters: dict[str, Any] | None = _plain()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    status: AppProjectStatus | None = _enum(AppProjectStatus)
+    created: pendulum.DateTime | None = _datetime()
+    item_price: Decimal | None = _money()
+    errors: list[dict[str, Any]] | None = _plain()
+    read_only: bool | None = _plain()
+    app: dict[str, Any] | None = _plain()
+
+
+@_model
+class AppBatch(BaseModel):
+    """A batch of App items. ``last_items_import`` and ``items_per_state`` stay plain dicts."""
+
+    Status = AppBatchStatus
+
+    id: str | None = _id()
+    app_project_id: str | None = _id()
+    name: str | None = _plain()
+    status: AppBatchStatus | None = _enum(AppBatchStatus)
+    items_count: int | None = _plain()
+    item_price: Decimal | None = _money()
+    cost: Decimal | None = _money()
+    cost_of_processed: Decimal | None = _money()
+    created_at: pendulum.DateTime | None = _datetime()
+    started_at: pendulum.DateTime | None = _datetime()
+    finished_at: pendulum.DateTime | None = _datetime()
+    read_only: bool | None = _plain()
+    priority_order: str | None = _plain()
+    last_items_import: dict[str, Any] | None = _plain()
+    confidence_avg: float | None = _float()
+    items_processed_count: int | None = _plain()
+    eta: pendulum.DateTime | None = _datetime()
+    etd: pendulum.DateTime | None = _datetime()
+    app_project_eta: pendulum.DateTime | None = _datetime()
+    items_per_state: dict[str, int] | None = _plain()
+    current_time: pendulum.DateTime | None = _datetime()
+
+
+@_model
+class AppItem(BaseModel):
+    """One unit of work in an App batch. ``input_data``, ``output_data`` and ``errors`` stay plain JSON."""
+
+    Status = AppItemStatus
+
+    id: str | None = _id()
+    app_project_id: str | None = _id()
+    batch_id: str | None = _id()
+    status: AppItemStatus | None = _enum(AppItemStatus)
+    input_data: dict[str, Any] | None = _plain()
+    output_data: dict[str, Any] | None = _plain()
+    errors: Any = _plain()
+    created_at: pendulum.DateTime | None = _datetime()
+    started_at: pendulum.DateTime | None = _datetime()
+    finished_at: pendulum.DateTime | None = _datetime()
