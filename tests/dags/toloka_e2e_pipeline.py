@@ -32,7 +32,8 @@ PROJECT = {
     "task_spec": {
         "input_spec": {"number": {"type": "integer", "required": True}},
         "output_spec": {"even": {"type": "string", "required": True, "allowed_values": ["yes", "no"]}},
-        "view_spec": {"type": "classic", "markup": "{{number}}"},
+        # Template Builder, not classic markup: operator configs are Jinja-templated, and "{{number}}" is Jinja.
+        "view_spec": {"type": "tb", "config": '{"view": {"type": "view.text", "content": {"type": "data.input", "path": "number"}}}'},
     },
     "assignments_issuing_type": "AUTOMATED",
 }

@@ -37,7 +37,11 @@ def _load_dagbag(folder: Path):
 
 def _point_airflow_at(monkeypatch, dags_folder: Path, emulator, output: Path) -> None:
     """DAGs folder (dag.test() syncs its bundle), toloka_default -> emulator, outputs and fast polling."""
+    from airflow import settings
+
+    # dag.test() syncs the "dags-folder" bundle, whose path is settings.DAGS_FOLDER (read once at import).
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(dags_folder))
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(dags_folder))
     monkeypatch.setenv(
         "AIRFLOW_CONN_TOLOKA_DEFAULT",
         json.dumps({"conn_type": "toloka", "host": emulator.url, "password": emulator.token}),
