@@ -14,6 +14,7 @@ the absolute deadline passes, and yields exactly one TriggerEvent:
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -101,7 +102,10 @@ class TolokaPollingTrigger(BaseTrigger):
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.serialize() == self.serialize()  # type: ignore[attr-defined]
 
-    __hash__ = BaseTrigger.__hash__
+    def __hash__(self) -> int:
+        # Consistent with __eq__: equal triggers (same class and kwargs) hash alike.
+        path, kwargs = self.serialize()
+        return hash((path, json.dumps(kwargs, sort_keys=True, default=str)))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.serialize()[1]!r}>"
