@@ -1,0 +1,155 @@
+"""Scenario 1: fetch a pool's SUBMITTED assignments (5 tasks + 5 solutions each) at N = 10k and 100k.
+
+    python benchmarks/bench_fetch.py            # full run, writes benchmarks/results/fetch.{json,png}
+    BENCH_QUICK=1 python benchmarks/bench_fetch.py
+
+Contenders, each one pass per fresh process, alternating within a round (the order rotates per round):
+
+- ``ours typed``: ``TolokaClient.get_assignments`` (models built), default page (1,000);
+- ``ours raw``: ``TolokaClient.get_assignments_raw`` (plain dicts), page 1,000;
+- ``toloka-kit default``: ``TolokaClient.get_assignments`` with no ``batch_size`` (server default page, 50);
+- ``toloka-kit batch 1000``: the same with ``batch_size=1000``;
+- ``limit``: a bare ``requests.Session`` + ``json.loads``, keyset paging, page 1,000 (what HTTP + JSON costs).
+
+Targets at 100k: ours typed >= 5x toloka-kit default and >= 2x toloka-kit batch 1000; ours raw >= 0.8x limit.
+The ``child`` sub-command is one measured pass of one of our contenders (prints JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common
+
+PAGE = 1000
+CONTENDERS = ("ours typed", "ours raw", "toloka-kit default", "toloka-kit batch 1000", "limit")
+TARGETS = (  # (numerator, denominator, minimum ratio) — ratios of speed, i.e. denominator time / numerator time
+    ("ours typed", "toloka-kit default", 5.0),
+    ("ours typed", "toloka-kit batch 1000", 2.0),
+    ("ours raw", "limit", 0.8),
+)
+
+
+# ---- one measured pass (child process) -------------------------------------------------------------------
+
+
+def child(kind: str, url: str, pool_id: str, page: int) -> dict:
+    if kind == "limit":
+        import requests
+
+        session = requests.Session()
+        session.headers.update(common.AUTH)
+        started = time.perf_counter()
+        count = 0
+        last_id = None
+        while True:
+            params = {"pool_id": pool_id, "status": "SUBMITTED", "sort": "id", "limit": page}
+            if last_id is not None:
+                params["id_gt"] = last_id
+            response = session.get(f"{url}/api/v1/assignments", params=params, timeout=60)
+            response.raise_for_status()
+            body = json.loads(response.content)
+            items = body["items"]
+            for item in items:
+                count += len(item["solutions"])
+            if not body["has_more"] or not items:
+                break
+            last_id = items[-1]["id"]
+        return {"seconds": time.perf_counter() - started, "solutions": count}
+
+    from toloka_provider.client import TolokaClient
+
+    client = TolokaClient(common.TOKEN, url=url)
+    started = time.perf_counter()
+    count = 0
+    if kind == "ours typed":
+        for assignment in client.get_assignments(pool_id=pool_id, status="SUBMITTED"):
+            count += len(assignment.solutions)
+    elif kind == "ours raw":
+        for items in client.get_assignments_raw(pool_id=pool_id, status="SUBMITTED", batch_size=page):
+            for item in items:
+                count += len(item["solutions"])
+    else:
+        raise ValueError(f"unknown contender {kind!r}")
+    return {"seconds": time.perf_counter() - started, "solutions": count}
+
+
+# ---- the driver --------------------------------------------------------------------------------------------
+
+
+def measure(emulator: common.EmulatorProcess, pool_id: str, kind: str, peer: Path) -> float:
+    if kind.startswith("toloka-kit"):
+        batch = "default" if kind.endswith("default") else "1000"
+        result = common.run_json(peer, common.BENCH_DIR / "_peer_tolokakit.py", "fetch", emulator.url, common.TOKEN, pool_id, batch)
+    else:
+        result = common.run_json(common.OUR_PYTHON, __file__, "child", kind, emulator.url, pool_id, str(PAGE))
+    return result["seconds"]
+
+
+def run(sizes: tuple[int, ...] | None = None, rounds: int | None = None, contenders: tuple[str, ...] = CONTENDERS) -> common.ScenarioResult:
+    quick = common.quick()
+    sizes = sizes or ((2_000, 10_000) if quick else (10_000, 100_000))
+    rounds = rounds or (1 if quick else 3)
+    peer = common.peer_python() if any(c.startswith("toloka-kit") for c in contenders) else Path(common.OUR_PYTHON)
+    result = common.ScenarioResult("fetch", "1. Fetch SUBMITTED assignments: seconds per pass vs N")
+    times: dict[int, dict[str, list[float]]] = {}
+    with common.EmulatorProcess() as emulator:
+        for n in sizes:
+            pool_id = emulator.pool_with_assignments(n)
+            times[n] = {kind: [] for kind in contenders}
+            for round_index in range(rounds):
+                for kind in common.rotate(contenders, round_index):
+                    seconds = measure(emulator, pool_id, kind, peer)
+                    times[n][kind].append(seconds)
+                    common.log(f"fetch N={n:,} round {round_index + 1}/{rounds} {kind}: {seconds:.2f} s ({n / seconds:,.0f}/s)")
+        result.raw["emulator_rss_mb"] = emulator.rss_mb()
+    result.raw.update({"sizes": sizes, "rounds": rounds, "page": PAGE, "seconds": {str(n): t for n, t in times.items()}})
+    largest = max(sizes)
+    for numerator, denominator, minimum in TARGETS:
+        if numerator not in contenders or denominator not in contenders:
+            continue
+        for n in sizes:
+            ratios = common.ratio_rounds(times[n][denominator], times[n][numerator])
+            value = common.median(ratios)
+            is_target = n == largest
+            result.rows.append(
+                common.Row(
+                    scenario="1 fetch",
+                    metric=f"{numerator} vs {denominator} @{n // 1000}k",
+                    value=f"{value:.2f}x",
+                    target=f">= {minimum:g}x" if is_target else "",
+                    met=(value >= minimum) if is_target else None,
+                    detail=f"per round {common.fmt_rounds(ratios, 'x')}",
+                )
+            )
+    for n in sizes:
+        parts = [f"{kind} {common.median(times[n][kind]):.2f} s ({n / common.median(times[n][kind]):,.0f}/s)" for kind in contenders]
+        result.rows.append(common.Row("1 fetch", f"median time @{n // 1000}k", "", detail="; ".join(parts)))
+    result.chart = {
+        "kind": "lines",
+        "xlabel": "assignments (N)",
+        "ylabel": "seconds per full fetch (median)",
+        "logx": True,
+        "logy": True,
+        "series": {kind: [[n, common.median(times[n][kind])] for n in sizes] for kind in contenders},
+    }
+    return result
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        print(json.dumps(child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))), flush=True)
+        return
+    result = run()
+    result.save()
+    for row in result.rows:
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
