@@ -175,7 +175,10 @@ def show_task_progress(line: str) -> str | None:
         return "    task " + line.split("task_id=", 1)[1].split()[0]
     if "[DAG TEST] running trigger in line" in line:
         return "      deferred: waiting on the triggerer (run in line by dags test)"
-    for marker in ("Task failed", "ERROR -", "Traceback", "Dag run  in failure", "DagRun Finished"):
+    if "DagRun Finished:" in line:
+        state = line.split(" state=", 1)[1].split(",", 1)[0] if " state=" in line else "?"
+        return f"    run finished: {state}"
+    for marker in ("Task failed", "[error", "Traceback"):
         if marker in line:
             return "      " + line.strip()[:200]
     return None
@@ -213,8 +216,15 @@ def print_report(run_folder: Path, emulator: Emulator, balance_before: Decimal |
     print(
         f"  assignments              {len(assignments)} submitted, {overall.get('ACCEPTED', 0)} accepted, "
         f"{overall.get('REJECTED', 0)} rejected"
-        + (f" (review: {json.dumps(review, sort_keys=True)})" if review else "")
+        + (f" (review failures: {review['failed']})" if review.get("failed") else "")
     )
+    rounds = [r for r in summary.get("relabel_rounds") or [] if r]
+    if rounds:
+        print(
+            "  relabel rounds           "
+            + ", then ".join(f"{r['disputed']}" for r in rounds)
+            + " disputed tickets asked again (2 more votes each)"
+        )
     print(f"  money spent              {'$' + format(spent, 'f') if spent is not None else 'n/a'}")
     print(f"  workers                  {len(by_worker)} worked, {len(rejected_workers)} rejected (golden accuracy)")
     print(
@@ -228,7 +238,7 @@ def print_report(run_folder: Path, emulator: Emulator, balance_before: Decimal |
     print("  output files")
     for name in ("labels.jsonl", "labels.csv", "assignments.jsonl", "run_summary.json"):
         print(f"    {run_folder / name}")
-    print(f"  wall time                {elapsed:.0f} s (DAG run and report)")
+    print(f"  wall time                {elapsed:.0f} s (migrate, emulator, DAG run, report)")
     return scored.missing == 0 and scored.scored > 0
 
 
