@@ -21,9 +21,14 @@ from typing import Any
 
 import attrs
 
-from toloka_provider.client import dates
+from toloka_provider.client import dates, models
 
 RANGE_SUFFIXES = ("_lt", "_lte", "_gt", "_gte")
+
+#: Range filters over these fields take datetimes; a string value is checked before the request, so a typo
+#: ("yesterday", "2024-13-01") fails here, naming the filter, instead of as a 400 from the server.
+DATE_FIELDS = frozenset({"created", "submitted", "accepted", "rejected", "skipped", "expired", "finished",
+                         "last_started"})
 
 
 def _ranged(*fields: str) -> frozenset[str]:
@@ -41,14 +46,30 @@ class Listing:
     default_limit: int
     cursor: str = "id"
     envelope: str = "items"  # v1 lists use "items", the Apps API uses "content"
+    #: The enum of the ``status`` filter. A plain string must name one of its members (a misspelt status
+    #: would otherwise match nothing, silently); an enum instance is sent as it is, so a status this client
+    #: does not list yet can still be asked for with e.g. ``AssignmentStatus("NEW_STATUS")``.
+    status_enum: type[enum.Enum] | None = None
 
 
 V1 = "/api/v1"
 APPS = "/api/app/v0"
 
-PROJECTS = Listing("projects", f"{V1}/projects", frozenset({"status", "owner"}) | _ranged("id", "created"), 300, 300)
+PROJECTS = Listing(
+    "projects",
+    f"{V1}/projects",
+    frozenset({"status", "owner"}) | _ranged("id", "created"),
+    300,
+    300,
+    status_enum=models.ProjectStatus,
+)
 POOLS = Listing(
-    "pools", f"{V1}/pools", frozenset({"status", "project_id"}) | _ranged("id", "created", "last_started"), 300, 300
+    "pools",
+    f"{V1}/pools",
+    frozenset({"status", "project_id"}) | _ranged("id", "created", "last_started"),
+    300,
+    300,
+    status_enum=models.PoolStatus,
 )
 TRAININGS = Listing(
     "trainings",
@@ -56,6 +77,7 @@ TRAININGS = Listing(
     frozenset({"status", "project_id"}) | _ranged("id", "created", "last_started"),
     300,
     300,
+    status_enum=models.PoolStatus,
 )
 TASKS = Listing("tasks", f"{V1}/tasks", frozenset({"pool_id", "overlap"}) | _ranged("id", "created", "overlap"), 300, 300)
 TASK_SUITES = Listing(
@@ -72,6 +94,7 @@ ASSIGNMENTS = Listing(
     | _ranged("id", "created", "submitted", "accepted", "rejected", "skipped", "expired"),
     100_000,
     1_000,
+    status_enum=models.AssignmentStatus,
 )
 ATTACHMENTS = Listing(
     "attachments",
@@ -82,7 +105,12 @@ ATTACHMENTS = Listing(
     100,
 )
 OPERATIONS = Listing(
-    "operations", f"{V1}/operations", frozenset({"type", "status"}) | _ranged("id", "submitted", "finished"), 300, 300
+    "operations",
+    f"{V1}/operations",
+    frozenset({"type", "status"}) | _ranged("id", "submitted", "finished"),
+    300,
+    300,
+    status_enum=models.OperationStatus,
 )
 USER_BONUSES = Listing(
     "user_bonuses",
@@ -107,6 +135,7 @@ APP_PROJECTS = Listing(
     5_000,
     5_000,
     envelope="content",
+    status_enum=models.AppProjectStatus,
 )
 APP_BATCHES = Listing(
     "app_batches",
@@ -115,6 +144,7 @@ APP_BATCHES = Listing(
     1_000,
     1_000,
     envelope="content",
+    status_enum=models.AppBatchStatus,
 )
 APP_ITEMS = Listing(
     "app_items",
@@ -123,6 +153,7 @@ APP_ITEMS = Listing(
     1_000,
     1_000,
     envelope="content",
+    status_enum=models.AppItemStatus,
 )
 
 
@@ -156,10 +187,27 @@ def build_query(listing: Listing, method_name: str, filters: Mapping[str, Any]) 
         if value is None:
             continue
         try:
+            if key == "status" and listing.status_enum is not None:
+                check_status_names(listing, value)
+            elif isinstance(value, str) and key.rpartition("_")[0] in DATE_FIELDS and key.endswith(RANGE_SUFFIXES):
+                dates.parse_datetime(value)  # checked only (ValueError naming the value); sent as given
             query[key] = format_query_value(value)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{method_name}(): filter {key}: {exc}") from None
     return query
+
+
+def check_status_names(listing: Listing, value: Any) -> None:
+    """Raise ValueError when a plain-string status (or one in a list) is not a known status of the listing."""
+    values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    known = [member.value for member in listing.status_enum]  # type: ignore[union-attr]
+    for item in values:
+        # Enum instances pass: that is how a caller asks for a status newer than this client.
+        if type(item) is str and item not in known:
+            hint = f" (did you mean {item.upper()!r}?)" if item.upper() in known else ""
+            raise ValueError(
+                f"unknown {listing.name} status {item!r}{hint}; expected one of {', '.join(known)}"
+            )
 
 
 def check_page_size(listing: Listing, argument: str, value: int | None) -> int | None:
