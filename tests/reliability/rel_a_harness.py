@@ -1,0 +1,63 @@
+"""Shared pieces of the reliability tests (helper "reliability-A"): Airflow pointed at an emulator, counters.
+
+Not a test module. The test files put this folder on ``sys.path`` and import it by name (pytest runs with
+``--import-mode=importlib``, so test folders are not packages).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "dags_examples"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+TOKEN = "reliability-token"
+
+
+def point_airflow_at(monkeypatch: Any, emulator: Any, output: Path, extras: dict | None = None) -> None:
+    """DAGs folder = dags_examples, ``toloka_default`` -> the emulator (with ``extras``), outputs, 1 s polling.
+
+    The same setup as ``tests/e2e/test_examples_dags.py`` (``dag.test()`` syncs the "dags-folder" bundle, whose
+    path is ``settings.DAGS_FOLDER``, read once at import).
+    """
+    from airflow import settings
+
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(EXAMPLES))
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(EXAMPLES))
+    connection: dict[str, Any] = {"conn_type": "toloka", "host": emulator.url, "password": emulator.token}
+    if extras:
+        connection["extra"] = extras
+    monkeypatch.setenv("AIRFLOW_CONN_TOLOKA_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("TOLOKA_EXAMPLES_OUTPUT", str(output))
+    monkeypatch.setenv("TOLOKA_EXAMPLES_POLL_INTERVAL", "1")
+
+
+def load_example_dag(dag_id: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    dagbag = DagBag(dag_folder=str(EXAMPLES))
+    assert dagbag.import_errors == {}, dagbag.import_errors
+    return dagbag.get_dag(dag_id)
+
+
+def requests_by_outcome(counters: dict) -> Counter:
+    """``{"fault:429": n, "200": n, ...}`` over every request the emulator counted."""
+    outcome: Counter = Counter()
+    for key, count in counters["requests"].items():
+        outcome[key.rsplit(" ", 1)[1]] += count
+    return outcome
+
+
+def decided_assignments(emulator: Any) -> Counter:
+    """Assignment statuses in the emulator's store."""
+    with emulator.state.lock:
+        return Counter(a["status"] for a in emulator.state.assignments.values())
+
+
+DATA = EXAMPLES / "data" / "support_tickets"

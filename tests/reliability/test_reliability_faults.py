@@ -1,0 +1,152 @@
+"""Faults end to end: ``text_classification`` runs to success through injected faults, and does everything once.
+
+The example DAG runs with ``dag.test()`` against the in-process emulator (as in ``tests/e2e``) while the emulator
+injects, per API request:
+
+* ``FULL_FAULTS``: 10% 5xx (4% 500, 3% 502 with an HTML body, 3% 503), 5% 429 with ``Retry-After: 1``,
+  2% dropped connections, 1% "effect applied, response lost", and 50 ms latency on every request;
+* ``POLLING_FAULTS``: 40% faults (the same mix, scaled up) on ``GET /api/v1/pools/{id}`` only: the pool
+  trigger's polling (and the few other reads of the pool).
+
+Afterwards the emulator's state must be exactly that of a run without faults: one project, one training, one
+pool; as many tasks as the files held (dataset + golden + training + the relabel rounds' copies), each ticket
+in the pool exactly once per round it was asked in; every fetched assignment decided exactly once (one
+successful PATCH each, no double decision), none left undecided.
+
+The connection has ``retries: 8`` in its extras: with 18% of requests failing, a call fails its 4 default
+attempts with probability 0.18**4 = 1e-3, and the run makes about two thousand calls; 9 attempts make that
+2e-7. Sleeps are real (``Retry-After`` is honoured as sent, backoff from 0.5 s).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from rel_a_harness import (
+    DATA,
+    TOKEN,
+    decided_assignments,
+    load_example_dag,
+    point_airflow_at,
+    requests_by_outcome,
+)
+
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
+
+# 10% 5xx (some 502 HTML), 5% 429 with Retry-After, 2% drop, 1% lost.
+FULL_FAULTS = {"500": 0.04, "502": 0.03, "503": 0.03, "429": 0.05, "drop": 0.02, "lost": 0.01}
+# The trigger's polling only: GET /api/v1/pools/<id> (the list is /api/v1/pools, without the slash).
+POLLING_FAULTS = {"500": 0.12, "502": 0.08, "503": 0.08, "429": 0.04, "drop": 0.08}
+POLLING_PATHS = ["/api/v1/pools/"]
+CROWD = {"crowd": 30, "accuracy": (0.55, 0.95), "spammers": 0.1, "speed": 200.0, "seed": 11}
+
+
+def _count_lines(path: Path) -> int:
+    return sum(1 for line in path.read_text().splitlines() if line.strip())
+
+
+def _run_text_classification(emulator, monkeypatch, tmp_path) -> tuple[dict, Path, float]:
+    point_airflow_at(monkeypatch, emulator, tmp_path, extras={"retries": 8})
+    dag = load_example_dag("text_classification")
+    started = time.monotonic()
+    run = dag.test()
+    elapsed = time.monotonic() - started
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    tries = {ti.task_id: ti.try_number for ti in run.get_task_instances()}
+    (run_folder,) = [p.parent for p in (tmp_path / "text_classification").glob("*/run_summary.json")]
+    return tries, run_folder, elapsed
+
+
+def _assert_everything_done_once(emulator, run_folder: Path) -> dict:
+    counters = emulator.counters()
+    summary = json.loads((run_folder / "run_summary.json").read_text())
+    created = counters["created"]
+    assert created.get("project") == 1
+    assert created.get("training") == 1
+    assert created.get("pool") == 1
+    assert counters["objects"]["projects"] == 1 and counters["objects"]["pools"] == 1
+
+    # Tasks: the dataset, the golden and training tasks, and one copy per disputed ticket per round, exactly.
+    rounds = sorted(run_folder.glob("relabel_round_*.jsonl"))
+    round_copies = sum(_count_lines(path) for path in rounds)
+    dataset = {name: _count_lines(DATA / f"{name}.jsonl") for name in ("tasks", "golden", "training")}
+    assert summary["uploads"] == {"tasks": dataset["tasks"], "golden": dataset["golden"], "training": dataset["training"]}
+    assert created.get("task") == sum(dataset.values()) + round_copies
+    pool_id = str(summary["pool_id"])
+    with emulator.state.lock:
+        pool_tasks = [t for t in emulator.state.tasks.values() if str(t.get("pool_id")) == pool_id]
+    per_ticket = Counter(
+        t["input_values"]["ticket_id"] for t in pool_tasks if not t.get("known_solutions")
+    )
+    asked_again = Counter(
+        json.loads(line)["input_values"]["ticket_id"]
+        for path in rounds
+        for line in path.read_text().splitlines()
+        if line.strip()
+    )
+    expected = Counter({json.loads(line)["input_values"]["ticket_id"]: 1 for line in (DATA / "tasks.jsonl").read_text().splitlines() if line.strip()})
+    expected.update(asked_again)
+    assert per_ticket == expected
+
+    # Assignments: every fetched one decided exactly once, none left SUBMITTED, no double decision.
+    fetched_ids = {json.loads(line)["id"] for line in (run_folder / "assignments.jsonl").read_text().splitlines() if line.strip()}
+    assert len(fetched_ids) == summary["assignments"]["count"]
+    with emulator.state.lock:
+        decided = {a["id"] for a in emulator.state.assignments.values() if a["status"] in ("ACCEPTED", "REJECTED")}
+    assert decided == fetched_ids
+    assert decided_assignments(emulator)["SUBMITTED"] == 0
+    assert counters["double_decisions"] == 0
+    assert counters["assignments_accepted"] + counters["assignments_rejected"] == len(fetched_ids)
+    successful_patches = sum(
+        count for key, count in counters["requests"].items() if key.startswith("PATCH /api/v1/assignments/") and key.endswith(" 200")
+    )
+    assert successful_patches == len(fetched_ids)
+    review = summary["review"]
+    assert review["failed"] == 0
+    assert review["accepted"] + review["rejected"] + review["already_done"] == len(fetched_ids)
+    return counters
+
+
+def test_text_classification_through_faults_on_every_request(
+    airflow_db, toloka_emulator_factory, monkeypatch, tmp_path
+):
+    emulator = toloka_emulator_factory(tokens=(TOKEN,), faults=FULL_FAULTS, latency_ms=50, **CROWD)
+
+    tries, run_folder, elapsed = _run_text_classification(emulator, monkeypatch, tmp_path)
+
+    counters = _assert_everything_done_once(emulator, run_folder)
+    injected = counters["faults_injected"]
+    outcomes = requests_by_outcome(counters)
+    # The faults really happened, of every kind.
+    assert set(injected) == set(FULL_FAULTS), injected
+    print(
+        f"\nfull faults: {sum(outcomes.values())} requests, injected {injected}, "
+        f"task tries {dict(t for t in tries.items() if t[1] > 1)}, {elapsed:.1f} s"
+    )
+
+
+def test_text_classification_through_faults_on_pool_polling(
+    airflow_db, toloka_emulator_factory, monkeypatch, tmp_path
+):
+    emulator = toloka_emulator_factory(tokens=(TOKEN,), **CROWD)
+    emulator.set_faults(POLLING_FAULTS, paths=POLLING_PATHS, methods=["GET"])
+
+    _tries, run_folder, elapsed = _run_text_classification(emulator, monkeypatch, tmp_path)
+
+    counters = _assert_everything_done_once(emulator, run_folder)
+    injected = counters["faults_injected"]
+    polled = {k: v for k, v in counters["requests"].items() if k.startswith("GET /api/v1/pools/{")}
+    faulted_elsewhere = {
+        k: v for k, v in counters["requests"].items() if "fault:" in k and not k.startswith("GET /api/v1/pools/{")
+    }
+    assert faulted_elsewhere == {}
+    assert sum(injected.values()) > 0
+    print(f"\npolling faults: pool reads {polled}, injected {injected}, {elapsed:.1f} s")
