@@ -86,14 +86,28 @@ def call(
     *,
     params: Mapping[str, str] | None = None,
     body: Any = _NO_BODY,
+    idempotent: bool = True,
 ) -> Plan:
-    """Send one logical request with retries; return the 2xx ``Response`` or raise the mapped error."""
+    """Send one logical request with retries; return the 2xx ``Response`` or raise the mapped error.
+
+    ``idempotent=False`` is for a request that the server cannot recognise when it comes again (creating a
+    project, pool or training has no idempotency key): it is retried only after a 429, which the server sends
+    before doing anything. After a 5xx or a lost connection it may have been applied, and repeating it could
+    create a second object, so the error is raised; the caller looks for the object before creating again.
+    """
     request = Request(method, path, dict(params) if params else None, None if body is _NO_BODY else encode_body(body))
     policy = new_policy()
     retry_number = 0
     while True:
         outcome = yield request
         delay = policy.delay_for(outcome, retry_number)
+        if delay is not None and not idempotent and not _surely_not_applied(outcome):
+            log.warning(
+                "Toloka %s %s failed (%s) and is not retried: it may have been applied, and repeating it "
+                "could create a second object",
+                method, path, outcome.description if isinstance(outcome, TransportFailure) else f"HTTP {outcome.status}",
+            )
+            delay = None
         if delay is None:
             break
         reason = outcome.description if isinstance(outcome, TransportFailure) else f"HTTP {outcome.status}"
@@ -112,6 +126,11 @@ def call(
             outcome.status, outcome.body, method=method, path=path, request_id_header=outcome.request_id
         )
     return outcome
+
+
+def _surely_not_applied(outcome: Response | TransportFailure) -> bool:
+    """A 429 is answered before the request is processed; any other failure may come after its effect."""
+    return isinstance(outcome, Response) and outcome.status == 429
 
 
 def call_json(new_policy: PolicyFactory, method: str, path: str, **kwargs: Any) -> Plan:
@@ -273,11 +292,11 @@ def _is_operation_already_exists(error: Exception) -> bool:
     return isinstance(error, errors.ApiError) and error.code == "OPERATION_ALREADY_EXISTS"
 
 
-def _validation_error(payload: dict, method: str, path: str) -> errors.ValidationApiError:
+def _validation_error(payload: dict, method: str, path: str, total: int) -> errors.ValidationApiError:
     return errors.ValidationApiError(
         status_code=400,
         code="VALIDATION_ERROR",
-        message=f"none of the {len(payload)} item(s) passed validation",
+        message=f"nothing was created: {len(payload)} of {total} item(s) failed validation",
         request_id=None,
         payload=payload,
         method=method,
@@ -448,7 +467,7 @@ def create_batch(
     if created:
         items.update((yield from fetch_created(new_policy, kind, created, inputs_by_index)))
     if not items and validation_errors:
-        raise _validation_error(validation_errors, "POST", kind.path)
+        raise _validation_error(validation_errors, "POST", kind.path, len(inputs))
     ordered = {key: items[key] for key in sorted(items, key=int)}
     ordered_errors = {key: validation_errors[key] for key in sorted(validation_errors, key=int)}
     return models.BatchCreateResult(items=ordered, validation_errors=ordered_errors)
@@ -459,4 +478,4 @@ def create_one(new_policy: PolicyFactory, kind: BatchKind, obj: Any, **kwargs: A
     result = yield from create_batch(new_policy, kind, [obj], async_mode=True, **kwargs)
     if "0" in result.items:
         return result.items["0"]
-    raise _validation_error({"0": result.validation_errors.get("0", {})}, "POST", kind.path)
+    raise _validation_error({"0": result.validation_errors.get("0", {})}, "POST", kind.path, 1)
