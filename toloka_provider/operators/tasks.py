@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -138,13 +139,24 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
         chunk_index = 0
         while chunk is not None:
             following = next(chunks, None)  # read ahead: only the last chunk may open the pool
-            chunk_errors = self._create_chunk(
-                client,
-                chunk,
-                operation_id=identity.operation_id("tasks", pool_id, chunk_index),
-                open_pool=self.open_pool and following is None,
-                offset=offset,
-            )
+            try:
+                chunk_errors = self._create_chunk(
+                    client,
+                    chunk,
+                    operation_id=identity.operation_id("tasks", pool_id, chunk_index),
+                    open_pool=self.open_pool and following is None,
+                    offset=offset,
+                    created_before=created,
+                )
+            except Exception:
+                # Say what is in the pool now: the user (or the retry) must know what the failed try left.
+                self.log.error(
+                    "Upload to pool %s stopped at chunk %d (tasks %d..%d): %d tasks were created before it, "
+                    "%d failed validation; a retry of this task instance resends the same chunks under the same "
+                    "operation ids and creates nothing twice",
+                    pool_id, chunk_index, offset, offset + len(chunk) - 1, created, failed,
+                )  # fmt: skip
+                raise
             failed += len(chunk_errors)
             created += len(chunk) - len(chunk_errors)
             for index, errors in chunk_errors.items():
@@ -164,7 +176,7 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
         return {"pool_id": pool_id, "created": created, "failed": failed, "errors_sample": errors_sample}
 
     def _create_chunk(
-        self, client: Any, chunk: list[dict], *, operation_id: str, open_pool: bool, offset: int
+        self, client: Any, chunk: list[dict], *, operation_id: str, open_pool: bool, offset: int, created_before: int = 0
     ) -> dict[str, Any]:
         """Create one chunk; return its validation errors keyed by the task's index in the whole input."""
         try:
@@ -185,9 +197,20 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
                 return {str(offset + int(k)): v for k, v in payload.items() if str(k).isdigit()} or {
                     str(offset): payload
                 }
+            # The payload is keyed by the position in the chunk; name the tasks by their index in the whole input.
+            invalid = sorted(int(k) for k in payload if str(k).isdigit()) if isinstance(payload, dict) else []
+            details = (
+                "; ".join(
+                    f"task #{offset + k}: {json.dumps(payload[str(k)], default=str)[:300]}"
+                    for k in invalid[:ERRORS_SAMPLE_SIZE]
+                )
+                or describe_api_error(error)
+            )
+            more = f" (and {len(invalid) - ERRORS_SAMPLE_SIZE} more)" if len(invalid) > ERRORS_SAMPLE_SIZE else ""
             raise TolokaInputError(
-                f"Toloka rejected tasks {offset}..{offset + len(chunk) - 1} (pass skip_invalid_items=True to "
-                f"create the valid ones): {describe_api_error(error)}"
+                f"Toloka rejected tasks {offset}..{offset + len(chunk) - 1} of pool {self.pool_id} (one chunk; none "
+                f"of it was created; {created_before} tasks of earlier chunks were). Fix the invalid tasks, or "
+                f"pass skip_invalid_items=True to create the valid ones. {details}{more}"
             ) from error
         errors = getattr(result, "validation_errors", None) or {}
         return {str(offset + int(index)): problem for index, problem in errors.items()}
