@@ -218,17 +218,29 @@ def storage_path(value: str | ObjectStoragePath) -> ObjectStoragePath:
     return ObjectStoragePath(text)
 
 
+#: Errors that say the output location itself is wrong (not a passing fault): retrying cannot help.
+_BAD_OUTPUT_ERRORS = (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)
+
+
 @contextlib.contextmanager
-def atomic_jsonl_writer(path: ObjectStoragePath) -> Iterator[Any]:
+def atomic_jsonl_writer(path: ObjectStoragePath, *, argument: str = "output") -> Iterator[Any]:
     """Yield a text file to write JSONL to; it appears at ``path`` only if the block finishes without error.
 
     The data goes to a hidden temporary name next to ``path`` and is renamed at the end, so readers and
-    retries never see a half-written file.
+    retries never see a half-written file. The temporary file is opened before the block runs, so an output
+    path that cannot be written fails at once (TolokaInputError naming ``argument``), before any work.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:12]}"
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = temporary.open("w", encoding="utf-8")
+    except _BAD_OUTPUT_ERRORS as error:
+        raise TolokaInputError(
+            f"Argument {argument!r}: cannot write {path}: {type(error).__name__}: {error}. Give a path whose "
+            f"parent is a writable directory (or can be created)"
+        ) from None
+    try:
+        with handle:
             yield handle
         if path.exists():
             path.unlink()  # a previous try's complete file; this try's data replaces it

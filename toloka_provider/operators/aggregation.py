@@ -310,6 +310,6 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
                 row["votes"],
             ])
         path = storage_path(self.csv_output)
-        with atomic_jsonl_writer(path) as handle:
+        with atomic_jsonl_writer(path, argument="csv_output") as handle:
             handle.write(buffer.getvalue())
         return str(path)
