@@ -77,6 +77,8 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+            raise TolokaInputError(f"'batch_size' must be a positive int (assignments per page), got {batch_size!r}")
         self.pool_id = pool_id
         self.statuses = statuses
         self.submitted_gte = submitted_gte
@@ -87,9 +89,33 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         self.max_inline = max_inline
         self.batch_size = batch_size
 
-    def build_filters(self, context: Mapping[str, Any]) -> dict[str, Any]:
+    def _checked_statuses(self) -> list[str]:
+        from toloka_provider.client.models import AssignmentStatus
+
         statuses = [self.statuses] if isinstance(self.statuses, str) else list(self.statuses)
-        filters: dict[str, Any] = {"pool_id": str(self.pool_id), "status": statuses}
+        known = [member.value for member in AssignmentStatus]
+        unknown = [status for status in statuses if str(getattr(status, "value", status)) not in known]
+        if unknown or not statuses:
+            raise TolokaInputError(
+                f"Argument 'statuses': {unknown or statuses!r} — each must be one of {', '.join(known)} (upper case)"
+            )
+        return [str(getattr(status, "value", status)) for status in statuses]
+
+    def _checked_bound(self, argument: str) -> None:
+        """A submitted_* string bound must be ISO 8601: fail here, naming the argument, not at the server."""
+        from toloka_provider.client.dates import parse_datetime
+
+        value = getattr(self, argument)
+        if isinstance(value, str):
+            try:
+                parse_datetime(value)
+            except ValueError as error:
+                raise TolokaInputError(f"Argument {argument!r}: {error}") from None
+
+    def build_filters(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        filters: dict[str, Any] = {"pool_id": str(self.pool_id), "status": self._checked_statuses()}
+        self._checked_bound("submitted_gte")
+        self._checked_bound("submitted_lt")
         explicit = self.submitted_gte is not None or self.submitted_lt is not None
         if explicit:
             if self.use_data_interval:
@@ -346,8 +372,11 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
     # ----------------------------------------------------------------------------------------------------------
     # Applying
 
-    def _warn_past_auto_accept(self, client: Any, decisions: list[tuple[dict, str, str | None]]) -> None:
-        """Toloka accepts by itself after ``auto_accept_period_day``; rejecting later is refused."""
+    def _warn_past_auto_accept(self, client: Any, decisions: list[tuple[dict, str, str | None]]) -> set[str]:
+        """Toloka accepts by itself after ``auto_accept_period_day``; rejecting later is refused.
+
+        Returns the ids of the rejections that are past that point (they are still sent: the server decides).
+        """
         now = time.time()
         late: list[str] = []
         periods: dict[str, float | None] = {}
@@ -371,6 +400,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
                 len(late),
                 ", ".join(late[:FAILURES_NAMED]),
             )
+        return set(late)
 
     def _apply(self, client: Any, assignment_id: str, action: str, comment: str | None) -> tuple[str, str | None]:
         """Send one decision; return (outcome, failure reason)."""
@@ -415,12 +445,21 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             counts["accepted"] = sum(1 for _, action, _ in to_send if action == ACCEPT)
             counts["rejected"] = len(to_send) - counts["accepted"]
             return {**counts, "dry_run": True}
-        self._warn_past_auto_accept(client, to_send)
+        late = self._warn_past_auto_accept(client, to_send)
         failures = self._send_all(client, to_send, counts)
         self.log.info("Review finished: %s", counts)
         if failures:
             named = "; ".join(f"{assignment_id}: {reason}" for assignment_id, reason in failures[:FAILURES_NAMED])
-            raise AirflowException(f"{counts['failed']} of {len(to_send)} review decisions failed ({counts}); first: {named}")
+            late_failed = sum(1 for assignment_id, _ in failures if assignment_id in late)
+            hint = (
+                f". {late_failed} of them were rejections past the pool's auto-accept period: Toloka accepted those "
+                f"by itself, and they can no longer be rejected (review sooner, or raise auto_accept_period_day)"
+                if late_failed
+                else ""
+            )
+            raise AirflowException(
+                f"{counts['failed']} of {len(to_send)} review decisions failed ({counts}); first: {named}{hint}"
+            )
         return counts
 
     def _send_all(
