@@ -63,6 +63,9 @@ class ApiError(TolokaError):
     :func:`error_from_response`).
     """
 
+    #: What the user can change, appended to the message for errors whose cause is on the caller's side.
+    hint: str | None = None
+
     def __init__(
         self,
         status_code: int | None,
@@ -95,6 +98,8 @@ class ApiError(TolokaError):
             text += f"; payload: {_compact_json(self.payload, _PAYLOAD_IN_MESSAGE_LIMIT)}"
         if self.request_id:
             text += f" (request_id={self.request_id})"
+        if self.hint:
+            text += f". {self.hint}"
         return text
 
     def __str__(self) -> str:
@@ -126,9 +131,16 @@ class InternalApiError(ApiError):
 class AuthenticationApiError(ApiError):
     """``AUTHENTICATION_ERROR``: the token is missing, malformed or revoked."""
 
+    hint = (
+        "Check the API token (the connection's password): it must be a valid, unrevoked OAuth token or API key "
+        "issued for this environment (sandbox and production tokens differ)"
+    )
+
 
 class AccessDeniedApiError(ApiError):
     """``ACCESS_DENIED``: the token is valid but may not do this."""
+
+    hint = "The token is valid but its account may not do this: check the account's role and act_under_account_id"
 
 
 class DoesNotExistApiError(ApiError):
