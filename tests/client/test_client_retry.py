@@ -140,11 +140,24 @@ def test_404_and_409_are_not_retried(mode, status, code, error_class):
 
 
 def test_posts_are_retried_too(mode):
-    server = ScriptedServer().reply(500, error_body("INTERNAL_ERROR")).reply(201, POOL)
-    pool, _ = run(mode, server, "create_pool", {"project_id": "11"})
-    assert pool.id == "21"
+    server = ScriptedServer().reply(500, error_body("INTERNAL_ERROR")).reply(204).reply(200, POOL)
+    _, sleeps = run(mode, server, "open_pool", "21")
+    assert [call["method"] for call in server.calls[:2]] == ["POST", "POST"]
+    assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("method", ["create_project", "create_pool", "create_training"])
+def test_creates_without_an_idempotency_key_are_retried_only_after_a_429(mode, method):
+    # A 429 is answered before anything happens: safe to repeat.
+    server = ScriptedServer().reply(429, error_body("TOO_MANY_REQUESTS"), headers={"Retry-After": "1"}).reply(201, POOL)
+    created, sleeps = run(mode, server, method, {"project_id": "11"})
+    assert created.id == "21" and sleeps == [1.0]
     assert [call["method"] for call in server.calls] == ["POST", "POST"]
-    assert server.calls[0]["body"] == server.calls[1]["body"]
+    # A 500 may come after the object was created: repeating the POST could create a second one.
+    server = ScriptedServer().reply(500, error_body("INTERNAL_ERROR")).reply(201, POOL)
+    with pytest.raises(ApiError) as caught:
+        run(mode, server, method, {"project_id": "11"})
+    assert caught.value.status_code == 500 and len(server.calls) == 1 and caught.value.sleeps == []
 
 
 def test_retries_zero_means_one_attempt(mode):

@@ -60,8 +60,13 @@ class TolokaApi:
     def _get(self, model: type, path: str, params: Mapping[str, str] | None = None) -> Any:
         return self._run(call_model(self._new_retry_policy, model, "GET", path, params=params))
 
-    def _send(self, model: type, method: str, path: str, body: Any, params: Mapping[str, str] | None = None) -> Any:
-        return self._run(call_model(self._new_retry_policy, model, method, path, body=body, params=params))
+    def _send(
+        self, model: type, method: str, path: str, body: Any, params: Mapping[str, str] | None = None,
+        *, idempotent: bool = True,
+    ) -> Any:
+        return self._run(
+            call_model(self._new_retry_policy, model, method, path, body=body, params=params, idempotent=idempotent)
+        )
 
     def _find(self, listing, model, name, filters, sort, limit, path_fields=None) -> Any:
         return self._run(core.prepare_find(self._new_retry_policy, listing, model, name, filters, sort, limit, path_fields))
@@ -123,7 +128,8 @@ class TolokaApi:
     # ---- projects -------------------------------------------------------------------------------------
 
     def create_project(self, project: models.Project | Mapping) -> models.Project:
-        return self._send(models.Project, "POST", f"{V1}/projects", core.as_body(project, "project"))
+        """Retried only after a 429: after a 5xx or a lost answer it may exist already (see ``core.call``)."""
+        return self._send(models.Project, "POST", f"{V1}/projects", core.as_body(project, "project"), idempotent=False)
 
     def get_project(self, project_id: str) -> models.Project:
         return self._get(models.Project, f"{V1}/projects/{_id(project_id, 'project_id')}")
@@ -147,7 +153,8 @@ class TolokaApi:
     # ---- pools ----------------------------------------------------------------------------------------
 
     def create_pool(self, pool: models.Pool | Mapping) -> models.Pool:
-        return self._send(models.Pool, "POST", f"{V1}/pools", core.as_body(pool, "pool"))
+        """Retried only after a 429: after a 5xx or a lost answer it may exist already (see ``core.call``)."""
+        return self._send(models.Pool, "POST", f"{V1}/pools", core.as_body(pool, "pool"), idempotent=False)
 
     def get_pool(self, pool_id: str) -> models.Pool:
         return self._get(models.Pool, f"{V1}/pools/{_id(pool_id, 'pool_id')}")
@@ -193,7 +200,8 @@ class TolokaApi:
     # ---- trainings ------------------------------------------------------------------------------------
 
     def create_training(self, training: models.Training | Mapping) -> models.Training:
-        return self._send(models.Training, "POST", f"{V1}/trainings", core.as_body(training, "training"))
+        """Retried only after a 429: after a 5xx or a lost answer it may exist already (see ``core.call``)."""
+        return self._send(models.Training, "POST", f"{V1}/trainings", core.as_body(training, "training"), idempotent=False)
 
     def get_training(self, training_id: str) -> models.Training:
         return self._get(models.Training, f"{V1}/trainings/{_id(training_id, 'training_id')}")

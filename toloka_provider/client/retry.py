@@ -4,7 +4,9 @@ Both clients ask ``RetryPolicy.delay_for(outcome, retry_number)`` after every at
 seconds, or None for "give up" (then the core raises the mapped error).
 
 * Statuses 408, 429, 500, 502, 503, 504 and transport failures (connection, timeout, broken body) are retried,
-  for every HTTP method: creates carry an ``operation_id``, so a repeated POST cannot create twice.
+  for every HTTP method: bulk creates carry an ``operation_id``, so a repeated POST cannot create twice. The
+  exception is creating a project, pool or training, which has no idempotency key: ``core.call`` retries those
+  only after a 429 (see ``idempotent=False`` there).
 * A ``Retry-After`` header (seconds or an HTTP date) gives the delay.
 * A 429 whose body says ``payload.interval`` = MIN / HOUR / DAY is a quota: it is waited out (60 s, 1 h, 1 day)
   only when that interval is in ``retry_quotas``; otherwise the error is raised at once, because retrying
