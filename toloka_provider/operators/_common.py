@@ -323,8 +323,38 @@ class TolokaBaseOperator(BaseOperator):
     ) -> Any:
         """Return the object an earlier try of this task instance created (found by its metadata tag), or create it.
 
+        A create whose answer never came (a dropped connection, a 5xx) may still have created the object; the
+        client does not repeat it (it has no idempotency key), so here the tag is looked up again, and only if
+        nothing carries it is the create sent again (at most ``CREATE_ATTEMPTS`` times).
         A VALIDATION_ERROR from the server becomes an error that names the argument and the invalid field paths.
         """
+        found = self._find_tagged(kind, identity, candidates)
+        if found is not None:
+            return found
+        attempt = 1
+        while True:
+            try:
+                created = create()
+                break
+            except Exception as error:
+                if getattr(error, "code", None) == "VALIDATION_ERROR":
+                    raise TolokaInputError(
+                        f"Toloka rejected the {kind} config given in {argument!r}: {describe_api_error(error)}"
+                    ) from error
+                if not _may_have_been_applied(error) or attempt >= CREATE_ATTEMPTS:
+                    raise
+                self.log.warning(
+                    "Creating the %s failed (%s); looking for it before trying again (attempt %d of %d)",
+                    kind, error, attempt + 1, CREATE_ATTEMPTS,
+                )
+                found = self._find_tagged(kind, identity, candidates)
+                if found is not None:
+                    return found
+                attempt += 1
+        self.log.info("Created %s %s", kind, field(created, "id"))
+        return created
+
+    def _find_tagged(self, kind: str, identity: RunIdentity, candidates: Callable[[], Iterable[Any]]) -> Any:
         for candidate in candidates():
             if identity.is_tagged(field(candidate, "metadata")):
                 self.log.info(
@@ -333,13 +363,15 @@ class TolokaBaseOperator(BaseOperator):
                     field(candidate, "id"),
                 )
                 return candidate
-        try:
-            created = create()
-        except Exception as error:
-            if getattr(error, "code", None) == "VALIDATION_ERROR":
-                raise TolokaInputError(
-                    f"Toloka rejected the {kind} config given in {argument!r}: {describe_api_error(error)}"
-                ) from error
-            raise
-        self.log.info("Created %s %s", kind, field(created, "id"))
-        return created
+        return None
+
+
+#: How many times ``find_or_create`` sends a create whose earlier attempts may or may not have landed.
+CREATE_ATTEMPTS = 4
+
+
+def _may_have_been_applied(error: BaseException) -> bool:
+    """A lost answer (transport failure) or a server error: the create may or may not exist now."""
+    from toloka_provider.client.errors import TransportError
+
+    return isinstance(error, TransportError) or (getattr(error, "status_code", None) or 0) >= 500
