@@ -61,3 +61,36 @@ def decided_assignments(emulator: Any) -> Counter:
 
 
 DATA = EXAMPLES / "data" / "support_tickets"
+
+
+class RecordingTI:
+    """The task instance an operator sees: ids for its idempotency tag and an XCom store."""
+
+    def __init__(self, dag_id: str = "reliability", run_id: str = "manual__reliability", task_id: str = "task",
+                 map_index: int = -1, try_number: int = 1) -> None:
+        self.dag_id, self.run_id, self.task_id = dag_id, run_id, task_id
+        self.map_index, self.try_number = map_index, try_number
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def make_context(**ti_kwargs: Any) -> dict:
+    """A minimal Airflow context for calling ``operator.execute(context)`` directly."""
+    from types import SimpleNamespace
+
+    ti = RecordingTI(**ti_kwargs)
+    return {"ti": ti, "dag_run": SimpleNamespace(run_id=ti.run_id), "data_interval_start": None,
+            "data_interval_end": None}
+
+
+def use_emulator_connection(monkeypatch: Any, emulator: Any, extras: dict | None = None) -> None:
+    """``toloka_default`` -> the emulator, through the environment (no metadata database needed)."""
+    connection: dict[str, Any] = {"conn_type": "toloka", "host": emulator.url, "password": emulator.token}
+    if extras:
+        connection["extra"] = extras
+    monkeypatch.setenv("AIRFLOW_CONN_TOLOKA_DEFAULT", json.dumps(connection))
+
+
+CONFIGS = EXAMPLES / "configs"

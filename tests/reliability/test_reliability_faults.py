@@ -16,6 +16,10 @@ successful PATCH each, no double decision), none left undecided.
 The connection has ``retries: 8`` in its extras: with 18% of requests failing, a call fails its 4 default
 attempts with probability 0.18**4 = 1e-3, and the run makes about two thousand calls; 9 attempts make that
 2e-7. Sleeps are real (``Retry-After`` is honoured as sent, backoff from 0.5 s).
+
+At 1% "lost" the three creates without an idempotency key (project, training, pool) are rarely hit in one
+run, so ``test_lost_create_answers_create_one_object_each`` loses every one of their answers (and then answers
+them with 500s, the other ambiguous failure): each operator still ends with exactly one object.
 """
 
 from __future__ import annotations
@@ -24,18 +28,22 @@ import json
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from rel_a_harness import (
+    CONFIGS,
     DATA,
     TOKEN,
     decided_assignments,
     load_example_dag,
+    make_context,
     point_airflow_at,
     requests_by_outcome,
+    use_emulator_connection,
 )
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
@@ -150,3 +158,63 @@ def test_text_classification_through_faults_on_pool_polling(
     assert faulted_elsewhere == {}
     assert sum(injected.values()) > 0
     print(f"\npolling faults: pool reads {polled}, injected {injected}, {elapsed:.1f} s")
+
+
+@pytest.mark.parametrize("fault", ["lost", "500"])
+def test_lost_create_answers_create_one_object_each(toloka_emulator_factory, monkeypatch, fault):
+    """Project, training and pool creates whose first attempt fails ambiguously leave exactly one object each.
+
+    ``lost``: the emulator creates the object, then drops the connection; the operator must find it (by its
+    metadata tag) instead of creating a second one. ``500``: the fault comes before any effect; the operator
+    must look, find nothing, and create it. The client does not repeat these POSTs itself (no idempotency key).
+    """
+    from toloka_provider.operators.pool import TolokaCreatePoolOperator
+    from toloka_provider.operators.project import TolokaCreateProjectOperator
+    from toloka_provider.operators.training import TolokaCreateTrainingOperator
+
+    emulator = toloka_emulator_factory(tokens=(TOKEN,), crowd=0)
+    use_emulator_connection(monkeypatch, emulator)
+    creates = ["/api/v1/projects", "/api/v1/trainings", "/api/v1/pools"]
+
+    def fail_first_create_per_path(operator, execute):
+        """Run ``execute`` with the first create request failing with ``fault``, and only the first."""
+        emulator.set_faults({fault: 1.0}, paths=creates, methods=["POST"])
+        injected_before = emulator.counters()["faults_injected"].get(fault, 0)
+        original = emulator.faults.pick
+
+        def pick_once(method, path):
+            kind = original(method, path)
+            if kind is not None:
+                emulator.clear_faults()  # only the first create of this operator fails
+            return kind
+
+        monkeypatch.setattr(emulator.faults, "pick", pick_once)
+        try:
+            return execute(make_context(task_id=operator.task_id))
+        finally:
+            monkeypatch.setattr(emulator.faults, "pick", original)
+            assert emulator.counters()["faults_injected"].get(fault, 0) == injected_before + 1
+
+    project = TolokaCreateProjectOperator(task_id="project", project=str(CONFIGS / "text_classification_project.json"))
+    project_id = fail_first_create_per_path(project, project.execute)
+    training = TolokaCreateTrainingOperator(
+        task_id="training", training=str(CONFIGS / "text_classification_training.json"), project_id=project_id
+    )
+    training_id = fail_first_create_per_path(training, training.execute)
+    pool = TolokaCreatePoolOperator(
+        task_id="pool", pool_config=str(CONFIGS / "text_classification_pool.json"), project_id=project_id,
+        training_id=training_id, expires_in=timedelta(days=1),
+    )
+    pool_id = fail_first_create_per_path(pool, pool.execute)
+
+    counters = emulator.counters()
+    assert counters["created"] == {"project": 1, "training": 1, "pool": 1}
+    with emulator.state.lock:
+        assert list(emulator.state.projects) == [project_id]
+        assert list(emulator.state.trainings) == [training_id]
+        assert list(emulator.state.pools) == [pool_id]
+    # A retry of each task instance (Airflow's) finds the same objects and creates nothing.
+    assert project.execute(make_context(task_id="project")) == project_id
+    assert training.execute(make_context(task_id="training")) == training_id
+    assert pool.execute(make_context(task_id="pool")) == pool_id
+    assert emulator.counters()["created"] == {"project": 1, "training": 1, "pool": 1}
