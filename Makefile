@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/python dags_examples/demo/run_demo.py
 
 bench: $(STAMP)
-	@echo "Benchmarks are not written yet (issue 7)."
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) airflow_home .pytest_cache .ruff_cache
