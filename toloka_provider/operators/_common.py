@@ -267,7 +267,7 @@ def iter_jsonl(path: str | ObjectStoragePath, *, argument: str) -> Iterator[dict
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = json.loads(line.rstrip("\r\n"))  # so that colno is the column in the file's line
             except json.JSONDecodeError as err:
                 raise TolokaInputError(
                     f"Argument {argument!r}: file {path} line {line_number}, column {err.colno}: {err.msg}"
