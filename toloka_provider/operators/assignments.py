@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from toloka_provider.client.pagination import ASSIGNMENTS as ASSIGNMENTS_LISTING
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators._common import (
     TolokaBaseOperator,
@@ -24,6 +25,8 @@ from toloka_provider.operators._common import (
 
 # ==============================================================================================================
 # Fetching
+
+MAX_PAGE = ASSIGNMENTS_LISTING.max_limit
 
 
 def _max_timestamp(current: str | None, candidate: str | None) -> str | None:
@@ -77,8 +80,12 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-            raise TolokaInputError(f"'batch_size' must be a positive int (assignments per page), got {batch_size!r}")
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_PAGE
+        ):
+            raise TolokaInputError(
+                f"'batch_size' must be an int from 1 to {MAX_PAGE} (assignments per page), got {batch_size!r}"
+            )
         self.pool_id = pool_id
         self.statuses = statuses
         self.submitted_gte = submitted_gte
