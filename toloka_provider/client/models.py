@@ -54,6 +54,7 @@ __all__ = [
     "Attachment",
     "BaseModel",
     "BatchCreateResult",
+    "OpenStrEnum",
     "Operation",
     "OperationLogItem",
     "OperationStatus",
@@ -71,9 +72,16 @@ __all__ = [
     "TaskSuite",
     "Training",
     "UserBonus",
+    "to_decimal",
+    "to_jsonable",
 ]
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
+
+# Bound once: the datetime converter's fast path runs for every datetime of every assignment.
+_DateTime = pendulum.DateTime
+_UTC = pendulum.UTC
+_fromisoformat = datetime.fromisoformat
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,35 +205,55 @@ class AppItemStatus(OpenStrEnum):
 
 
 # --------------------------------------------------------------------------------------------------
-# Converters (value -> model attribute). They receive the instance and the attrs field only to name
-# them in error messages; the common case (right type already, or None) returns at the first test.
+# Converters (value -> model attribute). Each factory takes ``where`` ("Pool.created"), the name used in
+# error messages, and returns a one-argument converter; the model decorator binds one per field when the
+# class is created. The common case (right type already, or None) returns at the first test.
+
+_Converter = Callable[[Any], Any]
 
 
-def _where(instance: Any, field: attrs.Attribute) -> str:
-    return f"{type(instance).__name__}.{field.name}"
+def _id_converter(where: str) -> _Converter:
+    def convert(value: Any) -> str | None:
+        if value is None or type(value) is str:
+            return value
+        if isinstance(value, str):
+            return str(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # e.g. project_id=123 typed by hand; the API always uses strings
+        raise TypeError(f"{where}: expected an id (str), got {type(value).__name__}: {value!r}")
+
+    return convert
 
 
-def _convert_id(value: Any, instance: Any, field: attrs.Attribute) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # e.g. project_id=123 typed by hand; the API always uses strings
-    if isinstance(value, str):
-        return str(value)
-    raise TypeError(f"{_where(instance, field)}: expected an id (str), got {type(value).__name__}: {value!r}")
+def _datetime_converter(where: str) -> _Converter:
+    def convert(value: Any) -> pendulum.DateTime | None:
+        if value is None:
+            return None
+        if type(value) is str:
+            # Inlined fast path of parse_datetime for the server's usual naive-UTC form (the hot path).
+            try:
+                parsed = _fromisoformat(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                return _DateTime(
+                    parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute, parsed.second,
+                    parsed.microsecond, tzinfo=_UTC,
+                )  # fmt: skip
+        try:
+            return parse_datetime(value)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+
+    return convert
 
 
-def _convert_datetime(value: Any, instance: Any, field: attrs.Attribute) -> pendulum.DateTime | None:
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{_where(instance, field)}: {exc}") from None
+def to_decimal(value: Any) -> Decimal:
+    """Money from JSON or Python: Decimal/int/float/numeric str, through ``str()`` so 0.01 stays 0.01.
 
-
-def _to_decimal(value: Any) -> Decimal:
-    """Money from JSON or Python: Decimal/int/float/numeric str, through ``str()`` so 0.01 stays 0.01."""
+    Raises ``TypeError`` for other types (bool included) and ``ValueError`` for non-numeric strings
+    and non-finite values.
+    """
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -240,86 +268,101 @@ def _to_decimal(value: Any) -> Decimal:
     return result
 
 
-def _convert_decimal(value: Any, instance: Any, field: attrs.Attribute) -> Decimal | None:
-    if value is None or (type(value) is Decimal and value.is_finite()):
-        return value
-    try:
-        return _to_decimal(value)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{_where(instance, field)}: {exc}") from None
-
-
-def _convert_float(value: Any, instance: Any, field: attrs.Attribute) -> float | None:
-    if value is None or type(value) is float:
-        return value
-    if isinstance(value, (int, Decimal, str)) and not isinstance(value, bool):
-        try:
-            result = float(value)
-        except ValueError:
-            result = math.nan
-        if math.isfinite(result):
-            return result
-    raise TypeError(f"{_where(instance, field)}: expected a finite number, got {type(value).__name__}: {value!r}")
-
-
-def _enum_converter(enum_class: type[OpenStrEnum]) -> attrs.Converter:
-    def convert(value: Any, instance: Any, field: attrs.Attribute) -> OpenStrEnum | None:
-        if value is None or type(value) is enum_class:
-            return value
-        if isinstance(value, str):
-            return enum_class(value)
-        raise TypeError(
-            f"{_where(instance, field)}: expected a {enum_class.__name__} or its string value, "
-            f"got {type(value).__name__}: {value!r}"
-        )
-
-    return attrs.Converter(convert, takes_self=True, takes_field=True)
-
-
-def _model_converter(model_class: type[BaseModel]) -> attrs.Converter:
-    def convert(value: Any, instance: Any, field: attrs.Attribute) -> BaseModel | None:
-        if value is None or type(value) is model_class:
-            return value
-        if isinstance(value, model_class):
-            return value
-        if isinstance(value, Mapping):
-            return model_class.from_json_dict(value)
-        raise TypeError(
-            f"{_where(instance, field)}: expected a {model_class.__name__} or a dict, "
-            f"got {type(value).__name__}: {value!r}"
-        )
-
-    return attrs.Converter(convert, takes_self=True, takes_field=True)
-
-
-def _model_list_converter(model_class: type[BaseModel]) -> attrs.Converter:
-    def convert(value: Any, instance: Any, field: attrs.Attribute) -> list[BaseModel] | None:
+def _decimal_converter(where: str) -> _Converter:
+    def convert(value: Any) -> Decimal | None:
         if value is None:
             return None
-        if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-            raise TypeError(
-                f"{_where(instance, field)}: expected a list of {model_class.__name__} or dicts, "
-                f"got {type(value).__name__}: {value!r}"
-            )
-        from_json = model_class.from_json_dict
-        items = []
-        for item in value:
-            if type(item) is dict:
-                items.append(from_json(item))
-            elif type(item) is model_class:
-                items.append(item)
-            elif isinstance(item, Mapping):
-                items.append(from_json(item))
-            elif isinstance(item, model_class):
-                items.append(item)
-            else:
-                raise TypeError(
-                    f"{_where(instance, field)}: expected a list of {model_class.__name__} or dicts, "
-                    f"got an item of type {type(item).__name__}: {item!r}"
-                )
-        return items
+        if type(value) is float:  # what the JSON decoder gives for money by default: the fast path
+            result = Decimal(repr(value))
+            if result.is_finite():
+                return result
+        elif type(value) is Decimal and value.is_finite():
+            return value
+        try:
+            return to_decimal(value)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
 
-    return attrs.Converter(convert, takes_self=True, takes_field=True)
+    return convert
+
+
+def _float_converter(where: str) -> _Converter:
+    def convert(value: Any) -> float | None:
+        if value is None or type(value) is float:
+            return value
+        if isinstance(value, (int, Decimal, str)) and not isinstance(value, bool):
+            try:
+                result = float(value)
+            except ValueError:
+                result = math.nan
+            if math.isfinite(result):
+                return result
+        raise TypeError(f"{where}: expected a finite number, got {type(value).__name__}: {value!r}")
+
+    return convert
+
+
+def _enum_converter(enum_class: type[OpenStrEnum]) -> Callable[[str], _Converter]:
+    # Enum's own lookup (EnumClass(value)) costs ten times this dict hit; unknown values still go
+    # through it, and _missing_ then caches them in this same map.
+    lookup = enum_class._value2member_map_.get
+
+    def bind(where: str) -> _Converter:
+        def convert(value: Any) -> OpenStrEnum | None:
+            if value is None or type(value) is enum_class:
+                return value
+            if isinstance(value, str):
+                return lookup(value) or enum_class(value)
+            raise TypeError(
+                f"{where}: expected a {enum_class.__name__} or its string value, got {type(value).__name__}: {value!r}"
+            )
+
+        return convert
+
+    return bind
+
+
+def _model_converter(model_class: type[BaseModel]) -> Callable[[str], _Converter]:
+    def bind(where: str) -> _Converter:
+        def convert(value: Any) -> BaseModel | None:
+            if value is None or isinstance(value, model_class):
+                return value
+            if isinstance(value, Mapping):
+                return model_class.from_json_dict(value)
+            raise TypeError(
+                f"{where}: expected a {model_class.__name__} or a dict, got {type(value).__name__}: {value!r}"
+            )
+
+        return convert
+
+    return bind
+
+
+def _model_list_converter(model_class: type[BaseModel]) -> Callable[[str], _Converter]:
+    def bind(where: str) -> _Converter:
+        expected = f"{where}: expected a list of {model_class.__name__} or dicts"
+
+        def convert(value: Any) -> list[BaseModel] | None:
+            if value is None:
+                return None
+            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+                raise TypeError(f"{expected}, got {type(value).__name__}: {value!r}")
+            from_json = model_class.from_json_dict
+            items = []
+            for item in value:
+                if type(item) is dict:
+                    items.append(from_json(item))
+                elif isinstance(item, model_class):
+                    items.append(item)
+                elif isinstance(item, Mapping):
+                    items.append(from_json(item))
+                else:
+                    raise TypeError(f"{expected}, got an item of type {type(item).__name__}: {item!r}")
+            return items
+
+        return convert
+
+    return bind
 
 
 # --------------------------------------------------------------------------------------------------
@@ -398,6 +441,7 @@ def _write_model_list(value: Any) -> list[Any]:
 
 
 _WRITER = "toloka_to_json"
+_CONVERTER = "toloka_converter"
 
 
 def _plain() -> Any:
@@ -405,50 +449,46 @@ def _plain() -> Any:
     return attrs.field(default=None, metadata={_WRITER: to_jsonable})
 
 
+def _converted(make_converter: Callable[[str], _Converter], writer: Callable[[Any], Any]) -> Any:
+    return attrs.field(default=None, metadata={_WRITER: writer, _CONVERTER: make_converter})
+
+
 def _id() -> Any:
-    return attrs.field(
-        default=None,
-        converter=attrs.Converter(_convert_id, takes_self=True, takes_field=True),
-        metadata={_WRITER: _write_id},
-    )
+    return _converted(_id_converter, _write_id)
 
 
 def _datetime() -> Any:
-    return attrs.field(
-        default=None,
-        converter=attrs.Converter(_convert_datetime, takes_self=True, takes_field=True),
-        metadata={_WRITER: _write_datetime},
-    )
+    return _converted(_datetime_converter, _write_datetime)
 
 
 def _money() -> Any:
-    return attrs.field(
-        default=None,
-        converter=attrs.Converter(_convert_decimal, takes_self=True, takes_field=True),
-        metadata={_WRITER: _write_decimal},
-    )
+    return _converted(_decimal_converter, _write_decimal)
 
 
 def _float() -> Any:
-    return attrs.field(
-        default=None,
-        converter=attrs.Converter(_convert_float, takes_self=True, takes_field=True),
-        metadata={_WRITER: _write_float},
-    )
+    return _converted(_float_converter, _write_float)
 
 
 def _enum(enum_class: type[OpenStrEnum]) -> Any:
-    return attrs.field(default=None, converter=_enum_converter(enum_class), metadata={_WRITER: _write_enum})
+    return _converted(_enum_converter(enum_class), _write_enum)
 
 
 def _nested(model_class: type[BaseModel]) -> Any:
-    return attrs.field(default=None, converter=_model_converter(model_class), metadata={_WRITER: _write_model})
+    return _converted(_model_converter(model_class), _write_model)
 
 
 def _nested_list(model_class: type[BaseModel]) -> Any:
-    return attrs.field(
-        default=None, converter=_model_list_converter(model_class), metadata={_WRITER: _write_model_list}
-    )
+    return _converted(_model_list_converter(model_class), _write_model_list)
+
+
+def _bind_converters(cls: type, fields: list[attrs.Attribute]) -> list[attrs.Attribute]:
+    """attrs field transformer: give each declared field its converter, named after class and field."""
+    return [
+        field.evolve(converter=make(f"{cls.__name__}.{field.name}"))
+        if (make := field.metadata.get(_CONVERTER)) is not None and field.converter is None
+        else field
+        for field in fields
+    ]
 
 
 def _model(cls: type[ModelT] | None = None, *, kw_only: bool = True) -> Any:
@@ -457,7 +497,9 @@ def _model(cls: type[ModelT] | None = None, *, kw_only: bool = True) -> Any:
     def wrap(cls: type[ModelT]) -> type[ModelT]:
         # on_setattr hooks would make every attribute write in __init__ go through object.__setattr__
         # (about twice as slow to build a model); conversion happens in __init__ only.
-        cls = attrs.define(kw_only=kw_only, repr=False, on_setattr=attrs.setters.NO_OP)(cls)
+        cls = attrs.define(
+            kw_only=kw_only, repr=False, on_setattr=attrs.setters.NO_OP, field_transformer=_bind_converters
+        )(cls)
         fields = [field for field in attrs.fields(cls) if field.name != "unknown_fields"]
         cls._json_names = frozenset(field.name for field in fields)
         cls._json_writers = tuple((field.name, field.metadata.get(_WRITER, to_jsonable)) for field in fields)
