@@ -94,3 +94,9 @@ def use_emulator_connection(monkeypatch: Any, emulator: Any, extras: dict | None
 
 
 CONFIGS = EXAMPLES / "configs"
+
+
+def verdict_by_worker(assignment: dict) -> object:
+    """A deterministic review verdict (importable by dotted path): reject every fifth bulk worker."""
+    number = int(str(assignment.get("user_id", "0")).rsplit("-", 1)[-1] or 0)
+    return ("reject", "Rejected by the reliability test") if number % 5 == 0 else "accept"
