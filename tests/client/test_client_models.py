@@ -692,3 +692,31 @@ def test_from_json_dict_does_not_mutate_its_input():
     wire = copy.deepcopy(EXAMPLES[Assignment])
     Assignment.from_json_dict(wire)
     assert wire == EXAMPLES[Assignment]
+
+
+def test_operation_timeout_error_reads_the_operation_model():
+    from toloka_provider.client.errors import OperationTimeoutError
+
+    operation = Operation(id="op-5", type="POOL.CLOSE", status="RUNNING", progress=40)
+    error = OperationTimeoutError(operation, 600.0)
+
+    assert str(error) == "Toloka operation op-5 did not complete within 600 s; last status RUNNING, progress 40%"
+    restored = pickle.loads(pickle.dumps(error))
+    assert restored.operation == operation and str(restored) == str(error)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(Decimal("2.50"), Decimal("2.50")), (0.07, Decimal("0.07")), ("1e-3", Decimal("0.001")), (7, Decimal("7"))],
+)
+def test_to_decimal(given, expected):
+    assert models.to_decimal(given) == expected
+    assert str(models.to_decimal(given)) == str(expected)
+
+
+def test_to_jsonable_makes_hand_written_bodies_json_safe():
+    body = {"reward_per_assignment": Decimal("0.01"), "will_expire": pendulum.datetime(2030, 1, 1, tz="UTC")}
+    assert json.loads(json.dumps(models.to_jsonable(body))) == {
+        "reward_per_assignment": 0.01,
+        "will_expire": "2030-01-01T00:00:00",
+    }
