@@ -47,9 +47,10 @@ def parse_datetime(value: str | datetime | None) -> pendulum.DateTime | None:
     if isinstance(value, str):
         try:
             # C-fast; on Python 3.11+ it takes every form the server sends, on 3.10 the common ones.
-            value = _fromisoformat(value)
+            parsed = _fromisoformat(value)
         except ValueError:
             return _parse_with_regex(value)
+        value = parsed
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             return _DateTime(
@@ -105,19 +106,21 @@ def format_datetime(value: datetime | date | str) -> str:
     UTC. A string is parsed first (``ValueError`` naming it when it is not a datetime), so
     ``"2024-01-01T12:00+03:00"`` becomes ``"2024-01-01T09:00:00"``.
     """
+    moment: datetime
     if isinstance(value, str):
-        value = parse_datetime(value)  # type: ignore[assignment]
+        moment = parse_datetime(value)  # type: ignore[assignment]  # never None for a str
     elif isinstance(value, datetime):
+        moment = value
         if value.tzinfo is not None and value.utcoffset() is not None:
-            value = value.astimezone(timezone.utc)
+            moment = value.astimezone(timezone.utc)
     elif isinstance(value, date):
         return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T00:00:00"
     else:
         raise TypeError(f"Expected a datetime, a date or an ISO 8601 string, got {type(value).__name__}: {value!r}")
     text = (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
     )
-    if value.microsecond:
-        text += f".{value.microsecond:06d}"
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
     return text

@@ -98,7 +98,7 @@ class OpenStrEnum(str, Enum):
     """
 
     __str__ = str.__str__
-    __format__ = str.__format__
+    __format__ = str.__format__  # type: ignore[assignment]
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
@@ -312,7 +312,7 @@ def _enum_converter(enum_class: type[OpenStrEnum]) -> Callable[[str], _Converter
             if value is None or type(value) is enum_class:
                 return value
             if isinstance(value, str):
-                return lookup(value) or enum_class(value)
+                return lookup(value) or enum_class(value)  # type: ignore[return-value]
             raise TypeError(
                 f"{where}: expected a {enum_class.__name__} or its string value, got {type(value).__name__}: {value!r}"
             )
@@ -581,7 +581,6 @@ class Project(BaseModel):
     """
 
     Status = ProjectStatus
-    AssignmentsIssuingType = AssignmentsIssuingType
 
     public_name: str | None = _plain()
     public_description: str | None = _plain()
