@@ -525,7 +525,11 @@ class BaseModel:
 
     @classmethod
     def from_json_dict(cls: type[ModelT], data: Mapping[str, Any]) -> ModelT:
-        """Build the model from a decoded JSON object; keys it does not declare go to ``unknown_fields``."""
+        """Build the model from a decoded JSON object; keys it does not declare go to ``unknown_fields``.
+
+        Plain JSON values (``input_values``, configs...) are referenced, not copied: the model owns
+        the decoded data from then on. ``TypeError``/``ValueError`` name the model and field of a bad value.
+        """
         if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(
                 f"{cls.__name__}.from_json_dict expects a dict (a JSON object), got {type(data).__name__}: {data!r:.200}"
