@@ -59,7 +59,8 @@ def as_body(value: Any, argument: str) -> dict:
     if to_json_dict is not None:
         return to_json_dict()
     if isinstance(value, Mapping):
-        return dict(value)
+        # A hand-written dict may hold Decimals, datetimes or enums (e.g. a config read with parse_float=Decimal).
+        return models.to_jsonable(dict(value))
     raise TypeError(f"{argument} must be a model object or a dict, got {type(value).__name__}")
 
 
