@@ -53,6 +53,7 @@ class TolokaAssignmentsSensor(TolokaBaseSensor):
         if isinstance(consistency_lag, bool) or not isinstance(consistency_lag, (int, float)) or consistency_lag < 0:
             raise ValueError(f"consistency_lag must be a number of seconds >= 0, got {consistency_lag!r}")
         self.consistency_lag = float(consistency_lag)
+        self._pool_seen = False
 
     def describe(self) -> str:
         return f"new assignments in Toloka pool {self.pool_id}"
@@ -63,6 +64,11 @@ class TolokaAssignmentsSensor(TolokaBaseSensor):
         now = dt.datetime.now(dt.timezone.utc)
         query = assignments_query(str(self.pool_id), statuses, watermark, self.min_count, self.consistency_lag, now)
         result = client.find_assignments(**query)
+        if not result.items and not self._pool_seen:
+            # A list filtered by a pool id that does not exist is just empty: without this look the sensor
+            # would wait for a mistyped pool until its timeout. A 404 here fails it at once, naming the pool.
+            client.get_pool(str(self.pool_id))
+            self._pool_seen = True
         return assignments_outcome(str(self.pool_id), list(result.items), bool(result.has_more), self.min_count, watermark)
 
     def build_trigger(self, deadline: float) -> TolokaAssignmentsTrigger:

@@ -114,6 +114,7 @@ class TolokaAssignmentsTrigger(TolokaPollingTrigger):
         self.min_count = validate_min_count(min_count)
         self.watermark = format_datetime(watermark) if watermark else None
         self.consistency_lag = float(consistency_lag)
+        self._pool_seen = False
 
     def describe(self) -> str:
         return f"new assignments in Toloka pool {self.pool_id}"
@@ -133,4 +134,9 @@ class TolokaAssignmentsTrigger(TolokaPollingTrigger):
             self.pool_id, self.statuses, self.watermark, self.min_count, self.consistency_lag, now
         )
         result = await client.find_assignments(**query)
+        if not result.items and not self._pool_seen:
+            # An empty list may mean a pool id that does not exist: a 404 here ends the wait with an error
+            # event naming the pool, instead of polling a typo until the deadline.
+            await client.get_pool(self.pool_id)
+            self._pool_seen = True
         return assignments_outcome(self.pool_id, list(result.items), bool(result.has_more), self.min_count, self.watermark)
