@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 from rel_b_support import (
     connection_json,
     make_context,
@@ -100,6 +100,28 @@ def _execute(module: str, name: str, **kwargs: Any) -> Callable[[Env], Any]:
         return operator.execute(make_context())
 
     return run
+
+
+def _sensor(module: str, name: str):
+    import importlib
+
+    return getattr(importlib.import_module(f"toloka_provider.sensors.{module}"), name)
+
+
+def _sense(module: str, name: str, **kwargs: Any) -> Callable[[Env], Any]:
+    """A row that runs a sensor in poke mode (not deferred) with a short poke interval and timeout."""
+
+    def run(env: Env) -> Any:
+        resolved = {key: value(env) if callable(value) else value for key, value in kwargs.items()}
+        sensor = _sensor(module, name)(task_id="bad_input", deferrable=False, poke_interval=0.01, timeout=20,
+                                       **resolved)
+        return sensor.execute(make_context())
+
+    return run
+
+
+def _construct_sensor(module: str, name: str, **kwargs: Any) -> Callable[[Env], Any]:
+    return lambda env: _sensor(module, name)(task_id="bad_input", **kwargs)
 
 
 def _construct(module: str, name: str, **kwargs: Any) -> Callable[[Env], Any]:
@@ -395,6 +417,30 @@ BAD_INPUTS: list[BadInput] = [
              _execute("app", "TolokaGetAppItemsOperator", app_project_id="no-such-app-project",
                       output=lambda env: env.blocked_output("items.jsonl")),
              TolokaInputError, ("Argument 'output': cannot write", "items.jsonl")),
+    # --------------------------------------------------------------------------------------------- sensors
+    BadInput("pool sensor: pool that does not exist", "TolokaPoolSensor",
+             _sense("pool", "TolokaPoolSensor", pool_id=MISSING_ID),
+             AirflowFailException, ("Toloka pool 999999 does not exist for this account/environment",
+                                    "check the id and the connection's environment")),
+    BadInput("pool sensor: unknown kind", "TolokaPoolSensor",
+             _construct_sensor("pool", "TolokaPoolSensor", pool_id="1", kind="pools"),
+             ValueError, ("kind must be one of pool, training, got 'pools'",)),
+    BadInput("operation sensor: operation that does not exist", "TolokaOperationSensor",
+             _sense("operation", "TolokaOperationSensor", operation_id="no-such-operation"),
+             AirflowFailException, ("Toloka operation no-such-operation does not exist",)),
+    BadInput("app batch sensor: batch that does not exist", "TolokaAppBatchSensor",
+             _sense("app_batch", "TolokaAppBatchSensor", app_project_id="no-such-app-project", batch_id="b1"),
+             AirflowFailException, ("app project no-such-app-project) does not exist",)),
+    BadInput("assignments sensor: pool that does not exist", "TolokaAssignmentsSensor",
+             _sense("assignments", "TolokaAssignmentsSensor", pool_id=MISSING_ID),
+             AirflowFailException, ("Toloka pool 999999 does not exist for this account/environment",
+                                    "pool '999999' does not exist")),
+    BadInput("assignments sensor: unknown status name", "TolokaAssignmentsSensor",
+             _sense("assignments", "TolokaAssignmentsSensor", pool_id=lambda env: env.pool_id, statuses="DONE"),
+             AirflowFailException, ("unknown assignments status 'DONE'",)),
+    BadInput("assignments sensor: min_count 0", "TolokaAssignmentsSensor",
+             _construct_sensor("assignments", "TolokaAssignmentsSensor", pool_id="1", min_count=0),
+             ValueError, ("min_count must be an integer from 1 to 1000, got 0",)),
 ]
 
 
@@ -456,6 +502,8 @@ def test_the_catalogue_covers_every_layer_and_operator():
     assert len({case.name for case in BAD_INPUTS}) == len(BAD_INPUTS)
     assert {"client", "async client", "hook", "connection"} <= layers
     assert operators - layers == set(), "operators without a bad-input row"
+    sensors = {"TolokaPoolSensor", "TolokaOperationSensor", "TolokaAppBatchSensor", "TolokaAssignmentsSensor"}
+    assert sensors - layers == set(), "sensors without a bad-input row"
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=[case.name for case in BAD_INPUTS])
@@ -564,3 +612,34 @@ def test_the_readme_states_the_number_of_bad_inputs_tested():
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"**{len(BAD_INPUTS)} bad inputs**" in readme
+
+
+TRIGGER_BAD_INPUTS = [
+    pytest.param("pool", "TolokaPoolTrigger", {"pool_id": MISSING_ID}, "Toloka pool 999999 does not exist",
+                 id="pool trigger: pool that does not exist"),
+    pytest.param("operation", "TolokaOperationTrigger", {"operation_id": "no-such-operation"},
+                 "operation no-such-operation does not exist", id="operation trigger: operation that does not exist"),
+    pytest.param("app_batch", "TolokaAppBatchTrigger", {"app_project_id": "no-such-app-project", "batch_id": "b1"},
+                 "does not exist", id="app batch trigger: batch that does not exist"),
+    pytest.param("assignments", "TolokaAssignmentsTrigger", {"pool_id": MISSING_ID},
+                 "pool '999999' does not exist", id="assignments trigger: pool that does not exist"),
+    pytest.param("pool", "TolokaPoolTrigger", {"pool_id": "1", "toloka_conn_id": "rel_b_bad"},
+                 "Cannot use Airflow connection 'rel_b_bad'", id="pool trigger: connection without a token"),
+]
+
+
+@pytest.mark.parametrize(("module", "name", "kwargs", "fragment"), TRIGGER_BAD_INPUTS)
+def test_trigger_bad_input_ends_in_one_error_event_saying_what_to_fix(module, name, kwargs, fragment, env: Env):
+    """In the triggerer a bad input must not poll until the deadline: one non-retryable error event, at once."""
+    import importlib
+
+    env.conn(host=env.emu.url)  # rel_b_bad: a connection without a token
+    trigger_class = getattr(importlib.import_module(f"toloka_provider.triggers.{module}"), name)
+    trigger = trigger_class(**kwargs, poll_interval=0.01)
+
+    async def events() -> list:
+        return [event.payload async for event in trigger.run()]
+
+    (payload,) = asyncio.run(asyncio.wait_for(events(), timeout=30))
+    assert payload["status"] == "error" and payload["retryable"] is False, payload
+    assert fragment in payload["message"], payload["message"]
