@@ -5,8 +5,9 @@
   that does not exist, a config the server rejects, a wrong token, an API that cannot be reached). For both, the
   token (and the wrong one) is searched for in everything the runs left or printed:
 
-  - every file under the test AIRFLOW_HOME (the metadata database, task log files if any were written) and
-    under the runs' output folder (assignment and label files);
+  - every file under the test AIRFLOW_HOME (the SQLite metadata database and its WAL; ``dag.test()`` writes
+    no task log files, its task logs go to the console) and under the runs' output folder (assignment and
+    label files);
   - everything written to the process's stdout and stderr (file-descriptor level: Airflow's task logs,
     tracebacks of the failed tasks) and every ``logging`` record at DEBUG and above (message, arguments and
     exception text);
