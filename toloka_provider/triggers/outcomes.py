@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from toloka_provider.client.errors import ApiError, TransportError
+from toloka_provider.client.models import PoolCloseReason
 
 SUCCESS = "success"
 FAILURE = "failure"
@@ -30,6 +31,9 @@ POOL_TRANSIENT_CLOSE_REASONS = frozenset({"FOR_UPDATE"})
 #: Statuses that mean "work in progress" regardless of the close reason. LOCKED is the short state
 #: while Toloka switches a pool between OPEN and CLOSED.
 POOL_WAITING_STATUSES = frozenset({"OPEN", "LOCKED"})
+
+#: Every close reason Toloka documents; ``success_reasons`` must be among them.
+KNOWN_CLOSE_REASONS = frozenset(member.value for member in PoolCloseReason)
 
 APP_BATCH_FAILURE_STATUSES = frozenset({"ERROR", "CANCELLED", "NO_MONEY", "ARCHIVE"})
 
@@ -90,6 +94,13 @@ def pool_outcome(
     status_name = plain(status) or "UNKNOWN"
     reason = plain(close_reason)
     successes = set(success_reasons)
+    unknown = sorted(successes - KNOWN_CLOSE_REASONS)
+    if unknown:
+        # A misspelt reason ("COMPLETE") would only show when the pool closes, hours later, as a failure.
+        raise ValueError(
+            f"success_reasons for {what}: unknown close reason(s) {', '.join(unknown)}; "
+            f"expected some of {', '.join(sorted(KNOWN_CLOSE_REASONS))}"
+        )
     if status_name in POOL_WAITING_STATUSES:
         return Outcome(WAITING, f"{what} is {status_name}")
     if reason is not None and reason in successes and status_name in ("CLOSED", "ARCHIVED"):
