@@ -422,6 +422,9 @@ BAD_INPUTS: list[BadInput] = [
              _sense("pool", "TolokaPoolSensor", pool_id=MISSING_ID),
              AirflowFailException, ("Toloka pool 999999 does not exist for this account/environment",
                                     "check the id and the connection's environment")),
+    BadInput("pool sensor: misspelt success reason", "TolokaPoolSensor",
+             _sense("pool", "TolokaPoolSensor", pool_id=lambda env: env.pool_id, success_reasons=["COMPLETE"]),
+             AirflowFailException, ("unknown close reason(s) COMPLETE", "expected some of", "COMPLETED")),
     BadInput("pool sensor: unknown kind", "TolokaPoolSensor",
              _construct_sensor("pool", "TolokaPoolSensor", pool_id="1", kind="pools"),
              ValueError, ("kind must be one of pool, training, got 'pools'",)),
@@ -623,6 +626,8 @@ TRIGGER_BAD_INPUTS = [
                  "does not exist", id="app batch trigger: batch that does not exist"),
     pytest.param("assignments", "TolokaAssignmentsTrigger", {"pool_id": MISSING_ID},
                  "pool '999999' does not exist", id="assignments trigger: pool that does not exist"),
+    pytest.param("pool", "TolokaPoolTrigger", {"pool_id": lambda env: env.pool_id, "success_reasons": ("COMPLETE",)},
+                 "unknown close reason(s) COMPLETE", id="pool trigger: misspelt success reason"),
     pytest.param("pool", "TolokaPoolTrigger", {"pool_id": "1", "toloka_conn_id": "rel_b_bad"},
                  "Cannot use Airflow connection 'rel_b_bad'", id="pool trigger: connection without a token"),
 ]
@@ -635,7 +640,8 @@ def test_trigger_bad_input_ends_in_one_error_event_saying_what_to_fix(module, na
 
     env.conn(host=env.emu.url)  # rel_b_bad: a connection without a token
     trigger_class = getattr(importlib.import_module(f"toloka_provider.triggers.{module}"), name)
-    trigger = trigger_class(**kwargs, poll_interval=0.01)
+    resolved = {key: value(env) if callable(value) else value for key, value in kwargs.items()}
+    trigger = trigger_class(**resolved, poll_interval=0.01)
 
     async def events() -> list:
         return [event.payload async for event in trigger.run()]
