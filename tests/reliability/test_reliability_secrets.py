@@ -268,3 +268,23 @@ def test_the_async_hook_path_registers_the_token_too(monkeypatch):
     assert token in seen
     assert token not in described
     assert token not in redact(f"ApiKey {token}")
+
+
+def test_the_search_finds_a_planted_token_in_each_kind_of_source(tmp_path):
+    """Negative control for the search above: a token put where a leak would be is found there."""
+    token = distinctive_token("planted")
+    (tmp_path / "logs" / "dag_id=x").mkdir(parents=True)
+    (tmp_path / "logs" / "dag_id=x" / "attempt=1.log").write_text(f"Authorization: OAuth {token}\n")
+    (tmp_path / "binary.db").write_bytes(b"\x00\xff" + token.encode() + b"\x00")
+    record = logging.LogRecord("toloka", logging.INFO, __file__, 1, "sent %s", (f"OAuth {token}",), None)
+    try:
+        raise RuntimeError(f"failed with {token}")
+    except RuntimeError:
+        failed = logging.LogRecord("toloka", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
+
+    evidence = Evidence()
+    evidence.add_tree(tmp_path, "tree")
+    evidence.add_records([record, failed], "records")
+    evidence.add("stdout", "nothing here")
+
+    assert sorted(evidence.where(token)) == ["records", "tree:binary.db", "tree:logs/dag_id=x/attempt=1.log"]
