@@ -12,6 +12,8 @@ from any loop (an Airflow triggerer, ``asyncio.run`` in a task, pytest-asyncio).
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -23,6 +25,18 @@ from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import make_config
 from toloka_provider.client.environment import Environment
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
+    """One TLS context per ``verify`` setting, shared by every client of the process.
+
+    ``httpx.AsyncClient(verify=True)`` builds a fresh context and loads the CA bundle: 25-50 ms of blocking
+    work on the event loop, per client. A triggerer starts one client per deferred task, so with hundreds of
+    them the loop stalled for that long again and again; built once, it costs that only once per process.
+    """
+    return httpx.create_ssl_context(verify=verify)
+
 
 # httpx raises these when there is no usable answer (connect/read/write errors and timeouts, broken
 # or unexpected protocol data); all are worth a retry.
@@ -78,7 +92,7 @@ class AsyncTolokaClient(TolokaApi):
                 base_url=self.url,
                 headers=self._config.headers,
                 timeout=self._timeout,
-                verify=self._config.verify,
+                verify=_shared_ssl_context(self._config.verify) if self._config.verify is not False else False,
                 transport=self._transport,
                 limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
             )
