@@ -45,6 +45,23 @@ _TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemotePro
 _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 
 
+_TIMEOUT_PHASES = (
+    (httpx.ConnectTimeout, "connect", "could not connect"),
+    (httpx.ReadTimeout, "read", "no answer"),
+    (httpx.WriteTimeout, "write", "could not send the request"),
+    (httpx.PoolTimeout, "pool", "no free connection"),
+)
+
+
+def _describe_transport_error(exc: Exception, timeout: httpx.Timeout) -> str:
+    """The exception's class and message; for a timeout, which one and how long (httpx's own text is often empty)."""
+    for kind, phase, what in _TIMEOUT_PHASES:
+        if isinstance(exc, kind):
+            detail = f"{what} within the {phase} timeout of {getattr(timeout, phase)} s"
+            return f"{type(exc).__name__}: {detail}" + (f" ({exc})" if str(exc) else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
 class AsyncTolokaClient(TolokaApi):
     """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable)."""
 
@@ -124,7 +141,7 @@ class AsyncTolokaClient(TolokaApi):
                 headers=_JSON_CONTENT_TYPE if request.body is not None else None,
             )
         except _TRANSPORT_ERRORS as exc:
-            return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+            return TransportFailure(_describe_transport_error(exc, self._timeout), exc)
         headers = response.headers
         return Response(response.status_code, response.content, headers.get("Retry-After"), headers.get("X-Request-Id"))
 
