@@ -49,7 +49,7 @@ def child(url: str, pool_id: str) -> dict:
 def run(n: int | None = None, peer_subset: int | None = None, rounds: int | None = None) -> common.ScenarioResult:
     quick = common.quick()
     n = n or (400 if quick else 10_000)
-    peer_subset = peer_subset or (100 if quick else 1_000)
+    peer_subset = peer_subset or (100 if quick else 500)
     rounds = rounds or (1 if quick else 3)
     peer = common.peer_python()
     result = common.ScenarioResult("accept", f"2. Accept {n:,} assignments, {LATENCY_MS} ms latency per request")
