@@ -79,7 +79,10 @@ def _output_root() -> str:
 OUTPUT_ROOT = f"{_output_root()}/text_classification"
 
 #: Updated by every successful run; the event's ``extra`` holds that run's files (``labels_consumer`` reads it).
-LABELS_ASSET = Asset(name="toloka_support_ticket_labels", uri=OUTPUT_ROOT, group="toloka")
+#: The URI is fixed, not derived from OUTPUT_ROOT: an asset's name and URI must stay paired, and a URI that
+#: moved with $TOLOKA_EXAMPLES_OUTPUT made Airflow treat the re-parsed asset as a conflicting, inactive one
+#: (the labels task then failed with AirflowInactiveAssetInInletOrOutletException).
+LABELS_ASSET = Asset(name="toloka_support_ticket_labels", uri="toloka-examples://text_classification/labels", group="toloka")
 
 
 def path_safe(value: str) -> str:
