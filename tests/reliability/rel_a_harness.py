@@ -20,8 +20,10 @@ if str(REPO) not in sys.path:
 TOKEN = "reliability-token"
 
 
-def point_airflow_at(monkeypatch: Any, emulator: Any, output: Path, extras: dict | None = None) -> None:
-    """DAGs folder = dags_examples, ``toloka_default`` -> the emulator (with ``extras``), outputs, 1 s polling.
+def point_airflow_at(
+    monkeypatch: Any, emulator: Any, output: Path, extras: dict | None = None, poll_interval: float = 1.0
+) -> None:
+    """DAGs folder = dags_examples, ``toloka_default`` -> the emulator (with ``extras``), outputs, fast polling.
 
     The same setup as ``tests/e2e/test_examples_dags.py`` (``dag.test()`` syncs the "dags-folder" bundle, whose
     path is ``settings.DAGS_FOLDER``, read once at import).
@@ -35,7 +37,7 @@ def point_airflow_at(monkeypatch: Any, emulator: Any, output: Path, extras: dict
         connection["extra"] = extras
     monkeypatch.setenv("AIRFLOW_CONN_TOLOKA_DEFAULT", json.dumps(connection))
     monkeypatch.setenv("TOLOKA_EXAMPLES_OUTPUT", str(output))
-    monkeypatch.setenv("TOLOKA_EXAMPLES_POLL_INTERVAL", "1")
+    monkeypatch.setenv("TOLOKA_EXAMPLES_POLL_INTERVAL", str(poll_interval))
 
 
 def load_example_dag(dag_id: str) -> Any:

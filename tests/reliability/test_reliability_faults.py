@@ -5,8 +5,9 @@ injects, per API request:
 
 * ``FULL_FAULTS``: 10% 5xx (4% 500, 3% 502 with an HTML body, 3% 503), 5% 429 with ``Retry-After: 1``,
   2% dropped connections, 1% "effect applied, response lost", and 50 ms latency on every request;
-* ``POLLING_FAULTS``: 40% faults (the same mix, scaled up) on ``GET /api/v1/pools/{id}`` only: the pool
-  trigger's polling (and the few other reads of the pool).
+* ``POLLING_FAULTS``: 30% faults (8% 500, 6% 502, 6% 503, 4% 429, 6% drop) on ``GET /api/v1/pools/{id}``
+  only: the pool trigger's polling (and the few other reads of the pool); the crowd works 5x faster and the
+  DAG polls every 0.3 s, so that the waits are short and made of many polls.
 
 Afterwards the emulator's state must be exactly that of a run without faults: one project, one training, one
 pool; as many tasks as the files held (dataset + golden + training + the relabel rounds' copies), each ticket
@@ -51,7 +52,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.integration,
 # 10% 5xx (some 502 HTML), 5% 429 with Retry-After, 2% drop, 1% lost.
 FULL_FAULTS = {"500": 0.04, "502": 0.03, "503": 0.03, "429": 0.05, "drop": 0.02, "lost": 0.01}
 # The trigger's polling only: GET /api/v1/pools/<id> (the list is /api/v1/pools, without the slash).
-POLLING_FAULTS = {"500": 0.12, "502": 0.08, "503": 0.08, "429": 0.04, "drop": 0.08}
+POLLING_FAULTS = {"500": 0.08, "502": 0.06, "503": 0.06, "429": 0.04, "drop": 0.06}
 POLLING_PATHS = ["/api/v1/pools/"]
 CROWD = {"crowd": 30, "accuracy": (0.55, 0.95), "spammers": 0.1, "speed": 200.0, "seed": 11}
 
@@ -60,8 +61,8 @@ def _count_lines(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip())
 
 
-def _run_text_classification(emulator, monkeypatch, tmp_path) -> tuple[dict, Path, float]:
-    point_airflow_at(monkeypatch, emulator, tmp_path, extras={"retries": 8})
+def _run_text_classification(emulator, monkeypatch, tmp_path, poll_interval: float = 1.0) -> tuple[dict, Path, float]:
+    point_airflow_at(monkeypatch, emulator, tmp_path, extras={"retries": 8}, poll_interval=poll_interval)
     dag = load_example_dag("text_classification")
     started = time.monotonic()
     run = dag.test()
@@ -69,6 +70,11 @@ def _run_text_classification(emulator, monkeypatch, tmp_path) -> tuple[dict, Pat
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
     tries = {ti.task_id: ti.try_number for ti in run.get_task_instances()}
+    durations = sorted(
+        ((ti.end_date - ti.start_date).total_seconds(), ti.task_id) for ti in run.get_task_instances()
+        if ti.start_date and ti.end_date
+    )
+    print("\nslowest tasks:", [(task_id, round(seconds, 1)) for seconds, task_id in durations[-6:]])
     (run_folder,) = [p.parent for p in (tmp_path / "text_classification").glob("*/run_summary.json")]
     return tries, run_folder, elapsed
 
@@ -144,10 +150,10 @@ def test_text_classification_through_faults_on_every_request(
 def test_text_classification_through_faults_on_pool_polling(
     airflow_db, toloka_emulator_factory, monkeypatch, tmp_path
 ):
-    emulator = toloka_emulator_factory(tokens=(TOKEN,), **CROWD)
+    emulator = toloka_emulator_factory(tokens=(TOKEN,), **{**CROWD, "speed": 1000.0})
     emulator.set_faults(POLLING_FAULTS, paths=POLLING_PATHS, methods=["GET"])
 
-    _tries, run_folder, elapsed = _run_text_classification(emulator, monkeypatch, tmp_path)
+    _tries, run_folder, elapsed = _run_text_classification(emulator, monkeypatch, tmp_path, poll_interval=0.3)
 
     counters = _assert_everything_done_once(emulator, run_folder)
     injected = counters["faults_injected"]
