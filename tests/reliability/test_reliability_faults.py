@@ -224,3 +224,73 @@ def test_lost_create_answers_create_one_object_each(toloka_emulator_factory, mon
     assert training.execute(make_context(task_id="training")) == training_id
     assert pool.execute(make_context(task_id="pool")) == pool_id
     assert emulator.counters()["created"] == {"project": 1, "training": 1, "pool": 1}
+
+
+def test_lost_answers_of_uploads_and_decisions_do_nothing_twice(toloka_emulator_factory, monkeypatch, tmp_path):
+    """Every upload chunk and every accept/reject is applied by the emulator and its first answer lost.
+
+    The client repeats each request: an upload chunk meets OPERATION_ALREADY_EXISTS and resumes its operation;
+    a decision meets 409 and the operator reads the assignment back and counts it as done (``already_done``:
+    the operator cannot tell whether its own lost request or an earlier try made it). Deterministic: the first
+    request of each chunk and of each decision is lost, every repetition answered.
+    """
+    from toloka_provider.client import TolokaClient
+    from toloka_provider.operators.assignments import TolokaReviewAssignmentsOperator
+    from toloka_provider.operators.tasks import TolokaCreateTasksOperator
+
+    emulator = toloka_emulator_factory(tokens=(TOKEN,), crowd=0, operation_delay=0.0)
+    use_emulator_connection(monkeypatch, emulator)
+    lost_decisions: set[str] = set()
+    upload_posts: list[str] = []  # "lost" / "answered", in order
+
+    def lose_first_answers(method, path):
+        if method == "POST" and path == "/api/v1/tasks":
+            # Every chunk is one POST, and its retry the next one: lose the 1st, 3rd, 5th ... (each chunk's first).
+            upload_posts.append("lost" if len(upload_posts) % 2 == 0 else "answered")
+            return "lost" if upload_posts[-1] == "lost" else None
+        if method == "PATCH" and path.startswith("/api/v1/assignments/") and path not in lost_decisions:
+            lost_decisions.add(path)
+            return "lost"
+        return None
+
+    with TolokaClient(token=emulator.token, url=emulator.url) as client:
+        project = client.create_project(json.loads((CONFIGS / "text_classification_project.json").read_text()))
+        config = json.loads((CONFIGS / "text_classification_pool.json").read_text())
+        config.pop("quality_control")
+        config.update(project_id=project.id, will_expire="2099-01-01T00:00:00")
+        pool_id = str(client.create_pool(config).id)
+    monkeypatch.setattr(emulator.faults, "pick", lose_first_answers)
+
+    uploaded = TolokaCreateTasksOperator(
+        task_id="upload", pool_id=pool_id, tasks_path=str(DATA / "tasks.jsonl"), chunk_size=120, allow_defaults=True
+    ).execute(make_context(task_id="upload"))
+
+    dataset = _count_lines(DATA / "tasks.jsonl")
+    assert uploaded == {"pool_id": pool_id, "created": dataset, "failed": 0, "errors_sample": {}}
+    assert emulator.counters()["created"]["task"] == dataset
+    with emulator.state.lock:
+        tickets = Counter(t["input_values"]["ticket_id"] for t in emulator.state.tasks.values())
+    assert len(tickets) == dataset and set(tickets.values()) == {1}
+
+    emulator.bulk_load_assignments(pool_id, 16, status="SUBMITTED")
+    with emulator.state.lock:
+        assignments = [dict(a) for a in emulator.state.assignments.values()]
+    path = tmp_path / "assignments.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in assignments))
+    reviewed = TolokaReviewAssignmentsOperator(
+        task_id="review", assignments_path=str(path), verdict="rel_a_harness.verdict_by_worker"
+    ).execute(make_context(task_id="review"))
+
+    counters = emulator.counters()
+    assert upload_posts == ["lost", "answered"] * 3  # 3 chunks of 120, each sent twice
+    assert len(lost_decisions) == 16
+    assert counters["double_decisions"] == 0
+    assert counters["assignments_accepted"] + counters["assignments_rejected"] == 16
+    assert reviewed["failed"] == 0
+    assert reviewed["accepted"] + reviewed["rejected"] + reviewed["already_done"] == 16
+    with emulator.state.lock:
+        statuses = {a["id"]: a["status"] for a in emulator.state.assignments.values()}
+    from rel_a_harness import verdict_by_worker
+
+    expected = {a["id"]: "ACCEPTED" if verdict_by_worker(a) == "accept" else "REJECTED" for a in assignments}
+    assert statuses == expected
