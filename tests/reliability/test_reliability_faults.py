@@ -15,12 +15,16 @@ in the pool exactly once per round it was asked in; every fetched assignment dec
 successful PATCH each, no double decision), none left undecided.
 
 The connection has ``retries: 8`` in its extras: with 18% of requests failing, a call fails its 4 default
-attempts with probability 0.18**4 = 1e-3, and the run makes about two thousand calls; 9 attempts make that
-2e-7. Sleeps are real (``Retry-After`` is honoured as sent, backoff from 0.5 s).
+attempts with probability 0.18**4 = 1e-3, and the run makes about 600 requests, so a task would fail (and
+wait 30 s for its Airflow retry) in one run out of two; 9 attempts make that 2e-7 per call. Sleeps are real
+(``Retry-After`` is honoured as sent, backoff from 0.5 s).
 
 At 1% "lost" the three creates without an idempotency key (project, training, pool) are rarely hit in one
-run, so ``test_lost_create_answers_create_one_object_each`` loses every one of their answers (and then answers
-them with 500s, the other ambiguous failure): each operator still ends with exactly one object.
+run, and lost upload and review answers only a few times; two deterministic tests lose them on purpose:
+``test_lost_create_answers_create_one_object_each`` fails the first create of each operator (its answer lost
+after the effect, or a 500 before it): still exactly one object each; and
+``test_lost_answers_of_uploads_and_decisions_do_nothing_twice`` loses the first answer of every upload chunk
+and every accept/reject: nothing created or decided twice.
 """
 
 from __future__ import annotations
