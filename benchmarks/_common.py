@@ -158,6 +158,15 @@ class EmulatorProcess:
         return rss_of_pid_mb(self.pid)
 
 
+def cpu_seconds_of_pid(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def rss_of_pid_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -258,8 +267,8 @@ class ScenarioResult:
 
 
 def ratio_rounds(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
-    """Per-round ratios (same round index = measured side by side)."""
-    return [n / d for n, d in zip(numerators, denominators, strict=True) if d > 0]
+    """Per-round ratios (same round index = measured side by side; rounds only one side has are left out)."""
+    return [n / d for n, d in zip(numerators, denominators, strict=False) if d > 0]
 
 
 def median(values: Sequence[float]) -> float:

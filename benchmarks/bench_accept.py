@@ -19,6 +19,7 @@ Targets: ours >= 8x toloka-kit; ours >= 0.7x the limit (limit time / our time).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,10 +41,17 @@ def child(url: str, pool_id: str) -> dict:
     assignments = operator.load_assignments(client)
     decisions = operator.decide(assignments)
     counts = {"accepted": 0, "rejected": 0, "skipped": 0, "already_done": 0, "failed": 0}
+    cpu_started = time.process_time()
     started = time.perf_counter()
     failures = operator._send_all(client, decisions, counts)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "counts": counts, "failures": failures[:3], "concurrency": operator.concurrency}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu_started,  # all threads of this process
+        "counts": counts,
+        "failures": failures[:3],
+        "concurrency": operator.concurrency,
+    }
 
 
 def run(n: int | None = None, peer_subset: int | None = None, rounds: int | None = None) -> common.ScenarioResult:
@@ -56,13 +64,19 @@ def run(n: int | None = None, peer_subset: int | None = None, rounds: int | None
     ours: list[float] = []
     kit_extrapolated: list[float] = []
     kit_measured: list[float] = []
+    client_cpu: list[float] = []
+    server_cpu: list[float] = []
     concurrency = 8
     with common.EmulatorProcess("--latency", str(LATENCY_MS)) as emulator:
         for round_index in range(rounds):
             for kind in common.rotate(("ours", "toloka-kit"), round_index):
                 if kind == "ours":
                     pool_id = emulator.pool_with_assignments(n)
+                    emulator_cpu = common.cpu_seconds_of_pid(emulator.pid)
                     measured = common.run_json(common.OUR_PYTHON, __file__, "child", emulator.url, pool_id)
+                    # The emulator's CPU over the child's life (its start-up and the untimed fetch included).
+                    server_cpu.append(common.cpu_seconds_of_pid(emulator.pid) - emulator_cpu)
+                    client_cpu.append(measured["cpu_seconds"])
                     if measured["counts"]["accepted"] != n or measured["counts"]["failed"]:
                         raise RuntimeError(f"our engine did not accept all {n}: {measured}")
                     concurrency = measured["concurrency"]
@@ -89,6 +103,7 @@ def run(n: int | None = None, peer_subset: int | None = None, rounds: int | None
         "n": n, "latency_ms": LATENCY_MS, "rounds": rounds, "peer_subset": peer_subset, "concurrency": concurrency,
         "ours_seconds": ours, "toloka_kit_seconds_subset": kit_measured, "toloka_kit_seconds_extrapolated": kit_extrapolated,
         "limit_seconds": limit, "double_decisions": counters.get("double_decisions"),
+        "ours_client_cpu_seconds": client_cpu, "emulator_cpu_seconds_during_ours": server_cpu,
     }
     result.rows = [
         common.Row(
@@ -106,6 +121,12 @@ def run(n: int | None = None, peer_subset: int | None = None, rounds: int | None
             detail=f"ours {common.median(ours):.1f} s ({n / common.median(ours):,.0f}/s); toloka-kit "
             f"{common.median(kit_measured):.1f} s for {peer_subset:,} ({peer_subset / common.median(kit_measured):,.0f}/s, "
             f"{common.median(kit_extrapolated):.0f} s for {n:,}); double decisions: {counters.get('double_decisions')}",
+        ),
+        common.Row(
+            "2 accept", "CPU per accept, ours: client / emulator", f"{1000 * common.median(client_cpu) / n:.2f} / "
+            f"{1000 * common.median(server_cpu) / n:.2f} ms",
+            detail=f"client {common.median(client_cpu):.1f} s CPU, emulator {common.median(server_cpu):.1f} s CPU for {n:,} "
+            f"accepts, on {os.cpu_count()} cores shared by both (and by whatever else runs): the limit counts none of it",
         ),
     ]
     result.chart = {

@@ -18,6 +18,7 @@ this script adds (slots held, requests per poke).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -78,11 +79,25 @@ async def _run_triggers(pool_ids: list[str], interval: float, windows: int) -> d
     original_run = asyncio.events.Handle._run
 
     def timed_run(handle: asyncio.events.Handle) -> None:
-        begun = time.perf_counter()
+        begun, begun_cpu = time.perf_counter(), time.thread_time()
         original_run(handle)
         took = time.perf_counter() - begun
         if took > longest.get(phase[0], (0.0, ""))[0]:
-            longest[phase[0]] = (took, _describe(handle))
+            # CPU time next to wall time: a long wall time with little CPU means the OS ran something else.
+            longest[phase[0]] = (took, f"{_describe(handle)}, {1000 * (time.thread_time() - begun_cpu):.0f} ms CPU")
+
+    # Garbage-collector pauses, the usual suspect for a long step in a process holding many objects.
+    gc_pauses: dict[int, float] = {}
+    gc_started = [0.0]
+
+    def on_gc(gc_phase: str, info: dict) -> None:
+        if gc_phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            generation = info["generation"]
+            gc_pauses[generation] = max(gc_pauses.get(generation, 0.0), time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(on_gc)
 
     asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]
     guard = asyncio.create_task(watchdog())
@@ -106,7 +121,9 @@ async def _run_triggers(pool_ids: list[str], interval: float, windows: int) -> d
     await asyncio.gather(*tasks, return_exceptions=True)
     await guard
     asyncio.events.Handle._run = original_run  # type: ignore[method-assign]
+    gc.callbacks.remove(on_gc)
     return {
+        "longest_gc_pause_by_generation": {str(g): p for g, p in sorted(gc_pauses.items())},
         "longest_callback_startup": longest["start-up"],
         "longest_callback_per_window": [longest.get(f"window {w + 1}", (0.0, "")) for w in range(windows)],
         "startup": startup,
@@ -182,7 +199,9 @@ def run(triggers: int | None = None, interval: float | None = None, windows: int
         ),
         common.Row(
             "4 triggerer", "worst event-loop block: longest single callback", f"{worst_callback[0] * 1000:.0f} ms",
-            detail=f"in {worst_callback[1]}; per window {common.fmt_rounds([c[0] * 1000 for c in callbacks], ' ms', 0)}",
+            detail=f"in {worst_callback[1]}; per window {common.fmt_rounds([c[0] * 1000 for c in callbacks], ' ms', 0)}; "
+            f"longest GC pause by generation (ms): "
+            + ", ".join(f"gen{g} {p * 1000:.0f}" for g, p in figures["longest_gc_pause_by_generation"].items()),
         ),
         common.Row(
             "4 triggerer", "worst event-loop lateness (watchdog, 5 ms tick)", f"{max(lateness):.0f} ms",
