@@ -584,8 +584,13 @@ class TolokaApi:
         return self._get(models.AppProject, f"{APPS}/app-projects/{_id(app_project_id, 'app_project_id')}")
 
     def create_app_project(self, app_project: models.AppProject | Mapping) -> models.AppProject:
-        """Create an App project (``{app_id, name, parameters}``); it starts in status CREATING."""
-        return self._send(models.AppProject, "POST", f"{APPS}/app-projects", core.as_body(app_project, "app_project"))
+        """Create an App project (``{app_id, name, parameters}``); it starts in status CREATING.
+
+        Retried only after a 429: after a 5xx or a lost answer it may exist already (see ``core.call``).
+        """
+        return self._send(
+            models.AppProject, "POST", f"{APPS}/app-projects", core.as_body(app_project, "app_project"), idempotent=False
+        )
 
     def find_app_batches(
         self, app_project_id: str, *, sort: Any = None, limit: int | None = None, **filters: Any
@@ -607,7 +612,11 @@ class TolokaApi:
     def create_app_batch(
         self, app_project_id: str, name: str, items: Iterable[Mapping[str, Any]], priority_order: Any = None
     ) -> models.AppBatch:
-        """Create a batch of items (each a dict of input fields), at most 10,000; it starts in status NEW."""
+        """Create a batch of items (each a dict of input fields), at most 10,000; it starts in status NEW.
+
+        Retried only after a 429: after a 5xx or a lost answer it may exist already (see ``core.call``), and a
+        second batch would be paid for twice.
+        """
         item_list = [dict(item) for item in items]
         if len(item_list) > 10_000:
             raise ValueError(f"create_app_batch() takes at most 10000 items, got {len(item_list)}")
@@ -615,7 +624,7 @@ class TolokaApi:
         if priority_order is not None:
             body["priority_order"] = _value(priority_order)
         path = f"{APPS}/app-projects/{_id(app_project_id, 'app_project_id')}/batches"
-        return self._send(models.AppBatch, "POST", path, body)
+        return self._send(models.AppBatch, "POST", path, body, idempotent=False)
 
     def _app_batch_action(self, app_project_id: str, batch_id: str, action: str) -> models.AppBatch:
         path = f"{APPS}/app-projects/{_id(app_project_id, 'app_project_id')}/batches/{_id(batch_id, 'batch_id')}"
