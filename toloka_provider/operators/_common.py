@@ -341,7 +341,7 @@ class TolokaBaseOperator(BaseOperator):
                     raise TolokaInputError(
                         f"Toloka rejected the {kind} config given in {argument!r}: {describe_api_error(error)}"
                     ) from error
-                if not _may_have_been_applied(error) or attempt >= CREATE_ATTEMPTS:
+                if not may_have_been_applied(error) or attempt >= CREATE_ATTEMPTS:
                     raise
                 self.log.warning(
                     "Creating the %s failed (%s); looking for it before trying again (attempt %d of %d)",
@@ -370,7 +370,7 @@ class TolokaBaseOperator(BaseOperator):
 CREATE_ATTEMPTS = 4
 
 
-def _may_have_been_applied(error: BaseException) -> bool:
+def may_have_been_applied(error: BaseException) -> bool:
     """A lost answer (transport failure) or a server error: the create may or may not exist now."""
     from toloka_provider.client.errors import TransportError
 

@@ -6,6 +6,7 @@ import collections
 from typing import Any
 
 from toloka_provider.operators._common import (
+    CREATE_ATTEMPTS,
     RunIdentity,
     TolokaBaseOperator,
     TolokaInputError,
@@ -16,6 +17,7 @@ from toloka_provider.operators._common import (
     field,
     iter_jsonl,
     load_json_config,
+    may_have_been_applied,
     storage_path,
 )
 
@@ -66,10 +68,9 @@ class TolokaCreateAppBatchOperator(TolokaBaseOperator):
         name = self.batch_name(RunIdentity.from_context(context))
         project_id = str(self.app_project_id)
         client = self.hook.get_conn()
-        for batch in client.get_app_batches(project_id):
-            if field(batch, "name") == name:
-                self.log.info("Batch %s named %r exists already (an earlier try); not creating another", batch.id, name)
-                return str(batch.id)
+        existing = self._find_batch(client, project_id, name)
+        if existing is not None:
+            return existing
         if self.items_path is not None:
             items = list(iter_jsonl(self.items_path, argument="items_path"))
         else:
@@ -77,9 +78,32 @@ class TolokaCreateAppBatchOperator(TolokaBaseOperator):
         if not items:
             raise TolokaInputError("No items to put in the batch")
         kwargs = {"priority_order": self.priority_order} if self.priority_order else {}
-        batch = client.create_app_batch(project_id, name=name, items=items, **kwargs)
+        attempt = 1
+        while True:
+            try:
+                batch = client.create_app_batch(project_id, name=name, items=items, **kwargs)
+                break
+            except Exception as error:
+                # The answer was lost or a 5xx came: the batch may exist (the client does not repeat this POST).
+                if not may_have_been_applied(error) or attempt >= CREATE_ATTEMPTS:
+                    raise
+                self.log.warning(
+                    "Creating batch %r failed (%s); looking for it before trying again (attempt %d of %d)",
+                    name, error, attempt + 1, CREATE_ATTEMPTS,
+                )
+                existing = self._find_batch(client, project_id, name)
+                if existing is not None:
+                    return existing
+                attempt += 1
         self.log.info("Created batch %s named %r with %d items", batch.id, name, len(items))
         return str(batch.id)
+
+    def _find_batch(self, client: Any, project_id: str, name: str) -> str | None:
+        for batch in client.get_app_batches(project_id):
+            if field(batch, "name") == name:
+                self.log.info("Batch %s named %r exists already (an earlier try); not creating another", batch.id, name)
+                return str(batch.id)
+        return None
 
 
 class TolokaStartAppBatchOperator(TolokaBaseOperator):
