@@ -298,3 +298,40 @@ def test_lost_answers_of_uploads_and_decisions_do_nothing_twice(toloka_emulator_
 
     expected = {a["id"]: "ACCEPTED" if verdict_by_worker(a) == "accept" else "REJECTED" for a in assignments}
     assert statuses == expected
+
+
+@pytest.mark.parametrize("fault", ["lost", "500"])
+def test_lost_app_batch_create_answer_creates_one_batch(toloka_emulator_factory, monkeypatch, fault):
+    """An App batch whose create answer is lost (or 500) exists once: a second batch would be paid twice."""
+    from toloka_provider.client import TolokaClient
+    from toloka_provider.operators.app import TolokaCreateAppBatchOperator
+
+    emulator = toloka_emulator_factory(tokens=(TOKEN,), crowd=0, operation_delay=0.0)
+    use_emulator_connection(monkeypatch, emulator)
+    with TolokaClient(token=emulator.token, url=emulator.url) as client:
+        app_project = client.create_app_project({
+            "app_id": "text-classification", "name": "tickets",
+            "parameters": {"instruction_classes": [{"label": "Billing", "value": "billing"}]},
+        })
+    batches_path = f"/api/app/v0/app-projects/{app_project.id}/batches"
+    failed: list[str] = []
+    original_pick = emulator.faults.pick
+
+    def fail_first_create(method, path):
+        if method == "POST" and path == batches_path and not failed:
+            failed.append(path)
+            return fault
+        return original_pick(method, path)
+
+    monkeypatch.setattr(emulator.faults, "pick", fail_first_create)
+    operator = TolokaCreateAppBatchOperator(
+        task_id="batch", app_project_id=app_project.id, items=[{"text": f"ticket {n}"} for n in range(5)]
+    )
+    batch_id = operator.execute(make_context(task_id="batch"))
+    assert operator.execute(make_context(task_id="batch")) == batch_id  # Airflow's retry finds it too
+
+    assert failed == [batches_path]
+    with TolokaClient(token=emulator.token, url=emulator.url) as client:
+        batches = list(client.get_app_batches(app_project.id))
+    assert [str(batch.id) for batch in batches] == [batch_id]
+    assert batches[0].items_count == 5
