@@ -83,7 +83,10 @@ class TolokaApi:
 
     def _clone(self, path: str, model: type, new_id_key: str, base: str) -> Any:
         def plan() -> Plan:
-            operation = yield from core.run_action(self._new_retry_policy, path, poll_interval=OPERATION_POLL_INTERVAL)
+            # A repeated clone request makes a second clone: retried only after a 429 (see core.call).
+            operation = yield from core.run_action(
+                self._new_retry_policy, path, poll_interval=OPERATION_POLL_INTERVAL, idempotent=False
+            )
             new_id = (operation.details or {}).get(new_id_key) if operation is not None else None
             if not new_id:
                 raise ValueError(f"POST {path}: the clone operation did not name the new {new_id_key}")

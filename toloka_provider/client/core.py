@@ -258,10 +258,14 @@ def _enum_value(value: Any) -> Any:
 
 
 def run_action(
-    new_policy: PolicyFactory, action_path: str, timeout: float | None = 600.0, poll_interval: float = 1.0
+    new_policy: PolicyFactory, action_path: str, timeout: float | None = 600.0, poll_interval: float = 1.0,
+    *, idempotent: bool = True,
 ) -> Plan:
-    """POST an action: 204 means "already there" (None); otherwise wait for its Operation and raise on FAIL."""
-    response: Response = yield from call(new_policy, "POST", action_path)
+    """POST an action: 204 means "already there" (None); otherwise wait for its Operation and raise on FAIL.
+
+    ``idempotent=False`` for an action that makes something new each time (clone): see ``call``.
+    """
+    response: Response = yield from call(new_policy, "POST", action_path, idempotent=idempotent)
     if response.status == 204 or not response.body:
         return None
     operation = models.Operation.from_json_dict(json.loads(response.body))
