@@ -335,3 +335,20 @@ def test_lost_app_batch_create_answer_creates_one_batch(toloka_emulator_factory,
         batches = list(client.get_app_batches(app_project.id))
     assert [str(batch.id) for batch in batches] == [batch_id]
     assert batches[0].items_count == 5
+
+
+@pytest.mark.parametrize("kind", ["pool", "training"])
+def test_a_lost_clone_answer_is_not_repeated(toloka_emulator_factory, kind):
+    """A clone whose answer is lost raises (naming the request) instead of being sent again: one clone, not two."""
+    from toloka_provider.client import TolokaClient, TransportError
+
+    emulator = toloka_emulator_factory(tokens=(TOKEN,), crowd=0, operation_delay=0.0)
+    with emulator.state.lock:
+        source = emulator.state.create(f"{kind}s", {"project_id": "1", "private_name": "source", "status": "CLOSED"})["id"]
+    emulator.set_faults({"lost": 1.0}, paths=[f"/api/v1/{kind}s/{source}/clone"], methods=["POST"])
+    with TolokaClient(token=emulator.token, url=emulator.url) as client, pytest.raises(TransportError) as caught:
+        getattr(client, f"clone_{kind}")(source)
+
+    assert str(caught.value).startswith(f"POST /api/v1/{kind}s/{source}/clone failed: ")
+    assert caught.value.attempts == 1
+    assert emulator.counters()["objects"][f"{kind}s"] == 2  # the source and exactly one clone
