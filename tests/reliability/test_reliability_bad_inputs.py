@@ -40,7 +40,7 @@ from toloka_provider.client.errors import (
     ValidationApiError,
 )
 from toloka_provider.hooks.toloka import TolokaConnectionError
-from toloka_provider.operators._common import TolokaInputError
+from toloka_provider.operators._common import TolokaApiFailure, TolokaInputError
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -280,13 +280,13 @@ BAD_INPUTS: list[BadInput] = [
              TolokaInputError, ("Toloka rejected the training config given in 'training'", "VALUE_REQUIRED")),
     BadInput("open a training that does not exist", "TolokaOpenTrainingOperator",
              _execute("training", "TolokaOpenTrainingOperator", training_id=MISSING_ID),
-             DoesNotExistApiError, ("training '999999' does not exist",)),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "training '999999' does not exist",)),
     BadInput("close a training that does not exist", "TolokaCloseTrainingOperator",
              _execute("training", "TolokaCloseTrainingOperator", training_id=MISSING_ID),
-             DoesNotExistApiError, ("training '999999' does not exist",)),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "training '999999' does not exist",)),
     BadInput("archive a training that does not exist", "TolokaArchiveTrainingOperator",
              _execute("training", "TolokaArchiveTrainingOperator", training_id=MISSING_ID),
-             DoesNotExistApiError, ("training '999999' does not exist",)),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "training '999999' does not exist",)),
     BadInput("pool config missing required fields", "TolokaCreatePoolOperator",
              _execute("pool", "TolokaCreatePoolOperator", pool_config={"private_name": "half a pool"},
                       project_id=lambda env: env.project_id, expires_in=timedelta(days=1)),
@@ -305,13 +305,13 @@ BAD_INPUTS: list[BadInput] = [
              TolokaInputError, ("'expires_in' must be a datetime.timedelta, got int",)),
     BadInput("open a pool that does not exist", "TolokaOpenPoolOperator",
              _execute("pool", "TolokaOpenPoolOperator", pool_id=MISSING_ID),
-             DoesNotExistApiError, ("POST /api/v1/pools/999999/open", "pool '999999' does not exist")),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "POST /api/v1/pools/999999/open", "pool '999999' does not exist")),
     BadInput("close a pool that does not exist", "TolokaClosePoolOperator",
              _execute("pool", "TolokaClosePoolOperator", pool_id=MISSING_ID),
-             DoesNotExistApiError, ("pool '999999' does not exist",)),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "pool '999999' does not exist",)),
     BadInput("archive a pool that does not exist", "TolokaArchivePoolOperator",
              _execute("pool", "TolokaArchivePoolOperator", pool_id=MISSING_ID),
-             DoesNotExistApiError, ("pool '999999' does not exist",)),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "pool '999999' does not exist",)),
     BadInput("tasks: neither tasks nor tasks_path", "TolokaCreateTasksOperator",
              _construct("tasks", "TolokaCreateTasksOperator", pool_id="1"),
              TolokaInputError, ("Give exactly one of 'tasks' (a list) and 'tasks_path'",)),
@@ -389,7 +389,7 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("aggregate on the server: pool that does not exist", "TolokaAggregateSolutionsOperator",
              _execute("aggregation", "TolokaAggregateSolutionsOperator", pool_id=MISSING_ID, fields=["label"],
                       output=lambda env: str(env.tmp / "agg.jsonl"), deferrable=False),
-             DoesNotExistApiError, ("aggregate-by-pool", "pool '999999' does not exist")),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "aggregate-by-pool", "pool '999999' does not exist")),
     BadInput("aggregate on the server: no fields", "TolokaAggregateSolutionsOperator",
              _execute("aggregation", "TolokaAggregateSolutionsOperator", pool_id="1", fields=[],
                       output=lambda env: str(env.tmp / "agg.jsonl"), deferrable=False),
@@ -409,10 +409,10 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("app batch: app project that does not exist", "TolokaCreateAppBatchOperator",
              _execute("app", "TolokaCreateAppBatchOperator", app_project_id="no-such-app-project",
                       items=[{"text": "x"}]),
-             DoesNotExistApiError, ("app_project 'no-such-app-project' does not exist",)),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "app_project 'no-such-app-project' does not exist",)),
     BadInput("start an app batch that does not exist", "TolokaStartAppBatchOperator",
              _execute("app", "TolokaStartAppBatchOperator", app_project_id="no-such-app-project", batch_id="b1"),
-             DoesNotExistApiError, ("/start", "app_project 'no-such-app-project' does not exist")),
+             TolokaApiFailure, ("does not exist for this account and environment", "(not retried)", "/start", "app_project 'no-such-app-project' does not exist")),
     BadInput("app items: unwritable output path", "TolokaGetAppItemsOperator",
              _execute("app", "TolokaGetAppItemsOperator", app_project_id="no-such-app-project",
                       output=lambda env: env.blocked_output("items.jsonl")),
@@ -533,7 +533,7 @@ def test_operator_input_errors_do_not_retry():
     """The operators' argument errors are AirflowFailException: Airflow does not retry what cannot succeed."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from toloka_provider.operators._common import TolokaInputError
+    from toloka_provider.operators._common import TolokaApiFailure, TolokaInputError
 
     assert issubclass(TolokaInputError, AirflowFailException) and issubclass(TolokaInputError, ValueError)
 

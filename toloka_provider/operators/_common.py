@@ -15,6 +15,7 @@ lives here, once:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import uuid
@@ -39,6 +40,49 @@ METADATA_MAP_INDEX = "airflow_map_index"
 
 class TolokaInputError(AirflowFailException, ValueError):
     """An operator argument is wrong (bad JSON, wrong type, ...). Retrying cannot help, so the task fails at once."""
+
+
+class TolokaApiFailure(AirflowFailException):
+    """Toloka refused a request for a reason a retry cannot change (HTTP 400, 401, 403, 404, 409, 413, ...).
+
+    Airflow retries a task on any other exception; for these it would only repeat the same refusal after the
+    retry delay, so the task fails at once. ``error`` is the client's original exception (also ``__cause__``).
+    """
+
+    def __init__(self, message: str, error: BaseException) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def fail_fast_on_persistent_api_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``execute``/``execute_complete``: a persistent Toloka API error becomes ``TolokaApiFailure``.
+
+    Transient errors (5xx, 408, 429, connection failures: the client has retried them already) pass through
+    unchanged, so Airflow's task retries still cover an outage.
+    """
+    from toloka_provider.client.errors import ApiError
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except ApiError as error:
+            status = error.status_code
+            if status is None or status >= 500 or status in (408, 429):
+                raise
+            conn_id = getattr(self, "toloka_conn_id", "toloka_default")
+            if status == 401:
+                hint = f"the API token of Airflow connection {conn_id!r} was rejected; check or renew it"
+            elif status == 403:
+                hint = f"the token of Airflow connection {conn_id!r} has no access; check the account and act_under_account_id"
+            elif status == 404:
+                hint = "the object does not exist for this account and environment; check the id and the connection"
+            else:
+                hint = "Toloka refused the request"
+            raise TolokaApiFailure(f"{hint} (not retried): {error}", error) from error
+
+    wrapper._toloka_fails_fast = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def default_deferrable() -> bool:
@@ -286,6 +330,15 @@ def iter_jsonl(path: str | ObjectStoragePath, *, argument: str) -> Iterator[dict
 
 class TolokaBaseOperator(BaseOperator):
     """Holds the connection id and builds the hook lazily (never at DAG parse time)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every Toloka operator fails at once on a refusal a retry cannot change (see TolokaApiFailure);
+        # done here once so that no operator can forget it.
+        super().__init_subclass__(**kwargs)
+        for name in ("execute", "execute_complete"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_toloka_fails_fast", False):
+                setattr(cls, name, fail_fast_on_persistent_api_errors(method))
 
     def __init__(self, *, toloka_conn_id: str = "toloka_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
