@@ -103,6 +103,17 @@ def test_several_tokens(toloka_emulator_factory):
     assert emu.token == "first"
 
 
+def test_revoked_token_gets_401_and_a_granted_one_is_accepted(toloka_emulator_factory):
+    emu = toloka_emulator_factory(tokens=["first", "second"], crowd=0)
+    url = emu.url + "/api/v1/requester"
+    emu.revoke_token("first")
+    for scheme in ("ApiKey", "OAuth"):
+        assert_error(requests.get(url, headers={"Authorization": f"{scheme} first"}, timeout=5), 401, "AUTHENTICATION_ERROR")
+    assert requests.get(url, headers={"Authorization": "OAuth second"}, timeout=5).ok
+    emu.grant_token("third")
+    assert requests.get(url, headers={"Authorization": "ApiKey third"}, timeout=5).ok
+
+
 def test_unknown_path_is_404_and_wrong_method_405(api):
     assert_error(api.get("/no-such-thing"), 404, "DOES_NOT_EXIST")
     assert_error(api.delete("/projects"), 405, "METHOD_NOT_ALLOWED")

@@ -285,9 +285,8 @@ async def test_a_revoked_token_becomes_an_error_event_saying_what_to_fix(toloka_
     waits = [asyncio.create_task(_first_event(trigger)) for trigger in triggers]
     await asyncio.wait_for(polled.wait(), timeout=10)
     assert not any(wait.done() for wait in waits)
-    # Revoke the token: the emulator stops accepting it (its accepted Authorization values are fixed at start,
-    # and it has no revocation endpoint, so the test empties that set directly).
-    emulator._auth_values = frozenset()
+    # Revoke the token: from now on the emulator answers 401 to it.
+    emulator.revoke_token(emulator.token)
 
     events = await asyncio.wait_for(asyncio.gather(*waits), timeout=10)
 

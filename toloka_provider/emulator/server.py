@@ -242,6 +242,14 @@ class TolokaEmulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def revoke_token(self, token: str) -> None:
+        """Stop accepting ``token`` (both schemes): its next requests get 401, as a revoked key does."""
+        self._auth_values = self._auth_values - {f"ApiKey {token}", f"OAuth {token}"}
+
+    def grant_token(self, token: str) -> None:
+        """Accept ``token`` from now on, besides those given at start."""
+        self._auth_values = self._auth_values | {f"ApiKey {token}", f"OAuth {token}"}
+
     def pause_crowd(self) -> None:
         if self.crowd is not None:
             self.crowd.pause()
