@@ -31,7 +31,8 @@ import requests
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-RESULTS_DIR = BENCH_DIR / "results"
+# A quick (smoke) run writes beside, not over, the full run's results.
+RESULTS_DIR = BENCH_DIR / "results" / ("quick" if os.environ.get("BENCH_QUICK", "").strip() not in ("", "0", "false", "no") else "")
 OUR_PYTHON = sys.executable
 TOKEN = "emulator-token"
 AUTH = {"Authorization": f"OAuth {TOKEN}"}

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run_all.py [SCENARIO ...]     # default: all, in order
     BENCH_QUICK=1 .venv/bin/python benchmarks/run_all.py      # smallest sizes, one round (a smoke run)
 
-Writes ``results/RESULTS.md`` (the table: ratios and targets first, then the figures behind them, the machine,
+Writes ``results/RESULTS.md`` (``results/quick/`` for a quick run) (the table: ratios and targets first, then the figures behind them, the machine,
 the command), ``results/<scenario>.json`` (every measurement) and ``results/<scenario>.png`` (a chart each).
 A scenario that crashes is reported in the table as an error and the others still run; the exit status is 1
 then (a missed target is a result, not an error: exit 0).
