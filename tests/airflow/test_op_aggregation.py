@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_op_fakes import Obj, install, make_context
 
 from toloka_provider.operators._common import TolokaInputError

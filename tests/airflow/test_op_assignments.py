@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_op_fakes import install, make_context
 
 from toloka_provider.client.errors import InternalApiError

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_op_fakes import install, make_context
 
 from toloka_provider.links import POOL_URL_XCOM_KEY, PROJECT_URL_XCOM_KEY

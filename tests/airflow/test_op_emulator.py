@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_op_fakes import make_context
 
 from toloka_provider.operators.aggregation import TolokaAggregateLocallyOperator

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_op_fakes import install, make_context
 
 from toloka_provider.operators._common import OPERATION_ID_NAMESPACE, TolokaInputError

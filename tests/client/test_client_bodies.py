@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from client_harness import Harness, ScriptedServer
 
 from toloka_provider.client.models import PoolStatus

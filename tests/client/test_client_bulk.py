@@ -5,13 +5,8 @@ Sync client over ``responses``, async client over ``httpx.MockTransport``, same 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import attrs
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from client_harness import Harness, ScriptedServer
 
 from toloka_provider.client import OperationTimeoutError, ValidationApiError

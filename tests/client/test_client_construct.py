@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from client_harness import TOKEN, Harness, ScriptedServer
 
 from toloka_provider import __version__

@@ -7,15 +7,11 @@ Every case runs twice, over ``TolokaClient`` (HTTP mocked with ``responses``) an
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from client_harness import Harness, ScriptedServer
 
 from toloka_provider.client import models

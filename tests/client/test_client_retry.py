@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import logging
 import random
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from client_harness import TOKEN, Harness, ScriptedServer
 
 from toloka_provider.client import (

@@ -16,7 +16,6 @@ so (the documented behaviour: Toloka has accepted them by itself, so the rejecti
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 from rel_b_support import (
     connection_json,
@@ -533,7 +530,7 @@ def test_operator_input_errors_do_not_retry():
     """The operators' argument errors are AirflowFailException: Airflow does not retry what cannot succeed."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from toloka_provider.operators._common import TolokaApiFailure, TolokaInputError
+    from toloka_provider.operators._common import TolokaInputError
 
     assert issubclass(TolokaInputError, AirflowFailException) and issubclass(TolokaInputError, ValueError)
 

@@ -15,14 +15,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import responses
 import respx
-
-sys.path.insert(0, str(Path(__file__).parent))
 from rel_b_support import load_config, text_classification_setup
 
 from toloka_provider.client import AsyncTolokaClient, TolokaClient, models

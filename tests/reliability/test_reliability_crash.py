@@ -30,8 +30,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 import rel_a_crash_runner
 from rel_a_harness import CONFIGS, DATA, TOKEN, make_context, use_emulator_connection
 

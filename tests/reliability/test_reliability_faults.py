@@ -30,15 +30,12 @@ and every accept/reject: nothing created or decided twice.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from rel_a_harness import (
     CONFIGS,
     DATA,

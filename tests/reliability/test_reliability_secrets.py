@@ -32,8 +32,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from rel_b_support import REPO, connection_json, make_context
 
 pytestmark = [pytest.mark.reliability]

@@ -14,14 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from rel_a_harness import TOKEN
 
 from toloka_provider.client import AsyncTolokaClient, TolokaClient, TransportError

@@ -30,12 +30,9 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
-
-sys.path.insert(0, str(Path(__file__).parent))
 from rel_a_harness import CONFIGS, TOKEN
 
 # Imported here, not in the coroutines: an import inside the event loop would itself block it.
