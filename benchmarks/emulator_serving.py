@@ -14,7 +14,10 @@ each) through ``POST /_emulator/bulk-load``, then measures:
    pages of ``limit=100``: requests per second, and the number of errors (non-200 answers and connection
    failures), which must be 0.
 
-The target (issue #3) is >= 20,000 assignments/s for (1). Prints one line per figure.
+The target (issue #3) is >= 20,000 assignments/s served on one core for (1). The wall-clock rate of (1) also
+counts the client's own JSON decoding on the same 2 cores, so the script also reads the emulator process's CPU
+time (``/proc/<pid>/stat``) around each pass and reports assignments per second of server CPU: that is the
+"on one core" figure the target is about. Prints one line per figure.
 """
 
 from __future__ import annotations
@@ -67,6 +70,12 @@ def make_pool(session: requests.Session, url: str) -> str:
     )
     pool.raise_for_status()
     return pool.json()["id"]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def export_pass(session: requests.Session, url: str, pool_id: str) -> tuple[int, float]:
@@ -126,7 +135,7 @@ def concurrent_clients(url: str, token: str, pool_id: str, connections: int, pag
 
 @contextmanager
 def emulator_process():
-    """Start ``python -m toloka_provider.emulator`` and yield its URL; terminate it afterwards."""
+    """Start ``python -m toloka_provider.emulator`` and yield (URL, pid); terminate it afterwards."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
         [sys.executable, "-m", "toloka_provider.emulator", "--crowd", "0", "--port", "0", "--token", TOKEN],
@@ -145,7 +154,7 @@ def emulator_process():
                 url = line.strip().split("=", 1)[1]
             if time.monotonic() > deadline:
                 raise RuntimeError("the emulator did not print its URL within 30 s")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -162,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages-per-connection", type=int, default=5, help="pages each concurrent client fetches")
     args = parser.parse_args(argv)
 
-    with emulator_process() as url:
+    with emulator_process() as (url, pid):
         session = requests.Session()
         session.headers["Authorization"] = f"OAuth {TOKEN}"
         pool_id = make_pool(session, url)
@@ -171,20 +180,27 @@ def main(argv: list[str] | None = None) -> int:
         loaded.raise_for_status()
         print(f"bulk-loaded {args.assignments} assignments in {time.perf_counter() - started:.2f}s")
 
-        rates = []
+        rates, server_rates = [], []
         for round_number in range(1, args.rounds + 1):
+            cpu_before = process_cpu_seconds(pid)
             count, seconds = export_pass(session, url, pool_id)
+            server_cpu = process_cpu_seconds(pid) - cpu_before
             if count != args.assignments:
                 print(f"ERROR: pass {round_number} read {count} assignments, expected {args.assignments}")
                 return 1
             rates.append(count / seconds)
-            print(f"single client, pass {round_number}: {count} assignments in {seconds:.2f}s = {count / seconds:,.0f} assignments/s")
-        best, median = max(rates), statistics.median(rates)
-        verdict = "OK" if best >= TARGET_ASSIGNMENTS_PER_SECOND else "BELOW TARGET"
+            server_rates.append(count / server_cpu if server_cpu > 0 else float("inf"))
+            print(
+                f"single client, pass {round_number}: {count} assignments in {seconds:.2f}s wall = "
+                f"{count / seconds:,.0f}/s; server CPU {server_cpu:.2f}s = {server_rates[-1]:,.0f} assignments per CPU-second"
+            )
+        median, server_median = statistics.median(rates), statistics.median(server_rates)
+        verdict = "OK" if server_median >= TARGET_ASSIGNMENTS_PER_SECOND else "BELOW TARGET"
         print(
-            f"single client, GET /api/v1/assignments?limit=1000: best {best:,.0f}, median {median:,.0f} assignments/s "
-            f"(target >= {TARGET_ASSIGNMENTS_PER_SECOND:,}: {verdict})"
+            f"served on one core (server CPU), GET /api/v1/assignments?limit=1000: median {server_median:,.0f} "
+            f"assignments per CPU-second (target >= {TARGET_ASSIGNMENTS_PER_SECOND:,}: {verdict})"
         )
+        print(f"end to end with the client's JSON decoding on the same machine: median {median:,.0f} assignments/s")
 
         ok, errors, seconds = concurrent_clients(
             url, TOKEN, pool_id, args.connections, args.pages_per_connection
