@@ -193,8 +193,12 @@ def prepare_pages(
 ) -> Plan:
     """Validate a ``get_X`` call now and return its keyset-paging plan.
 
-    With a model, each page is emitted as model objects (the caller's iterator yields them one by one); with
-    ``model=None`` each page is emitted whole as a list of plain dicts (the raw export path: no per-item work).
+    With a model, each page is emitted as a lazy iterator that builds each model only when the caller's
+    iterator reaches it; with ``model=None`` each page is emitted whole as a list of plain dicts (the raw export
+    path: no per-item work). Building one at a time is for the garbage collector: a model the caller has
+    dropped is freed at once by reference counting, instead of a whole page of models (thousands of objects
+    for 1,000 assignments) surviving young collections and being rescanned by the older ones until the page ends. The drivers only
+    iterate ``Emit.values`` once, so an iterator serves as well as a list there.
     """
     query = pagination.build_query(listing, method_name, filters)
     limit = pagination.check_page_size(listing, "batch_size", batch_size) or listing.default_limit
@@ -202,13 +206,13 @@ def prepare_pages(
     query["limit"] = str(limit)
     path = listing.path.format(**(path_fields or {}))
     if model is None:
-        def build(items: list) -> list:
+        def build(items: list) -> Any:
             return [items]
     else:
         from_json_dict = model.from_json_dict
 
-        def build(items: list) -> list:
-            return [from_json_dict(item) for item in items]
+        def build(items: list) -> Any:
+            return map(from_json_dict, items)  # a bad item raises when the caller reaches it
     return _walk_pages(new_policy, listing, path, query, build)
 
 

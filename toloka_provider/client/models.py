@@ -18,6 +18,13 @@ know are kept in ``unknown_fields`` and written back, so a GET-modify-PUT never 
 version added. Enum fields accept values this code does not know: they parse to an ad-hoc member of
 the enum whose value is the received string, and serialise back to it.
 
+Lists of nested models (``Assignment.tasks``, ``Assignment.solutions``, ``TaskSuite.tasks``...) given as plain
+dicts are built on the first read of the attribute, not with their parent: a fetch that reads only some of
+them does not pay for the rest. Reading is the same as for a built list (it is one: built once, then kept);
+the difference shows only for a bad value inside a nested dict, whose error (naming the model and field)
+comes at that first read. The shape is still checked at once: a value that is not a list, or an item that
+is neither a dict nor a model, raises when the parent is built.
+
 Values are converted when the object is built (``__init__`` and ``from_json_dict``), not on later
 attribute assignment: assignment stays a plain slot write because parsing hundreds of thousands of
 assignments per export is the hot path. ``to_json_dict`` is lenient about such later values (a float
@@ -338,6 +345,70 @@ def _model_converter(model_class: type[BaseModel]) -> Callable[[str], _Converter
     return bind
 
 
+class _Unbuilt:
+    """The decoded dicts of a nested model list whose models are not built yet (see :class:`_LazyModelList`)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+
+class _LazyModelList:
+    """Data descriptor over a nested model list's slot that builds the models on first read.
+
+    A fetched assignment carries five tasks and five solutions; building those eleven objects per assignment
+    was most of the typed fetch, and many callers read only some of them (or none). The converter keeps a
+    plain list of dicts as :class:`_Unbuilt`; the first read of the attribute (direct, or through ``==``,
+    ``repr``, ``to_json_dict``, pickling, ``attrs.evolve``...) builds the list with the field's eager converter
+    and stores it in the slot, so later reads return that same list and changes to it stick. A bad value
+    inside a nested object therefore raises (naming the model and field) at that first read, not at parse time.
+    """
+
+    __slots__ = ("build", "slot")
+
+    def __init__(self, slot: Any, build: _Converter) -> None:
+        self.slot = slot  # the slot's member descriptor that attrs made: where the value lives
+        self.build = build
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self.slot
+        value = self.slot.__get__(instance, owner)
+        if type(value) is _Unbuilt:
+            value = self.build(value.items)
+            self.slot.__set__(instance, value)
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        self.slot.__set__(instance, value)
+
+    def __delete__(self, instance: Any) -> None:
+        self.slot.__delete__(instance)
+
+
+def _lazy_model_list_converter(model_class: type[BaseModel]) -> Callable[[str], _Converter]:
+    eager = _model_list_converter(model_class)
+
+    def bind(where: str) -> _Converter:
+        convert_now = eager(where)
+
+        def convert(value: Any) -> Any:
+            # A list of plain dicts (what the JSON decoder gives) is kept for later; anything else (models,
+            # other mappings, tuples, bad values) is converted, or rejected, at once as before.
+            if type(value) is list:
+                for item in value:
+                    if type(item) is not dict:
+                        break
+                else:
+                    return _Unbuilt(value)
+            return convert_now(value)
+
+        return convert
+
+    return bind
+
+
 def _model_list_converter(model_class: type[BaseModel]) -> Callable[[str], _Converter]:
     def bind(where: str) -> _Converter:
         expected = f"{where}: expected a list of {model_class.__name__} or dicts"
@@ -442,6 +513,7 @@ def _write_model_list(value: Any) -> list[Any]:
 
 _WRITER = "toloka_to_json"
 _CONVERTER = "toloka_converter"
+_LAZY_BUILD = "toloka_lazy_build"  # the eager converter a _LazyModelList descriptor builds with
 
 
 def _plain() -> Any:
@@ -449,8 +521,8 @@ def _plain() -> Any:
     return attrs.field(default=None, metadata={_WRITER: to_jsonable})
 
 
-def _converted(make_converter: Callable[[str], _Converter], writer: Callable[[Any], Any]) -> Any:
-    return attrs.field(default=None, metadata={_WRITER: writer, _CONVERTER: make_converter})
+def _converted(make_converter: Callable[[str], _Converter], writer: Callable[[Any], Any], **extra: Any) -> Any:
+    return attrs.field(default=None, metadata={_WRITER: writer, _CONVERTER: make_converter, **extra})
 
 
 def _id() -> Any:
@@ -478,7 +550,10 @@ def _nested(model_class: type[BaseModel]) -> Any:
 
 
 def _nested_list(model_class: type[BaseModel]) -> Any:
-    return _converted(_model_list_converter(model_class), _write_model_list)
+    """A list of nested models, built on first read of the attribute (see :class:`_LazyModelList`)."""
+    return _converted(
+        _lazy_model_list_converter(model_class), _write_model_list, **{_LAZY_BUILD: _model_list_converter(model_class)}
+    )
 
 
 def _bind_converters(cls: type, fields: list[attrs.Attribute]) -> list[attrs.Attribute]:
@@ -501,6 +576,10 @@ def _model(cls: type[ModelT] | None = None, *, kw_only: bool = True) -> Any:
             kw_only=kw_only, repr=False, on_setattr=attrs.setters.NO_OP, field_transformer=_bind_converters
         )(cls)
         fields = [field for field in attrs.fields(cls) if field.name != "unknown_fields"]
+        for field in fields:
+            if (make_builder := field.metadata.get(_LAZY_BUILD)) is not None:
+                slot = cls.__dict__[field.name]  # the member descriptor of the slot attrs made
+                setattr(cls, field.name, _LazyModelList(slot, make_builder(f"{cls.__name__}.{field.name}")))
         cls._json_names = frozenset(field.name for field in fields)
         cls._json_writers = tuple((field.name, field.metadata.get(_WRITER, to_jsonable)) for field in fields)
         return cls
