@@ -142,3 +142,12 @@ def test_class_attribute_is_the_slot_descriptor():
     assert type(Assignment.tasks).__name__ == "member_descriptor"
     assert isinstance(Assignment.__dict__["tasks"], models._LazyModelList)
     assert [field.name for field in attrs.fields(Assignment)][:3] == ["unknown_fields", "id", "task_suite_id"]
+
+
+# Not nested, but part of the same fast path: money parsed from JSON floats is cached per float value.
+@pytest.mark.parametrize("reward", [0.01, 0.0, -0.0, 1e-7, 12.5])
+def test_cached_money_round_trips_exactly(reward):
+    first, second = (Assignment.from_json_dict({"reward": reward}) for _ in range(2))
+    assert first.reward == second.reward
+    assert repr(first.to_json_dict()["reward"]) == repr(reward)
+    assert str(second.reward) == str(models.Decimal(repr(reward)))
