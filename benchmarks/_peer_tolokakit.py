@@ -23,7 +23,9 @@ def fetch(url: str, token: str, pool_id: str, batch_size: str) -> dict:
     started = time.perf_counter()
     count = 0
     for assignment in client.get_assignments(pool_id=pool_id, status="SUBMITTED", batch_size=size):
-        count += len(assignment.solutions)  # touch the typed object, as a caller would
+        # Read what a consumer of labels reads (the same in every contender): inputs with their outputs.
+        for task, solution in zip(assignment.tasks, assignment.solutions, strict=True):
+            count += len(task.input_values) + len(solution.output_values)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "solutions": count}
 

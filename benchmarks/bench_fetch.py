@@ -38,6 +38,14 @@ TARGETS = (  # (numerator, denominator, minimum ratio) — ratios of speed, i.e.
 # ---- one measured pass (child process) -------------------------------------------------------------------
 
 
+def _touch_dict(item: dict) -> int:
+    """What every contender reads of one assignment: each task's input values and its solution's output values."""
+    return sum(
+        len(task["input_values"]) + len(solution["output_values"])
+        for task, solution in zip(item["tasks"], item["solutions"], strict=True)
+    )
+
+
 def child(kind: str, url: str, pool_id: str, page: int) -> dict:
     if kind == "limit":
         import requests
@@ -56,7 +64,7 @@ def child(kind: str, url: str, pool_id: str, page: int) -> dict:
             body = json.loads(response.content)
             items = body["items"]
             for item in items:
-                count += len(item["solutions"])
+                count += _touch_dict(item)
             if not body["has_more"] or not items:
                 break
             last_id = items[-1]["id"]
@@ -69,11 +77,13 @@ def child(kind: str, url: str, pool_id: str, page: int) -> dict:
     count = 0
     if kind == "ours typed":
         for assignment in client.get_assignments(pool_id=pool_id, status="SUBMITTED"):
-            count += len(assignment.solutions)
+            # Read what a consumer of labels reads: each task's input values with its solution's output values.
+            for task, solution in zip(assignment.tasks, assignment.solutions, strict=True):
+                count += len(task.input_values) + len(solution.output_values)
     elif kind == "ours raw":
         for items in client.get_assignments_raw(pool_id=pool_id, status="SUBMITTED", batch_size=page):
             for item in items:
-                count += len(item["solutions"])
+                count += _touch_dict(item)
     else:
         raise ValueError(f"unknown contender {kind!r}")
     return {"seconds": time.perf_counter() - started, "solutions": count}
