@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
-import requests
+from emulator_http import Api
 
 pytestmark = pytest.mark.integration
 
@@ -20,26 +19,6 @@ PROJECT = {
 }
 
 
-class Api:
-    def __init__(self, emulator) -> None:
-        self.emulator = emulator
-        self.base = emulator.url + "/api/v1"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"OAuth {emulator.token}"
-
-    def __getattr__(self, method):
-        return lambda path, **kwargs: self.session.request(method.upper(), self.base + path, timeout=10, **kwargs)
-
-    def wait_operation(self, op_id: str, timeout: float = 5.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            op = self.get(f"/operations/{op_id}").json()
-            if op["status"] in ("SUCCESS", "FAIL"):
-                return op
-            assert time.monotonic() < deadline, f"operation {op_id} still {op['status']}"
-            time.sleep(0.01)
-
-
 @pytest.fixture
 def emu(toloka_emulator_factory):
     return toloka_emulator_factory(crowd=0, operation_delay=0.02, balance="100")
@@ -47,7 +26,7 @@ def emu(toloka_emulator_factory):
 
 @pytest.fixture
 def api(emu):
-    return Api(emu)
+    return Api(emu, scheme="OAuth")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import requests
+from emulator_http import Api
 
 pytestmark = pytest.mark.integration
 
@@ -30,28 +31,6 @@ def pool_body(project_id: str, **extra) -> dict:
     }
     body.update(extra)
     return body
-
-
-class Api:
-    """requests against the emulator, with the auth header and the /api/v1 prefix."""
-
-    def __init__(self, emulator) -> None:
-        self.emulator = emulator
-        self.base = emulator.url + "/api/v1"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"ApiKey {emulator.token}"
-
-    def __getattr__(self, method):
-        return lambda path, **kwargs: self.session.request(method.upper(), self.base + path, timeout=10, **kwargs)
-
-    def wait_operation(self, op_id: str, timeout: float = 5.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            op = self.get(f"/operations/{op_id}").json()
-            if op["status"] in ("SUCCESS", "FAIL"):
-                return op
-            assert time.monotonic() < deadline, f"operation {op_id} still {op['status']}"
-            time.sleep(0.01)
 
 
 @pytest.fixture
