@@ -38,8 +38,8 @@ def child(url: str, pool_id: str) -> dict:
 
     client = TolokaClient(common.TOKEN, url=url)
     operator = TolokaReviewAssignmentsOperator(task_id="review", pool_id=pool_id, verdict="accept_all", progress_every=0)
-    assignments = operator.load_assignments(client)
-    decisions = operator.decide(assignments)
+    with operator.assignments_source(client) as assignments:
+        decisions = operator.decide(assignments)
     counts = {"accepted": 0, "rejected": 0, "skipped": 0, "already_done": 0, "failed": 0}
     cpu_started = time.process_time()
     started = time.perf_counter()

@@ -230,3 +230,55 @@ def test_review_argument_errors():
     operator = TolokaReviewAssignmentsOperator(task_id="t", assignments=[], verdict={"threshold": 1})
     with pytest.raises(TolokaInputError, match="golden_accuracy_threshold"):
         operator.decide([_assignment(0)])
+
+
+def test_review_streams_its_input_and_keeps_only_small_decisions(monkeypatch, tmp_path):
+    """The assignments file is read item by item (twice for golden scoring); what is kept is a Decision per item."""
+    from toloka_provider.operators import assignments as module
+
+    fake = install(monkeypatch)
+    everything = [_assignment(i, user="good", answers=("pos", "neg"), golden=(None, "neg")) for i in range(3)]
+    everything += [_assignment(10 + i, user="bad", answers=("pos", "pos"), golden=(None, "neg")) for i in range(2)]
+    _load(fake, everything)
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in everything))
+    reads = []
+    real_iter_jsonl = module.iter_jsonl
+
+    def counting_iter_jsonl(source, *, argument):
+        reads.append(argument)
+        yield from real_iter_jsonl(source, argument=argument)
+
+    monkeypatch.setattr(module, "iter_jsonl", counting_iter_jsonl)
+    operator = TolokaReviewAssignmentsOperator(
+        task_id="t", assignments_path=str(path), verdict={"golden_accuracy_threshold": 0.8, "reject_comment": "No"}
+    )
+    with operator.assignments_source(fake) as source:
+        assert not isinstance(source, list)  # a file is never loaded as a whole
+        decisions = operator.decide(source)
+    assert reads == ["assignments_path", "assignments_path"]  # scored, then decided: two streaming passes
+    assert decisions == [
+        module.Decision(a["id"], "accept" if a["user_id"] == "good" else "reject",
+                        None if a["user_id"] == "good" else "No", "1", a["submitted"])
+        for a in everything
+    ]
+
+
+def test_review_of_a_pool_spools_to_a_temporary_file_and_removes_it(monkeypatch, tmp_path):
+    """Fetching the pool's SUBMITTED assignments itself: pages go to a temp file, which is gone afterwards,
+    also when the batch fails."""
+    import tempfile
+
+    fake = install(monkeypatch)
+    page = [_assignment(i) for i in range(4)]
+    _load(fake, page)
+    fake.assignment_pages = [page[:2], page[2:]]
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    fake.fail_patch["a00003"] = InternalApiError(
+        status_code=500, code="INTERNAL_ERROR", message="boom", request_id="r", payload=None
+    )
+    operator = TolokaReviewAssignmentsOperator(task_id="t", pool_id="1", verdict="accept_all")
+    with pytest.raises(AirflowException, match="1 of 4 review decisions failed"):
+        operator.execute(make_context())
+    assert [fake.assignments[a["id"]]["status"] for a in page] == ["ACCEPTED"] * 3 + ["SUBMITTED"]
+    assert list(tmp_path.iterdir()) == []

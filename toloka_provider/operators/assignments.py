@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
+import os
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -197,6 +200,31 @@ WANTED_STATUS = {ACCEPT: "ACCEPTED", REJECT: "REJECTED"}
 FAILURES_NAMED = 5
 
 
+class Decision(NamedTuple):
+    """What the review keeps of one assignment: its id, what to send, and what the auto-accept check needs.
+
+    The assignment itself (tasks, solutions) is not kept: a review of 100k assignments holds 100k of these
+    small tuples, not 100k parsed assignments.
+    """
+
+    id: str
+    action: str
+    comment: str | None
+    pool_id: str | None = None
+    submitted: str | None = None
+
+
+class _JsonlAssignments:
+    """A JSONL file of assignments that can be read more than once (golden scoring, then deciding)."""
+
+    def __init__(self, path: Any, argument: str) -> None:
+        self.path = path
+        self.argument = argument
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter_jsonl(self.path, argument=self.argument)
+
+
 def _solution_matches(output_values: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
     """A worker's answer is right when every field of a known solution has the same value."""
     return all(output_values.get(name) == value for name, value in known.items())
@@ -219,6 +247,13 @@ def golden_accuracy_by_worker(assignments: Iterable[Mapping[str, Any]]) -> dict[
     return {user: (correct, total) for user, (correct, total) in scores.items()}
 
 
+def _decision(assignment: Mapping[str, Any], action: str, comment: str | None) -> Decision:
+    pool_id, submitted = assignment.get("pool_id"), assignment.get("submitted")
+    return Decision(
+        str(assignment["id"]), action, comment, None if pool_id is None else str(pool_id), submitted and str(submitted)
+    )
+
+
 class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
     """Accept or reject submitted assignments in a batch, with bounded concurrency.
 
@@ -236,7 +271,9 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         * ``"package.module.function"``: a callable (imported by its dotted path, so the argument stays
           templatable) that takes an assignment dict and returns ``"accept"``, ``("accept", comment)``,
           ``("reject", comment)`` or ``"skip"``. All verdicts are computed before any request is sent, so a
-          callable returning anything else fails the task before any assignment was touched.
+          callable returning anything else fails the task before any assignment was touched. Only small
+          :class:`Decision` tuples are kept for that; the assignments are streamed (from the list, the file, or
+          a temporary spool file of the pool's SUBMITTED assignments), never held in memory all at once.
     :param concurrency: requests in flight at once (threads over the sync client; default 8).
     :param dry_run: decide and count, send nothing.
     :param progress_every: log progress every this many decisions.
@@ -287,17 +324,34 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
     # ----------------------------------------------------------------------------------------------------------
     # Inputs and decisions
 
-    def load_assignments(self, client: Any) -> list[dict]:
+    @contextlib.contextmanager
+    def assignments_source(self, client: Any) -> Iterator[Iterable[dict]]:
+        """The assignments to review, as something that can be iterated more than once, never all in memory.
+
+        A list is used as it is; a file is streamed (twice for golden scoring); a pool's SUBMITTED assignments
+        are streamed page by page into a temporary local JSONL file, read from there and removed afterwards,
+        so that scoring and deciding see the same snapshot.
+        """
         if self.assignments is not None:
             if not isinstance(self.assignments, list):
                 raise TolokaInputError(f"'assignments' must be a list of dicts, got {type(self.assignments).__name__}")
-            return self.assignments
+            yield self.assignments
+            return
         if self.assignments_path is not None:
-            return list(iter_jsonl(self.assignments_path, argument="assignments_path"))
-        fetched: list[dict] = []
-        for page in client.get_assignments_raw(pool_id=str(self.pool_id), status=["SUBMITTED"]):
-            fetched.extend(page)
-        return fetched
+            yield _JsonlAssignments(self.assignments_path, "assignments_path")
+            return
+        handle, spool = tempfile.mkstemp(prefix="toloka-review-", suffix=".jsonl")
+        try:
+            fetched = 0
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                for page in client.get_assignments_raw(pool_id=str(self.pool_id), status=["SUBMITTED"]):
+                    stream.writelines(dump_json_line(assignment) for assignment in page)
+                    fetched += len(page)
+            self.log.info("Fetched %d SUBMITTED assignments of pool %s to review", fetched, self.pool_id)
+            yield _JsonlAssignments(spool, "pool_id")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool)
 
     def _callable_verdict(self) -> tuple[str, Callable[[dict], Any]]:
         if callable(self.verdict):
@@ -315,22 +369,21 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             raise TolokaInputError(f"verdict {self.verdict!r} imports a {type(function).__name__}, not a callable")
         return str(self.verdict), function
 
-    def decide(
-        self, assignments: list[dict], scored: list[dict] | None = None
-    ) -> list[tuple[dict, str, str | None]]:
-        """``[(assignment, accept|reject|skip, comment)]`` for every assignment, before anything is sent.
+    def decide(self, assignments: Iterable[Mapping[str, Any]], scored: Iterable[Mapping[str, Any]] | None = None) -> list[Decision]:
+        """A :class:`Decision` for every assignment, computed before anything is sent.
 
-        ``scored``: the assignments that golden accuracy is measured on (default: ``assignments``); it may hold
-        more than the ones to decide on, e.g. those already accepted.
+        ``assignments`` is read once, item by item; ``scored`` (default: ``assignments``, then read twice) holds
+        the assignments that golden accuracy is measured on; it may hold more than the ones to decide on.
+        Only the small decisions are kept, never the assignments.
         """
         verdict = self.verdict
         if verdict == "accept_all":
-            return [(a, ACCEPT, None) for a in assignments]
+            return [_decision(a, ACCEPT, None) for a in assignments]
         if isinstance(verdict, Mapping):
             return self._decide_by_golden(assignments, verdict, assignments if scored is None else scored)
         if isinstance(verdict, str) or callable(verdict):
             name, function = self._callable_verdict()
-            return [(a, *self._normalise(name, function(a), a)) for a in assignments]
+            return [_decision(a, *self._normalise(name, function(a), a)) for a in assignments]
         raise TolokaInputError(
             f"verdict must be 'accept_all', a dict with 'golden_accuracy_threshold', or a dotted path to a "
             f"callable; got {type(verdict).__name__}"
@@ -351,8 +404,8 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         )
 
     def _decide_by_golden(
-        self, assignments: list[dict], options: Mapping[str, Any], scored: list[dict]
-    ) -> list[tuple[dict, str, str | None]]:
+        self, assignments: Iterable[Mapping[str, Any]], options: Mapping[str, Any], scored: Iterable[Mapping[str, Any]]
+    ) -> list[Decision]:
         known_options = {"golden_accuracy_threshold", "reject_comment", "no_golden", "accept_comment"}
         unknown = set(options) - known_options
         if unknown or "golden_accuracy_threshold" not in options:
@@ -369,17 +422,17 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         scores = golden_accuracy_by_worker(scored)
         for user, (correct, total) in sorted(scores.items()):
             self.log.info("Worker %s: %d of %d golden answers right", user, correct, total)
-        decisions: list[tuple[dict, str, str | None]] = []
+        decisions: list[Decision] = []
         for assignment in assignments:
             correct, total = scores.get(str(assignment.get("user_id")), (0, 0))
             action = no_golden if total == 0 else ACCEPT if correct / total >= threshold else REJECT
-            decisions.append((assignment, action, reject_comment if action == REJECT else accept_comment))
+            decisions.append(_decision(assignment, action, reject_comment if action == REJECT else accept_comment))
         return decisions
 
     # ----------------------------------------------------------------------------------------------------------
     # Applying
 
-    def _warn_past_auto_accept(self, client: Any, decisions: list[tuple[dict, str, str | None]]) -> set[str]:
+    def _warn_past_auto_accept(self, client: Any, decisions: Iterable[Decision]) -> set[str]:
         """Toloka accepts by itself after ``auto_accept_period_day``; rejecting later is refused.
 
         Returns the ids of the rejections that are past that point (they are still sent: the server decides).
@@ -387,9 +440,9 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         now = time.time()
         late: list[str] = []
         periods: dict[str, float | None] = {}
-        for assignment, action, _ in decisions:
-            pool_id, submitted = assignment.get("pool_id"), assignment.get("submitted")
-            if action != REJECT or not pool_id or not submitted:
+        for decision in decisions:
+            pool_id, submitted = decision.pool_id, decision.submitted
+            if decision.action != REJECT or not pool_id or not submitted:
                 continue
             if pool_id not in periods:
                 days = getattr(client.get_pool(str(pool_id)), "auto_accept_period_day", None)
@@ -399,7 +452,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             from toloka_provider.client.dates import parse_datetime
 
             if parse_datetime(submitted).timestamp() + periods[pool_id] < now:
-                late.append(str(assignment.get("id")))
+                late.append(decision.id)
         if late:
             self.log.warning(
                 "%d assignments to reject are past their pool's auto-accept period; Toloka will refuse to "
@@ -432,25 +485,36 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         client = self.hook.get_conn()
         if self.pool_id:
             self.push_pool_url(context, str(self.pool_id))
-        assignments = self.load_assignments(client)
-        reviewable = [a for a in assignments if str(a.get("status", "SUBMITTED")) == "SUBMITTED"]
-        counts = {"accepted": 0, "rejected": 0, "skipped": len(assignments) - len(reviewable),
-                  "already_done": 0, "failed": 0}
+        counts = {"accepted": 0, "rejected": 0, "skipped": 0, "already_done": 0, "failed": 0}
+        with self.assignments_source(client) as source:
+            seen = 0
+
+            def submitted_only() -> Iterator[Mapping[str, Any]]:
+                nonlocal seen
+                for assignment in source:
+                    seen += 1
+                    if str(assignment.get("status", "SUBMITTED")) == "SUBMITTED":
+                        yield assignment
+                    else:
+                        counts["skipped"] += 1
+
+            decisions = self.decide(submitted_only(), scored=source)
         if counts["skipped"]:
             self.log.info("%d assignments are not SUBMITTED; skipping them", counts["skipped"])
-        decisions = self.decide(reviewable, scored=assignments)
-        to_send = [(a, action, comment) for a, action, comment in decisions if action != SKIP]
+        to_send = [decision for decision in decisions if decision.action != SKIP]
         counts["skipped"] += len(decisions) - len(to_send)
+        del decisions
+        accepting = sum(1 for decision in to_send if decision.action == ACCEPT)
         self.log.info(
             "%d assignments: %d to accept, %d to reject, %d skipped",
-            len(assignments),
-            sum(1 for _, action, _ in to_send if action == ACCEPT),
-            sum(1 for _, action, _ in to_send if action == REJECT),
+            seen,
+            accepting,
+            len(to_send) - accepting,
             counts["skipped"],
         )
         if self.is_dry_run:
-            counts["accepted"] = sum(1 for _, action, _ in to_send if action == ACCEPT)
-            counts["rejected"] = len(to_send) - counts["accepted"]
+            counts["accepted"] = accepting
+            counts["rejected"] = len(to_send) - accepting
             return {**counts, "dry_run": True}
         late = self._warn_past_auto_accept(client, to_send)
         failures = self._send_all(client, to_send, counts)
@@ -470,7 +534,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         return counts
 
     def _send_all(
-        self, client: Any, to_send: list[tuple[dict, str, str | None]], counts: dict[str, int]
+        self, client: Any, to_send: Sequence[Decision], counts: dict[str, int]
     ) -> list[tuple[str, str]]:
         failures: list[tuple[str, str]] = []
         done = 0
@@ -480,9 +544,9 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             pending: dict[concurrent.futures.Future, str] = {}
 
             def submit_more() -> None:
-                for assignment, action, comment in queue:
-                    assignment_id = str(assignment["id"])
-                    pending[pool.submit(self._apply, client, assignment_id, action, comment)] = assignment_id
+                for decision in queue:
+                    future = pool.submit(self._apply, client, decision.id, decision.action, decision.comment)
+                    pending[future] = decision.id
                     if len(pending) >= self.concurrency * 4:
                         return
 
