@@ -132,15 +132,70 @@ def test_pool_without_project_id_is_an_error(monkeypatch):
         TolokaCreatePoolOperator(task_id="task", pool_config=POOL).execute(make_context())
 
 
+def _every_operator_and_sensor():
+    from toloka_provider.operators.aggregation import (
+        TolokaAggregateLocallyOperator,
+        TolokaAggregateSolutionsOperator,
+    )
+    from toloka_provider.operators.app import (
+        TolokaCreateAppBatchOperator,
+        TolokaGetAppItemsOperator,
+        TolokaStartAppBatchOperator,
+    )
+    from toloka_provider.operators.assignments import (
+        TolokaGetAssignmentsOperator,
+        TolokaReviewAssignmentsOperator,
+    )
+    from toloka_provider.operators.tasks import TolokaCreateTasksOperator
+    from toloka_provider.sensors.app_batch import TolokaAppBatchSensor
+    from toloka_provider.sensors.assignments import TolokaAssignmentsSensor
+    from toloka_provider.sensors.operation import TolokaOperationSensor
+    from toloka_provider.sensors.pool import TolokaPoolSensor
+
+    return [
+        (TolokaCreateProjectOperator, {"project": PROJECT}),
+        (TolokaCreateTrainingOperator, {"training": {"private_name": "t"}, "project_id": "1"}),
+        (TolokaOpenTrainingOperator, {"training_id": "1"}),
+        (TolokaCloseTrainingOperator, {"training_id": "1"}),
+        (TolokaArchiveTrainingOperator, {"training_id": "1"}),
+        (TolokaCreatePoolOperator, {"pool_config": POOL, "project_id": "1"}),
+        (TolokaOpenPoolOperator, {"pool_id": "1", "wait_for_completion": True, "deferrable": True}),
+        (TolokaClosePoolOperator, {"pool_id": "1"}),
+        (TolokaArchivePoolOperator, {"pool_id": "1"}),
+        (TolokaCreateTasksOperator, {"pool_id": "1", "tasks": [{"input_values": {"x": 1}}]}),
+        (TolokaGetAssignmentsOperator, {"pool_id": "1", "output": "/tmp/a.jsonl"}),
+        (TolokaReviewAssignmentsOperator, {"pool_id": "1"}),
+        (TolokaAggregateSolutionsOperator, {"pool_id": "1", "fields": ["label"], "output": "/tmp/agg.jsonl"}),
+        (TolokaAggregateLocallyOperator, {"assignments_path": "/tmp/a.jsonl", "fields": ["label"], "output": "/tmp/l.jsonl"}),
+        (TolokaCreateAppBatchOperator, {"app_project_id": "1", "items": [{"text": "x"}]}),
+        (TolokaStartAppBatchOperator, {"app_project_id": "1", "batch_id": "b"}),
+        (TolokaGetAppItemsOperator, {"app_project_id": "1", "batch_id": "b", "output": "/tmp/items.jsonl"}),
+        (TolokaPoolSensor, {"pool_id": "1", "deferrable": True}),
+        (TolokaOperationSensor, {"operation_id": "op"}),
+        (TolokaAppBatchSensor, {"app_project_id": "1", "batch_id": "b"}),
+        (TolokaAssignmentsSensor, {"pool_id": "1"}),
+    ]
+
+
 def test_no_connection_work_at_construction(monkeypatch):
+    """Operators and sensors are built at every DAG parse: none may read a connection or build a client then."""
+    from airflow.sdk import BaseHook
+
     from toloka_provider.hooks.toloka import TolokaHook
 
-    def forbidden(self):
-        raise AssertionError("connection read in __init__")
+    def forbidden(*args, **kwargs):
+        raise AssertionError("connection or client work at construction")
 
-    monkeypatch.setattr(TolokaHook, "get_conn", forbidden)
-    TolokaCreatePoolOperator(task_id="a", pool_config=POOL, project_id="1")
-    TolokaOpenPoolOperator(task_id="b", pool_id="1")
+    for name in ("get_conn", "get_async_conn", "get_connection_settings", "aget_connection_settings"):
+        monkeypatch.setattr(TolokaHook, name, forbidden)
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
+    monkeypatch.setattr(BaseHook, "aget_connection", classmethod(forbidden))
+    monkeypatch.setattr(TolokaHook, "__init__", forbidden)  # not even the (lazy) hook object is built
+
+    built = [cls(task_id=f"t{i}", **kwargs) for i, (cls, kwargs) in enumerate(_every_operator_and_sensor())]
+
+    assert len(built) == 21
+    assert all("hook" not in vars(operator) for operator in built)
 
 
 @pytest.mark.parametrize(

@@ -49,9 +49,16 @@ def test_bad_timeout_is_rejected(client_class, timeout):
         client_class(TOKEN, url="http://x", timeout=timeout)
 
 
-@pytest.mark.parametrize("timeout", [5, 2.5, (1.0, 30.0), (None, 30.0), None])
-def test_good_timeouts_are_accepted(client_class, timeout):
-    client_class(TOKEN, url="http://x", timeout=timeout)
+@pytest.mark.parametrize(
+    ("timeout", "connect_read"),
+    [(5, (5.0, 5.0)), (2.5, (2.5, 2.5)), ((1.0, 30.0), (1.0, 30.0)), ((None, 30.0), (None, 30.0)), (None, (None, None))],
+)
+def test_good_timeouts_are_accepted(client_class, timeout, connect_read):
+    client = client_class(TOKEN, url="http://x", timeout=timeout)
+    assert client._config.timeout == connect_read
+    if client_class is AsyncTolokaClient:  # what httpx is given: read also bounds writes, connect the pool wait
+        connect, read = connect_read
+        assert client._timeout == httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
 
 def test_bad_retry_quotas_and_retries(client_class):
