@@ -3,7 +3,7 @@
 An App project (created once in the Toloka UI from the "text classification" App, with your classes) does the
 crowd management for you; you send batches of items and get the results. This DAG:
 
-1. takes the first ``items`` tickets of the bundled dataset as App items (``{"text": ...}``);
+1. writes the first ``items`` tickets of the bundled dataset as App items (``{"text": ...}``) to a JSONL file;
 2. creates a batch in the App project and starts it;
 3. waits for the batch with the App batch sensor (deferrable: the wait runs in the triggerer);
 4. fetches the batch's completed items to a JSONL file (``$TOLOKA_EXAMPLES_OUTPUT`` or
@@ -22,7 +22,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
 from toloka_provider.operators.app import (
     TolokaCreateAppBatchOperator,
@@ -68,18 +68,24 @@ with DAG(
 ) as dag:
 
     @task
-    def load_items(params: dict) -> list[dict]:
-        """The first ``items`` tickets as App items: the App's input field is ``text``."""
-        items = []
-        with open(TICKETS, encoding="utf-8") as stream:
-            for line in stream:
-                if len(items) >= int(params["items"]):
+    def load_items(params: dict, run_id: str) -> str:
+        """Write the first ``items`` tickets as App items (the App's input field is ``text``) to a JSONL file.
+
+        The XCom is the file's path, not the items: a batch may hold up to 10,000 of them.
+        """
+        path = ObjectStoragePath(f"{_output_root()}/app_batch/{path_safe(run_id)}/items_in.jsonl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with open(TICKETS, encoding="utf-8") as source, path.open("w", encoding="utf-8") as target:
+            for line in source:
+                if written >= int(params["items"]):
                     break
-                items.append({"text": json.loads(line)["input_values"]["text"]})
-        return items
+                target.write(json.dumps({"text": json.loads(line)["input_values"]["text"]}) + "\n")
+                written += 1
+        return str(path)
 
     create_batch = TolokaCreateAppBatchOperator(
-        task_id="create_batch", app_project_id=APP_PROJECT_ID, items=load_items(), priority_order="FIVE"
+        task_id="create_batch", app_project_id=APP_PROJECT_ID, items_path=load_items(), priority_order="FIVE"
     )
     start_batch = TolokaStartAppBatchOperator(
         task_id="start_batch", app_project_id=APP_PROJECT_ID, batch_id=create_batch.output

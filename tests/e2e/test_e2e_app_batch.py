@@ -54,6 +54,9 @@ def test_app_batch_example_runs_end_to_end(airflow_db, toloka_emulator_factory, 
     assert run.state == "success", {ti.task_id: ti.state for ti in run.get_task_instances()}
     batches = api.get(f"{apps}/app-projects/{project['id']}/batches", timeout=10).json()["content"]
     assert len(batches) == 1 and batches[0]["status"] == "COMPLETED" and batches[0]["items_count"] == 40
+    # The items went from a file (XCom: its path), not through XCom.
+    [items_in] = list(tmp_path.glob("app_batch/*/items_in.jsonl"))
+    assert len(items_in.read_text().splitlines()) == 40
     [items_file] = list(tmp_path.glob("app_batch/*/items.jsonl"))
     items = [json.loads(line) for line in items_file.read_text().splitlines()]
     assert len(items) == 40 and {item["status"] for item in items} == {"COMPLETED"}
