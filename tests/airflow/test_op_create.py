@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -249,14 +250,16 @@ def test_open_pool_deferrable_defers_with_the_pool_trigger(monkeypatch):
         task_id="task", pool_id="1", wait_for_completion=True, deferrable=True, poll_interval=7,
         success_reasons=["COMPLETED", "EXPIRED"], timeout=100, toloka_conn_id="conn",
     )
+    started = time.time()
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)
+    finished = time.time()
     trigger = deferred.value.trigger
     assert isinstance(trigger, TolokaPoolTrigger)
     _classpath, kwargs = trigger.serialize()
     assert kwargs["pool_id"] == "1" and kwargs["toloka_conn_id"] == "conn" and kwargs["poll_interval"] == 7
     assert list(kwargs["success_reasons"]) == ["COMPLETED", "EXPIRED"] and kwargs["kind"] == "pool"
-    assert kwargs["deadline"] is not None
+    assert started + 100 <= kwargs["deadline"] <= finished + 100  # the operator's timeout, as an absolute deadline
     assert deferred.value.method_name == "execute_complete"
     assert context["ti"].xcom[POOL_URL_XCOM_KEY] == "https://ui//1"  # pushed before waiting
 
