@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
@@ -84,20 +83,14 @@ class AsyncTolokaClient(TolokaApi):
         config = make_config(
             token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify
         )
-        self.url = config.url
-        self._config = config
-        self._new_retry_policy = config.new_retry_policy
+        super().__init__(config, clock)
         connect, read = config.timeout
         self._timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
         self._sleep = sleep or asyncio.sleep
-        self._clock = clock or time.monotonic
         self._transport = transport  # tests pass an httpx.MockTransport
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
-
-    def __repr__(self) -> str:
-        return f"AsyncTolokaClient(url={self.url!r})"
 
     # ---- connections ----------------------------------------------------------------------------------
 

@@ -12,11 +12,13 @@ for ``get_*``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from toloka_provider.client import core, models
 from toloka_provider.client import pagination as lists
+from toloka_provider.client.config import ClientConfig
 from toloka_provider.client.core import BatchKind, call, call_json, call_model, flags
 from toloka_provider.client.pagination import APPS, V1
 from toloka_provider.client.protocol import Plan
@@ -45,9 +47,17 @@ def _value(value: Any) -> Any:
 class TolokaApi:
     """The Toloka API methods shared by the sync and async clients (see the module docstring)."""
 
+    def __init__(self, config: ClientConfig, clock: Callable[[], float] | None) -> None:
+        """What both clients keep of their validated constructor arguments (``config.make_config``)."""
+        self.url = config.url
+        self._config = config
+        self._new_retry_policy = config.new_retry_policy
+        self._clock = clock or time.monotonic
+
+    def __repr__(self) -> str:  # never the token
+        return f"{type(self).__name__}(url={self.url!r})"
+
     # Provided by the concrete client.
-    def _new_retry_policy(self):  # pragma: no cover - replaced in __init__ of the clients
-        raise NotImplementedError
 
     def _run(self, plan: Plan) -> Any:  # pragma: no cover
         raise NotImplementedError

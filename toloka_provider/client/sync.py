@@ -60,18 +60,12 @@ class TolokaClient(TolokaApi):
         config = make_config(
             token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify
         )
-        self.url = config.url
-        self._config = config
-        self._new_retry_policy = config.new_retry_policy
+        super().__init__(config, clock)
         self._timeout = config.timeout
         self._sleep = sleep or time.sleep
-        self._clock = clock or time.monotonic
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"TolokaClient(url={self.url!r})"
 
     # ---- connections ----------------------------------------------------------------------------------
 
