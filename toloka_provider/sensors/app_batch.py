@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from toloka_provider.sensors._base import TolokaBaseSensor
-from toloka_provider.triggers.app_batch import TolokaAppBatchTrigger, app_batch_details
-from toloka_provider.triggers.outcomes import Outcome, app_batch_outcome, normalise_names
+from toloka_provider.triggers.app_batch import TolokaAppBatchTrigger
+from toloka_provider.triggers.outcomes import Outcome, app_batch_check, app_batch_progress, normalise_names
 
 
 class TolokaAppBatchSensor(TolokaBaseSensor):
@@ -39,20 +39,11 @@ class TolokaAppBatchSensor(TolokaBaseSensor):
 
     def check(self, client: Any) -> tuple[Outcome, dict[str, Any]]:
         batch = client.get_app_batch(str(self.app_project_id), str(self.batch_id))
-        details = app_batch_details(batch)
-        details["batch_id"] = str(self.batch_id)
         statuses = normalise_names(self.success_statuses, "success_statuses")
-        outcome = app_batch_outcome(str(self.app_project_id), str(self.batch_id), batch.status, statuses)
-        return outcome, details
+        return app_batch_check(str(self.app_project_id), str(self.batch_id), batch, statuses)
 
     def log_progress(self, client: Any, details: dict[str, Any]) -> None:
-        self.log.info(
-            "%s is %s: %s of %s items processed",
-            self.describe(),
-            details.get("batch_status"),
-            details.get("items_processed_count"),
-            details.get("items_count"),
-        )
+        self.log.info("%s", app_batch_progress(self.describe(), details))
 
     def build_trigger(self, deadline: float) -> TolokaAppBatchTrigger:
         return TolokaAppBatchTrigger(

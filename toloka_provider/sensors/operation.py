@@ -6,7 +6,7 @@ from typing import Any
 
 from toloka_provider.sensors._base import TolokaBaseSensor
 from toloka_provider.triggers.operation import TolokaOperationTrigger
-from toloka_provider.triggers.outcomes import Outcome, operation_outcome, plain
+from toloka_provider.triggers.outcomes import Outcome, operation_check
 
 
 class TolokaOperationSensor(TolokaBaseSensor):
@@ -28,15 +28,7 @@ class TolokaOperationSensor(TolokaBaseSensor):
 
     def check(self, client: Any) -> tuple[Outcome, dict[str, Any]]:
         operation_id = str(self.operation_id)
-        operation = client.get_operation(operation_id)
-        outcome = operation_outcome(operation_id, operation.status, getattr(operation, "details", None))
-        details: dict[str, Any] = {"operation_id": operation_id}
-        if outcome.done:
-            details["operation"] = operation.to_json_dict()
-        else:
-            details["operation_status"] = plain(operation.status)
-            details["progress"] = getattr(operation, "progress", None)
-        return outcome, details
+        return operation_check(operation_id, client.get_operation(operation_id))
 
     def log_progress(self, client: Any, details: dict[str, Any]) -> None:
         self.log.info(

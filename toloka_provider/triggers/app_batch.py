@@ -10,16 +10,7 @@ from toloka_provider.triggers._polling import (
     DEFAULT_PROGRESS_INTERVAL,
     TolokaPollingTrigger,
 )
-from toloka_provider.triggers.outcomes import Outcome, app_batch_outcome, normalise_names, plain
-
-
-def app_batch_details(batch: Any) -> dict[str, Any]:
-    return {
-        "batch_id": str(batch.id),
-        "batch_status": plain(batch.status),
-        "items_count": getattr(batch, "items_count", None),
-        "items_processed_count": getattr(batch, "items_processed_count", None),
-    }
+from toloka_provider.triggers.outcomes import Outcome, app_batch_check, app_batch_progress, normalise_names
 
 
 class TolokaAppBatchTrigger(TolokaPollingTrigger):
@@ -63,16 +54,7 @@ class TolokaAppBatchTrigger(TolokaPollingTrigger):
 
     async def check(self, client: Any) -> tuple[Outcome, dict[str, Any]]:
         batch = await client.get_app_batch(self.app_project_id, self.batch_id)
-        details = app_batch_details(batch)
-        details["batch_id"] = self.batch_id
-        outcome = app_batch_outcome(self.app_project_id, self.batch_id, batch.status, self.success_statuses)
-        return outcome, details
+        return app_batch_check(self.app_project_id, self.batch_id, batch, self.success_statuses)
 
     async def log_progress(self, client: Any, details: dict[str, Any]) -> None:
-        self.log.info(
-            "%s is %s: %s of %s items processed",
-            self.describe(),
-            details.get("batch_status"),
-            details.get("items_processed_count"),
-            details.get("items_count"),
-        )
+        self.log.info("%s", app_batch_progress(self.describe(), details))

@@ -9,7 +9,7 @@ from toloka_provider.triggers._polling import (
     DEFAULT_PROGRESS_INTERVAL,
     TolokaPollingTrigger,
 )
-from toloka_provider.triggers.outcomes import Outcome, operation_outcome, plain
+from toloka_provider.triggers.outcomes import Outcome, operation_check
 
 
 class TolokaOperationTrigger(TolokaPollingTrigger):
@@ -43,15 +43,7 @@ class TolokaOperationTrigger(TolokaPollingTrigger):
         return {"operation_id": self.operation_id}
 
     async def check(self, client: Any) -> tuple[Outcome, dict[str, Any]]:
-        operation = await client.get_operation(self.operation_id)
-        outcome = operation_outcome(self.operation_id, operation.status, getattr(operation, "details", None))
-        details: dict[str, Any] = {"operation_id": self.operation_id}
-        if outcome.done:
-            details["operation"] = operation.to_json_dict()
-        else:
-            details["operation_status"] = plain(operation.status)
-            details["progress"] = getattr(operation, "progress", None)
-        return outcome, details
+        return operation_check(self.operation_id, await client.get_operation(self.operation_id))
 
     async def log_progress(self, client: Any, details: dict[str, Any]) -> None:
         self.log.info(

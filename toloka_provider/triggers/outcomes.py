@@ -159,6 +159,41 @@ def app_batch_outcome(
     return Outcome(WAITING, f"{what} is {status_name}")
 
 
+# -- one check, shared by the sensors (sync client) and the triggers (async client) ----------------------
+
+
+def operation_check(operation_id: str, operation: Any) -> tuple[Outcome, dict[str, Any]]:
+    """The outcome of a fetched operation and the details a sensor returns / a trigger sends."""
+    outcome = operation_outcome(operation_id, operation.status, getattr(operation, "details", None))
+    details: dict[str, Any] = {"operation_id": operation_id}
+    if outcome.done:
+        details["operation"] = operation.to_json_dict()
+    else:
+        details["operation_status"] = plain(operation.status)
+        details["progress"] = getattr(operation, "progress", None)
+    return outcome, details
+
+
+def app_batch_check(
+    app_project_id: str, batch_id: str, batch: Any, success_statuses: Iterable[str]
+) -> tuple[Outcome, dict[str, Any]]:
+    """The outcome of a fetched app batch and its details (status and item counts)."""
+    details = {
+        "batch_id": batch_id,
+        "batch_status": plain(batch.status),
+        "items_count": getattr(batch, "items_count", None),
+        "items_processed_count": getattr(batch, "items_processed_count", None),
+    }
+    return app_batch_outcome(app_project_id, batch_id, batch.status, success_statuses), details
+
+
+def app_batch_progress(description: str, details: dict[str, Any]) -> str:
+    return (
+        f"{description} is {details.get('batch_status')}: {details.get('items_processed_count')} of "
+        f"{details.get('items_count')} items processed"
+    )
+
+
 # -- errors ----------------------------------------------------------------------------------------------
 
 _TRANSIENT_STATUSES = frozenset({408, 429})
