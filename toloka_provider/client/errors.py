@@ -8,6 +8,10 @@ Every failure the client reports derives from :class:`TolokaError`:
 * :class:`FailedOperationError`: an asynchronous operation finished with status ``FAIL``.
 * :class:`OperationTimeoutError`: an operation did not finish in time (also a built-in ``TimeoutError``).
 * :class:`TransportError`: no usable answer at all (connection refused or reset, read timeout) after retries.
+* :class:`TolokaArgumentError`: an argument was refused before any request was sent (also a ``ValueError``).
+* :class:`PaginationError`: a listing whose cursor did not advance (the server repeated or reordered a page).
+
+:func:`is_transient` is the one place that says which failures may succeed if tried again later.
 
 Errors never receive request headers, so they cannot leak the OAuth token. All of them pickle
 (Airflow may pickle an exception to move it between processes) and keep their attributes when they do.
@@ -31,12 +35,15 @@ __all__ = [
     "IncorrectActionsApiError",
     "InternalApiError",
     "OperationTimeoutError",
+    "PaginationError",
     "RemoteServiceUnavailableApiError",
+    "TolokaArgumentError",
     "TolokaError",
     "TooManyRequestsApiError",
     "TransportError",
     "ValidationApiError",
     "error_from_response",
+    "is_transient",
 ]
 
 #: How many characters of a non-JSON error body (an HTML page from a proxy, say) end up in the message.
@@ -49,6 +56,16 @@ _PAYLOAD_IN_MESSAGE_LIMIT = 500
 
 class TolokaError(Exception):
     """Base class of every error raised by the Toloka client."""
+
+
+class TolokaArgumentError(TolokaError, ValueError):
+    """An argument was refused before anything was sent: the message names the argument, what was
+    expected and what came. A ``ValueError`` too, so ``except ValueError`` keeps working."""
+
+
+class PaginationError(TolokaError):
+    """A listing did not advance: a page repeated the cursor, ids went backwards, an item had no cursor
+    field, or ``has_more`` stayed true without progress. Raised instead of requesting the same page again."""
 
 
 class ApiError(TolokaError):
@@ -382,3 +399,25 @@ def _plain(value: Any) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "value", value))
+
+
+#: HTTP statuses that mean "not now" rather than "never" (besides every 5xx).
+_TRANSIENT_STATUSES = frozenset({408, 429})
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when the same call may succeed later: 5xx, 408, 429, no answer at all, a timeout.
+
+    The client has retried these already; a long wait may tolerate a few more in a row. Everything else
+    (401, 403, 404, 409, validation, bad arguments, a broken listing) is persistent: retrying cannot help.
+    """
+    if isinstance(error, TransportError):
+        return True
+    if isinstance(error, ApiError):
+        status = error.status_code
+        return status is None or status in _TRANSIENT_STATUSES or status >= 500
+    if isinstance(error, TolokaError):
+        return False
+    import asyncio
+
+    return isinstance(error, (ConnectionError, TimeoutError, asyncio.TimeoutError))
