@@ -37,14 +37,25 @@ QUALITY_EXAMPLES: dict[type, dict] = {
     },
     models.UserRestriction: {"scope": "FUTURE_SCOPE", "user_id": "w-1", "id": "ur-0", "region": "EU"},
     models.SystemUserRestriction: {
-        "user_id": "w-1", "private_comment": "spam", "id": "ur-1", "created": "2024-01-01T00:00:00", "scope": "SYSTEM",
+        "user_id": "w-1",
+        "private_comment": "spam",
+        "id": "ur-1",
+        "created": "2024-01-01T00:00:00",
+        "scope": "SYSTEM",
     },
     models.AllProjectsUserRestriction: {
-        "user_id": "w-1", "will_expire": "2024-03-01T00:00:00", "id": "ur-2", "scope": "ALL_PROJECTS",
+        "user_id": "w-1",
+        "will_expire": "2024-03-01T00:00:00",
+        "id": "ur-2",
+        "scope": "ALL_PROJECTS",
     },
     models.ProjectUserRestriction: {"user_id": "w-1", "id": "ur-3", "scope": "PROJECT", "project_id": "11"},
     models.PoolUserRestriction: {
-        "user_id": "w-1", "will_expire": "2024-03-01T10:00:00", "scope": "POOL", "pool_id": "21", "x": [1],
+        "user_id": "w-1",
+        "will_expire": "2024-03-01T10:00:00",
+        "scope": "POOL",
+        "pool_id": "21",
+        "x": [1],
     },
     models.Interlocutor: {"id": "w-1", "role": "USER", "myself": False},
     models.Message: {
@@ -58,7 +69,13 @@ QUALITY_EXAMPLES: dict[type, dict] = {
         "interlocutors_inlined": True,
         "interlocutors": [{"id": "w-1", "role": "USER", "myself": False}],
         "messages_inlined": True,
-        "messages": [{"text": {"EN": "Thanks"}, "from": {"id": "req-1", "role": "REQUESTER"}, "created": "2024-01-31T12:00:00"}],
+        "messages": [
+            {
+                "text": {"EN": "Thanks"},
+                "from": {"id": "req-1", "role": "REQUESTER"},
+                "created": "2024-01-31T12:00:00",
+            }
+        ],
         "meta": {"pool_id": "21", "project_id": "11", "assignment_id": "a1"},
         "answerable": True,
         "folders": ["INBOX", "UNREAD"],

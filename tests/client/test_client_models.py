@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pendulum
 import pytest
-
 from model_examples_quality import QUALITY_EXAMPLES
+
 from toloka_provider.client import models
 from toloka_provider.client.errors import FailedOperationError
 from toloka_provider.client.models import (

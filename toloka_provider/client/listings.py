@@ -16,7 +16,9 @@ def _ranged(*fields: str) -> frozenset[str]:
     return frozenset(f"{field}{suffix}" for field in fields for suffix in RANGE_SUFFIXES)
 
 
-SKILLS = Listing("skills", f"{V1}/skills", frozenset({"name"}) | _ranged("id", "created", "modified"), 100, 100)
+SKILLS = Listing(
+    "skills", f"{V1}/skills", frozenset({"name"}) | _ranged("id", "created", "modified"), 100, 100
+)
 USER_SKILLS = Listing(
     "user_skills",
     f"{V1}/user-skills",
@@ -32,7 +34,11 @@ USER_RESTRICTIONS = Listing(
     300,
 )
 MESSAGE_THREADS = Listing(
-    "message_threads", f"{V1}/message-threads", frozenset({"folder", "folder_ne"}) | _ranged("id", "created"), 300, 300
+    "message_threads",
+    f"{V1}/message-threads",
+    frozenset({"folder", "folder_ne"}) | _ranged("id", "created"),
+    300,
+    300,
 )
 # toloka-kit pages these by ``created`` (``created_gt``), which skips subscriptions created in the same
 # instant as the last one of a page; the id cursor of every other list has no such gap.
