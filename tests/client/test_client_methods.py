@@ -484,6 +484,15 @@ CASES_ISSUE_14: list[Case] = [
         ) or pytest.fail(repr(result)),
     ),
 ]
+CASES_ISSUE_14.append(
+    Case(
+        "iter_assignments_table", ("21",), {"status": ["SUBMITTED", "ACCEPTED"], "field": ["worker_id"]},
+        [x("GET", "/api/new/requester/pools/21/assignments.tsv",
+           {"status": "SUBMITTED,APPROVED", "field": "ASSIGNMENT:worker_id", "addRowDelimiter": "false"},
+           reply=b'INPUT:text\tASSIGNMENT:worker_id\n"a\tb"\tw1\n')],
+        lambda rows: rows == [{"INPUT:text": "a\tb", "ASSIGNMENT:worker_id": "w1"}] or pytest.fail(repr(rows)),
+    )
+)
 CASES.extend(CASES_ISSUE_14)
 
 
@@ -506,7 +515,10 @@ def _matches(expected: Any, actual: Any) -> bool:
 def test_method_sends_exact_request_and_parses_result(mode: str, case: Case) -> None:
     server = ScriptedServer()
     for _, (status, reply) in case.exchanges:
-        server.reply(status, reply)
+        if isinstance(reply, bytes):  # a non-JSON body (the TSV export)
+            server.reply(status, raw=reply)
+        else:
+            server.reply(status, reply)
     with Harness(mode, server) as harness:
         result = harness.call(case.method, *case.args, **case.kwargs)
     sent = server.requests_made()
@@ -521,7 +533,8 @@ def test_every_public_method_has_a_case() -> None:
     from toloka_provider.client import TolokaClient
 
     public = {name for name in dir(TolokaClient) if not name.startswith("_") and callable(getattr(TolokaClient, name))}
-    covered = {case.method for case in CASES} | {"download_attachment", "close"}
+    # download_attachment and get_assignments_df (pandas is optional) have their own tests.
+    covered = {case.method for case in CASES} | {"download_attachment", "close", "get_assignments_df"}
     assert sorted(public - covered) == []
 
 

@@ -13,6 +13,7 @@ for ``get_*``).
 from __future__ import annotations
 
 import copy
+import io
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from toloka_provider.client import core, models
+from toloka_provider.client import core, export, models
 from toloka_provider.client import listings as more
 from toloka_provider.client import pagination as lists
 from toloka_provider.client.config import ClientConfig
@@ -1601,3 +1602,57 @@ class TolokaApi:
     def resume_app_batch(self, app_project_id: str, batch_id: str) -> models.AppBatch:
         """Resume a STOPPING or STOPPED batch; returns the batch as it is right after."""
         return self._app_batch_action(app_project_id, batch_id, "resume")
+
+    # ---- the assignments table export -----------------------------------------------------------------
+
+    def get_assignments_df(
+        self,
+        pool_id: str,
+        *,
+        status: Any = None,
+        start_time_from: datetime | str | None = None,
+        start_time_to: datetime | str | None = None,
+        exclude_banned: bool | None = None,
+        field: Any = None,
+    ) -> Any:
+        """The pool's results as a ``pandas.DataFrame``, as the web UI's download and toloka-kit give them: one
+        row per task per assignment, columns ``INPUT:…``, ``OUTPUT:…``, ``GOLDEN:…``, ``HINT:…``, ``ASSIGNMENT:…``.
+
+        ``status``: export statuses (default ``["APPROVED"]``; ACCEPTED is accepted for APPROVED);
+        ``start_time_from`` / ``start_time_to``: by start time; ``exclude_banned``; ``field``: the ``ASSIGNMENT:``
+        columns (default link, assignment_id, worker_id, status, started). Needs pandas, the
+        ``toloka-airflow-provider[pandas]`` extra; ``iter_assignments_table`` reads the same export without it.
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError(
+                "get_assignments_df() needs pandas: pip install 'toloka-airflow-provider[pandas]' "
+                "(or read the same export without pandas with iter_assignments_table())"
+            ) from None
+        path = export.TSV_PATH.format(pool_id=_id(pool_id, "pool_id"))
+        query = export.tsv_query(status, start_time_from, start_time_to, exclude_banned, field)
+
+        def plan() -> Plan:
+            response = yield from call(self._new_retry_policy, "GET", path, params=query)
+            # Read as toloka-kit does (pandas infers the column types), from the bytes: no decoded copy.
+            return pandas.read_csv(io.BytesIO(response.body), sep="\t", encoding="utf-8-sig")
+
+        return self._run(plan())
+
+    def iter_assignments_table(
+        self,
+        pool_id: str,
+        *,
+        status: Any = None,
+        start_time_from: datetime | str | None = None,
+        start_time_to: datetime | str | None = None,
+        exclude_banned: bool | None = None,
+        field: Any = None,
+    ) -> Iterator[dict[str, str]]:
+        """The export of ``get_assignments_df`` row by row, as dicts of strings keyed by column name, with no
+        pandas. The body is streamed: rows are yielded as chunks arrive, and memory holds one chunk, not the
+        file. Same arguments as ``get_assignments_df``; an async iterator on the async client."""
+        path = export.TSV_PATH.format(pool_id=_id(pool_id, "pool_id"))
+        query = export.tsv_query(status, start_time_from, start_time_to, exclude_banned, field)
+        return self._iterate(export.table_plan(self._new_retry_policy, path, query))
