@@ -493,6 +493,28 @@ CASES_ISSUE_14.append(
         lambda rows: rows == [{"INPUT:text": "a\tb", "ASSIGNMENT:worker_id": "w1"}] or pytest.fail(repr(rows)),
     )
 )
+CASES_ISSUE_14 += [
+    Case(
+        "archive_app_batch", ("ap1", "ab1"), {},
+        [x("POST", f"{APPS}/app-projects/ap1/batches/ab1/archive"), x("GET", f"{APPS}/app-projects/ap1/batches/ab1", reply={**APP_BATCH, "status": "ARCHIVE"})],
+        is_model(models.AppBatch, status=models.AppBatchStatus.ARCHIVE),
+    ),
+    Case(
+        "unarchive_app_batch", ("ap1", "ab1"), {},
+        [x("POST", f"{APPS}/app-projects/ap1/batches/ab1/unarchive"), x("GET", f"{APPS}/app-projects/ap1/batches/ab1", reply={**APP_BATCH, "status": "COMPLETED"})],
+        is_model(models.AppBatch, status="COMPLETED"),
+    ),
+    Case(
+        "start_sync_batch_processing", ("ap1", "b", [{"text": "a"}]), {},
+        [x("POST", f"{APPS}/app-projects/ap1/batches/sync", body={"name": "b", "items": [{"text": "a"}]}, reply={"batch": {**APP_BATCH, "status": "COMPLETED"}})],
+        is_model(models.AppBatch, id="ab1", status="COMPLETED"),
+    ),
+    Case(
+        "check_update_project_for_major_version_change", ("11", {"public_name": "Dogs"}), {},
+        [x("POST", "/api/staging/projects/11/check", body={"public_name": "Dogs"}, reply={"differenceLevel": "BREAKING_CHANGE"})],
+        lambda level: level is models.ProjectUpdateDifferenceLevel.BREAKING_CHANGE or pytest.fail(repr(level)),
+    ),
+]
 CASES.extend(CASES_ISSUE_14)
 
 

@@ -265,6 +265,23 @@ class TolokaApi:
         """Start archiving; returns the ``PROJECT.ARCHIVE`` operation without waiting (None on 204)."""
         return self._start_action(f"{V1}/projects/{_id(project_id, 'project_id')}/archive")
 
+    def check_update_project_for_major_version_change(
+        self, project_id: str, project: models.Project | Mapping
+    ) -> models.ProjectUpdateDifferenceLevel:
+        """Whether ``update_project(project_id, project)`` would be a breaking change, without applying it:
+        EQUAL, NON_BREAKING_CHANGE or BREAKING_CHANGE (``POST /api/staging/projects/{id}/check``)."""
+        path = f"/api/staging/projects/{_id(project_id, 'project_id')}/check"
+        body = core.as_body(project, "project")
+
+        def plan() -> Plan:
+            data = yield from call_json(self._new_retry_policy, "POST", path, body=body)
+            level = data.get("differenceLevel") if isinstance(data, Mapping) else None
+            if not isinstance(level, str):
+                raise ValueError(f"POST {path}: the answer has no differenceLevel: {data!r}")
+            return models.ProjectUpdateDifferenceLevel(level)
+
+        return self._run(plan())
+
     def clone_project(self, project_id: str, reuse_controllers: bool = True) -> models.CloneResults:
         """Copy a project with all its trainings and pools (no tasks); returns ``CloneResults(project, pools,
         trainings)``.
@@ -1656,3 +1673,31 @@ class TolokaApi:
         path = export.TSV_PATH.format(pool_id=_id(pool_id, "pool_id"))
         query = export.tsv_query(status, start_time_from, start_time_to, exclude_banned, field)
         return self._iterate(export.table_plan(self._new_retry_policy, path, query))
+
+    def archive_app_batch(self, app_project_id: str, batch_id: str) -> models.AppBatch:
+        """Archive a finished batch; returns the batch as it is right after."""
+        return self._app_batch_action(app_project_id, batch_id, "archive")
+
+    def unarchive_app_batch(self, app_project_id: str, batch_id: str) -> models.AppBatch:
+        return self._app_batch_action(app_project_id, batch_id, "unarchive")
+
+    def start_sync_batch_processing(
+        self, app_project_id: str, name: str, items: Iterable[Mapping[str, Any]]
+    ) -> models.AppBatch:
+        """Create a batch and label it synchronously (``POST …/batches/sync``): the answer holds the results.
+
+        The docs show the batch wrapped as ``{"batch": {...}}`` while toloka-kit reads the body itself as the
+        batch; both are read. Retried only after a 429: a repeated request would pay for the batch twice.
+        """
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+            raise _bad("items", "a list of input-data dicts", items)
+        body = {"name": name, "items": [dict(item) for item in items]}
+        path = f"{APPS}/app-projects/{_id(app_project_id, 'app_project_id')}/batches/sync"
+
+        def plan() -> Plan:
+            data = yield from call_json(self._new_retry_policy, "POST", path, body=body, idempotent=False)
+            if isinstance(data, Mapping) and isinstance(data.get("batch"), Mapping) and "id" not in data:
+                data = data["batch"]
+            return models.AppBatch.from_json_dict(data)
+
+        return self._run(plan())

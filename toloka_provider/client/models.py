@@ -80,6 +80,7 @@ __all__ = [
     "PoolUserRestriction",
     "Project",
     "ProjectStatus",
+    "ProjectUpdateDifferenceLevel",
     "ProjectUserRestriction",
     "RecipientsSelectType",
     "Requester",
@@ -140,6 +141,14 @@ class OpenStrEnum(str, Enum):
 class ProjectStatus(OpenStrEnum):
     ACTIVE = "ACTIVE"
     ARCHIVED = "ARCHIVED"
+
+
+class ProjectUpdateDifferenceLevel(OpenStrEnum):
+    """How a project update would change the project (``check_update_project_for_major_version_change``)."""
+
+    EQUAL = "EQUAL"
+    BREAKING_CHANGE = "BREAKING_CHANGE"
+    NON_BREAKING_CHANGE = "NON_BREAKING_CHANGE"
 
 
 class AssignmentsIssuingType(OpenStrEnum):
