@@ -580,12 +580,22 @@ class TolokaApi:
     def get_task(self, task_id: str) -> models.Task:
         return self._get(models.Task, f"{V1}/tasks/{_id(task_id, 'task_id')}")
 
-    def patch_task(self, task_id: str, **fields: Any) -> models.Task:
-        """Patch overlap, infinite_overlap, baseline_solutions, known_solutions, message_on_unknown_solution.
-
-        ``open_pool`` goes to the query string.
-        """
-        open_pool = fields.pop("open_pool", None)
+    def patch_task(
+        self,
+        task_id: str,
+        *,
+        overlap: int | None = None,
+        infinite_overlap: bool | None = None,
+        baseline_solutions: list[dict[str, Any]] | None = None,
+        known_solutions: list[dict[str, Any]] | None = None,
+        message_on_unknown_solution: str | None = None,
+        open_pool: bool | None = None,
+    ) -> models.Task:
+        """Patch the given fields (None ones are not sent); ``open_pool`` goes to the query string."""
+        fields = {
+            "overlap": overlap, "infinite_overlap": infinite_overlap, "baseline_solutions": baseline_solutions,
+            "known_solutions": known_solutions, "message_on_unknown_solution": message_on_unknown_solution,
+        }  # fmt: skip
         body = {key: value for key, value in fields.items() if value is not None}
         return self._send(models.Task, "PATCH", f"{V1}/tasks/{_id(task_id, 'task_id')}", body, flags(open_pool=open_pool))
 
@@ -662,9 +672,17 @@ class TolokaApi:
     def get_task_suite(self, task_suite_id: str) -> models.TaskSuite:
         return self._get(models.TaskSuite, f"{V1}/task-suites/{_id(task_suite_id, 'task_suite_id')}")
 
-    def patch_task_suite(self, task_suite_id: str, **fields: Any) -> models.TaskSuite:
-        """Patch overlap, infinite_overlap, issuing_order_override; ``open_pool`` goes to the query string."""
-        open_pool = fields.pop("open_pool", None)
+    def patch_task_suite(
+        self,
+        task_suite_id: str,
+        *,
+        overlap: int | None = None,
+        infinite_overlap: bool | None = None,
+        issuing_order_override: float | None = None,
+        open_pool: bool | None = None,
+    ) -> models.TaskSuite:
+        """Patch the given fields (None ones are not sent); ``open_pool`` goes to the query string."""
+        fields = {"overlap": overlap, "infinite_overlap": infinite_overlap, "issuing_order_override": issuing_order_override}
         body = {key: value for key, value in fields.items() if value is not None}
         path = f"{V1}/task-suites/{_id(task_suite_id, 'task_suite_id')}"
         return self._send(models.TaskSuite, "PATCH", path, body, flags(open_pool=open_pool))
