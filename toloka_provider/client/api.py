@@ -13,6 +13,8 @@ for ``get_*``).
 from __future__ import annotations
 
 import copy
+import enum
+import importlib
 import io
 import json
 import logging
@@ -72,7 +74,7 @@ def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
     return filters
 
 
-def _check_enum_names(argument: str, value: Any, enum_class: type) -> None:
+def _check_enum_names(argument: str, value: Any, enum_class: type[enum.Enum]) -> None:
     values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
     known = [member.value for member in enum_class]
     for item in values:
@@ -1659,7 +1661,7 @@ class TolokaApi:
         ``toloka-airflow-provider[pandas]`` extra; ``iter_assignments_table`` reads the same export without it.
         """
         try:
-            import pandas
+            pandas = importlib.import_module("pandas")  # the optional [pandas] extra
         except ImportError:
             raise ImportError(
                 "get_assignments_df() needs pandas: pip install 'toloka-airflow-provider[pandas]' "

@@ -22,6 +22,7 @@ everything else here is I/O-free.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
 from typing import Any
 
 import attrs
@@ -56,7 +57,7 @@ class CloseStream:
 StreamEffect = (OpenStream, ReadStream, CloseStream)
 
 
-def streamed(plan: Plan) -> Plan:
+def streamed(plan: Plan) -> Generator[Any, Any, Any]:
     """Run a ``core.call`` plan with its ``Request`` effects sent as ``OpenStream`` (same retries, same errors)."""
     sent = None
     while True:
