@@ -1171,9 +1171,9 @@ class TolokaApi:
         its scope."""
         body = core.as_body(user_restriction, "user_restriction")
         scope = body.get("scope")
-        if scope not in ("SYSTEM", "ALL_PROJECTS", "PROJECT", "POOL") and not isinstance(
-            user_restriction, models.UserRestriction
-        ):
+        given = user_restriction.get("scope") if isinstance(user_restriction, Mapping) else user_restriction.scope
+        # A scope given as an enum member passes even if this client does not list it (a newer scope).
+        if scope not in ("SYSTEM", "ALL_PROJECTS", "PROJECT", "POOL") and not isinstance(given, enum.Enum):
             raise _bad("user_restriction scope", "one of SYSTEM, ALL_PROJECTS, PROJECT, POOL", scope)
         for needed_scope, key in (("PROJECT", "project_id"), ("POOL", "pool_id")):
             if scope == needed_scope and not body.get(key):
