@@ -164,7 +164,12 @@ def table_plan(
 ) -> Generator[Any, Any, None]:
     """Stream the export and emit its rows as dicts, one list per chunk received; the body is never held."""
     response = yield from streamed(core.call(new_policy, "GET", path, params=query))
-    if not isinstance(response, StreamedResponse):  # a transport that read it whole: parse it at once
+    if not isinstance(response, StreamedResponse):
+        if not 200 <= response.status < 300:  # e.g. a redirect: its body is not the export
+            raise errors.error_from_response(
+                response.status, response.body, method="GET", path=path, request_id_header=response.request_id
+            )
+        # A transport that read the body whole (no stream support): parse it at once.
         reader = TsvRows()
         rows = reader.feed(response.body) + reader.close()
         if rows:

@@ -108,6 +108,7 @@ def perform_sync(client: Any, effect: Any) -> Any:
                 headers={"Content-Type": "application/json"} if request.body is not None else None,
                 timeout=client._timeout,
                 stream=True,
+                allow_redirects=False,  # as httpx: the token is never sent elsewhere; a 3xx is not the body
             )
         except errors as exc:
             return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
