@@ -16,7 +16,7 @@ import functools
 import ssl
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,6 +25,13 @@ from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import make_config
 from toloka_provider.client.environment import Environment
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
+
+if TYPE_CHECKING:
+    # The same methods as TolokaApi, typed as coroutines and async iterators (generated from api.py; see
+    # tests/typing/async_api_gen.py). At run time the class derives from TolokaApi itself.
+    from toloka_provider.client._async_api import AsyncTolokaApi as _ApiBase
+else:
+    _ApiBase = TolokaApi
 
 
 @functools.lru_cache(maxsize=8)
@@ -62,7 +69,7 @@ def _describe_transport_error(exc: Exception, timeout: httpx.Timeout) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class AsyncTolokaClient(TolokaApi):
+class AsyncTolokaClient(_ApiBase):
     """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable)."""
 
     def __init__(

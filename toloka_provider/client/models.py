@@ -38,13 +38,21 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar, overload
 
 import attrs
 import pendulum
 
 from toloka_provider.client.dates import format_datetime, parse_datetime
 from toloka_provider.client.errors import FailedOperationError
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
+        """Run-time stand-in: the marker only tells type checkers that ``_model`` makes attrs classes."""
+        return lambda decorated: decorated
 
 __all__ = [
     "AggregatedSolution",
@@ -611,8 +619,21 @@ def _bind_converters(cls: type, fields: list[attrs.Attribute]) -> list[attrs.Att
     ]
 
 
+@overload
+def _model(cls: type[ModelT], /) -> type[ModelT]: ...
+
+
+@overload
+def _model(*, kw_only: bool = True) -> Callable[[type[ModelT]], type[ModelT]]: ...
+
+
+@dataclass_transform(kw_only_default=True, field_specifiers=(attrs.field,))
 def _model(cls: type[ModelT] | None = None, *, kw_only: bool = True) -> Any:
-    """Make an attrs model class and precompute what (de)serialisation needs, once per class."""
+    """Make an attrs model class and precompute what (de)serialisation needs, once per class.
+
+    Marked with ``dataclass_transform`` so that type checkers see each model's fields and keyword
+    constructor (``Pool(project_id=..., private_name=...)``), as they do for ``attrs.define``.
+    """
 
     def wrap(cls: type[ModelT]) -> type[ModelT]:
         # on_setattr hooks would make every attribute write in __init__ go through object.__setattr__
