@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators._common import (
@@ -145,6 +145,11 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         if not self.wait_for_completion:
             return status
         if self.deferrable:
+            # Look once first: a crowd that finished already (or a pool that closed for lack of money) is
+            # known now, without a round trip through the triggerer.
+            done = self._check_once(pool_id)
+            if done is not None:
+                return done
             self.defer(
                 trigger=TolokaPoolTrigger(
                     pool_id=pool_id,
@@ -158,6 +163,17 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
             )
         return self._wait(pool_id)
 
+    def _check_once(self, pool_id: str) -> str | None:
+        """The pool's status if it is finished (success), None while it is not; raises on a failure."""
+        pool = self.hook.get_conn().get_pool(pool_id)
+        outcome = pool_outcome(pool_id, pool.status, pool.last_close_reason, self.success_reasons)
+        if outcome.state == SUCCESS:
+            self.log.info("%s", outcome.message)
+            return enum_value(pool.status)
+        if outcome.state == FAILURE:
+            raise AirflowFailException(outcome.message)
+        return None
+
     def _wait(self, pool_id: str) -> str:
         client = self.hook.get_conn()
         started = self._clock()
@@ -169,7 +185,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
                 self.log.info("%s", outcome.message)
                 return enum_value(pool.status)
             if outcome.state == FAILURE:
-                raise AirflowException(outcome.message)
+                raise AirflowFailException(outcome.message)
             if self.timeout is not None and self._clock() - started >= self.timeout:
                 raise AirflowException(
                     f"Pool {pool_id} is still {enum_value(pool.status)} after waiting {self.timeout} s"
