@@ -328,3 +328,43 @@ def test_assignments_sensor_sends_one_filtered_request(emu):
     assert query["sort"] == "-submitted" and query["limit"] == 300
     assert query["submitted_gt"].isoformat().startswith("2024-01-01T00:00:00")
     assert before - 61 < query["submitted_lte"].timestamp() < time.time() - 59
+
+
+# -- issue 12: the pool sensor shows the "Toloka Pool" link while it waits ----------------------------------
+
+
+class _RecordingTI:
+    def __init__(self):
+        self.xcom = {}
+
+    def xcom_push(self, key, value):
+        self.xcom[key] = value
+
+
+def test_pool_sensor_has_the_toloka_pool_link():
+    from toloka_provider.links import POOL_URL_XCOM_KEY, TolokaPoolLink
+
+    links = [link for link in TolokaPoolSensor.operator_extra_links if isinstance(link, TolokaPoolLink)]
+    assert [link.name for link in links] == ["Toloka Pool"]
+    assert links[0].xcom_key == POOL_URL_XCOM_KEY
+
+
+@pytest.mark.integration
+def test_pool_sensor_pushes_the_pool_url_before_deferring(emu):
+    from toloka_provider.links import POOL_URL_XCOM_KEY
+
+    pool_id = add_pool(emu, "OPEN")
+    ti = _RecordingTI()
+    with pytest.raises(TaskDeferred):
+        pool_sensor(pool_id, deferrable=True, timeout=60).execute({"ti": ti})
+    assert ti.xcom[POOL_URL_XCOM_KEY] == f"{emu.url}/requester/project/1/pool/{pool_id}"
+
+
+@pytest.mark.integration
+def test_pool_sensor_pushes_the_pool_url_in_poke_mode(emu):
+    from toloka_provider.links import POOL_URL_XCOM_KEY
+
+    pool_id = add_pool(emu, "CLOSED", "COMPLETED")
+    ti = _RecordingTI()
+    pool_sensor(pool_id).execute({"ti": ti})
+    assert ti.xcom[POOL_URL_XCOM_KEY] == f"{emu.url}/requester/project/1/pool/{pool_id}"

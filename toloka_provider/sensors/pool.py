@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from toloka_provider.links import TolokaPoolLink
 from toloka_provider.sensors._base import TolokaBaseSensor
 from toloka_provider.triggers.outcomes import Outcome, normalise_names, plain, pool_outcome
 from toloka_provider.triggers.pool import TolokaPoolTrigger, validate_kind
@@ -28,6 +29,7 @@ class TolokaPoolSensor(TolokaBaseSensor):
     """
 
     template_fields = ("pool_id", "toloka_conn_id", "success_reasons")
+    operator_extra_links = (TolokaPoolLink(),)
 
     def __init__(
         self,
@@ -41,6 +43,13 @@ class TolokaPoolSensor(TolokaBaseSensor):
         self.pool_id = pool_id
         self.success_reasons = success_reasons
         self.kind = validate_kind(kind)
+
+    def execute(self, context: Any) -> Any:
+        # The "Toloka Pool" button must work while the task waits (hours), so the URL goes first.
+        ti = context.get("ti") if hasattr(context, "get") else None
+        if ti is not None:
+            TolokaPoolLink.persist(context, self.hook.web_ui_url(pool_id=str(self.pool_id)))
+        return super().execute(context)
 
     def describe(self) -> str:
         return f"Toloka {self.kind} {self.pool_id}"
