@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
+from toloka_provider.client.dates import parse_datetime
 from toloka_provider.sensors.app_batch import TolokaAppBatchSensor
 from toloka_provider.sensors.assignments import TolokaAssignmentsSensor
 from toloka_provider.sensors.operation import TolokaOperationSensor
@@ -44,7 +45,7 @@ def add_pool(emu, status="OPEN", reason=None, kind="pools"):
 
 def pool_sensor(pool_id, **kwargs):
     kwargs.setdefault("toloka_conn_id", "toloka_emu")
-    kwargs.setdefault("poke_interval", 0)
+    kwargs.setdefault("poke_interval", 0.1)  # the floor (waits.MIN_POLL_INTERVAL)
     kwargs.setdefault("deferrable", False)
     return TolokaPoolSensor(task_id="wait_pool", pool_id=pool_id, **kwargs)
 
@@ -245,7 +246,7 @@ def test_template_fields_and_lazy_hook(monkeypatch):
 @pytest.mark.integration
 def test_operation_sensor(emu):
     done = emu.state.create_operation("POOL.OPEN", {"pool_id": "1"}, delay=0)
-    result = TolokaOperationSensor(task_id="op", operation_id=done["id"], toloka_conn_id="toloka_emu", poke_interval=0).execute({})
+    result = TolokaOperationSensor(task_id="op", operation_id=done["id"], toloka_conn_id="toloka_emu", poke_interval=0.1).execute({})
     assert result["operation_id"] == done["id"] and result["operation"]["status"] == "SUCCESS"
 
     failed = emu.state.create_operation("POOL.OPEN", {"pool_id": "1"}, status="FAIL", details={"why": "no"}, delay=0)
@@ -312,22 +313,26 @@ def test_assignments_sensor_sends_one_filtered_request(emu):
     pool_id = add_pool(emu)
     sensor = TolokaAssignmentsSensor(task_id="a", pool_id=pool_id, statuses=["submitted", "ACCEPTED"],
                                      watermark="2024-01-01T00:00:00Z", toloka_conn_id="toloka_emu")
-    calls = []
+    sent = []
     client = sensor.hook.get_conn()
-    original = client.find_assignments
+    original = client._perform
 
-    def spy(**kwargs):
-        calls.append(kwargs)
-        return original(**kwargs)
+    def spy(effect):  # every request the check sends goes through the client's transport
+        sent.append(effect)
+        return original(effect)
 
-    client.find_assignments = spy
+    client._perform = spy
     before = time.time()
     sensor.poke({})
-    (query,) = calls
-    assert query["pool_id"] == pool_id and query["status"] == ["SUBMITTED", "ACCEPTED"]
-    assert query["sort"] == "-submitted" and query["limit"] == 300
-    assert query["submitted_gt"].isoformat().startswith("2024-01-01T00:00:00")
-    assert before - 61 < query["submitted_lte"].timestamp() < time.time() - 59
+    requests = [effect for effect in sent if type(effect).__name__ == "Request"]
+    # One filtered list request; the list is empty, so the pool is looked up once (it exists).
+    assert [(r.method, r.path) for r in requests] == [("GET", "/api/v1/assignments"), ("GET", f"/api/v1/pools/{pool_id}")]
+    query = requests[0].params
+    assert query["pool_id"] == pool_id and query["status"] == "SUBMITTED,ACCEPTED"
+    assert query["sort"] == "-submitted" and query["limit"] == "300"
+    assert query["submitted_gt"].startswith("2024-01-01T00:00:00")
+    lte = parse_datetime(query["submitted_lte"]).timestamp()
+    assert before - 61 < lte < time.time() - 59
 
 
 # -- issue 12: the pool sensor shows the "Toloka Pool" link while it waits ----------------------------------

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
-from toloka_provider.client import core, models
+from toloka_provider.client import core, models, waits
 from toloka_provider.client import pagination as lists
 from toloka_provider.client.config import ClientConfig
 from toloka_provider.client.core import BatchKind, call, call_json, call_model, flags
@@ -530,21 +530,7 @@ class TolokaApi:
 
     def get_pool_completion_percentage(self, pool_id: str, timeout: float | None = 60.0) -> int:
         """The pool's completion percentage (0..100): an analytics request, waited for."""
-        body = [{"subject": "POOL", "subject_id": _id(pool_id, "pool_id"), "name": "completion_percentage"}]
-
-        def plan() -> Plan:
-            operation = yield from call_model(self._new_retry_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body)
-            operation = yield from core.wait_operation(self._new_retry_policy, operation, timeout, OPERATION_POLL_INTERVAL)
-            operation.raise_on_fail()
-            try:
-                result = (operation.details or {})["value"][0]["result"]
-                return int(result["value"] if isinstance(result, Mapping) else result)
-            except (KeyError, IndexError, TypeError, ValueError):
-                raise ValueError(
-                    f"analytics operation {operation.id} has no completion_percentage result: {operation.details!r}"
-                ) from None
-
-        return self._run(plan())
+        return self._run(waits.completion_percentage(self._new_retry_policy, _id(pool_id, "pool_id"), timeout))
 
     # ---- user bonuses ---------------------------------------------------------------------------------
 
