@@ -31,13 +31,8 @@ USER_BONUSES_KIND = BatchKind(f"{V1}/user-bonuses", models.UserBonus, "user_bonu
 OPERATION_POLL_INTERVAL = 1.0
 
 
-def _id(value: Any, argument: str) -> str:
-    """Path ids: a non-empty str (ints are accepted and converted); never a path separator."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value or "/" in value:
-        raise ValueError(f"{argument} must be a non-empty id string, got {value!r}")
-    return value
+#: Path ids: a non-empty str (ints are accepted and converted); never a path separator.
+_id = waits.check_id
 
 
 def _value(value: Any) -> Any:

@@ -338,7 +338,8 @@ def describe_persistent_error(error: BaseException, what: str, conn_id: str) -> 
 # --------------------------------------------------------------------------------------------------- checks
 
 
-def _id(value: Any, argument: str) -> str:
+def check_id(value: Any, argument: str) -> str:
+    """A path id: a non-empty str (an int is converted); never a path separator."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value or "/" in value:
@@ -352,7 +353,7 @@ def _get(new_policy: core.PolicyFactory, model: type, path: str) -> Plan:
 
 def completion_percentage(new_policy: core.PolicyFactory, pool_id: str, timeout: float | None = 60.0) -> Plan:
     """A pool's completion percentage (0..100): an analytics request, waited for."""
-    body = [{"subject": "POOL", "subject_id": _id(pool_id, "pool_id"), "name": "completion_percentage"}]
+    body = [{"subject": "POOL", "subject_id": check_id(pool_id, "pool_id"), "name": "completion_percentage"}]
     operation = yield from core.call_model(new_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body)
     operation = yield from core.wait_operation(new_policy, operation, timeout, 1.0)
     operation.raise_on_fail()
@@ -389,7 +390,7 @@ class Wait:
 class PoolWait(Wait):
     """Until the pool (``kind="pool"``) or training closes with one of ``success_reasons``; ``pool_outcome``."""
 
-    pool_id: str = attrs.field(converter=lambda v: _id(v, "pool_id"))
+    pool_id: str = attrs.field(converter=lambda v: check_id(v, "pool_id"))
     # Normalised here; unknown names are refused by the check (``pool_outcome``), so that a trigger built
     # with a misspelt reason ends in one error event instead of failing to load. Tasks check them up front.
     success_reasons: tuple[str, ...] = attrs.field(
@@ -418,7 +419,7 @@ class PoolWait(Wait):
 class OperationWait(Wait):
     """Until the operation is SUCCESS (success) or FAIL (failure with the server's details)."""
 
-    operation_id: str = attrs.field(converter=lambda v: _id(v, "operation_id"))
+    operation_id: str = attrs.field(converter=lambda v: check_id(v, "operation_id"))
 
     @property
     def what(self) -> str:
@@ -449,8 +450,8 @@ class OperationWait(Wait):
 class AppBatchWait(Wait):
     """Until the App batch reaches one of ``success_statuses``; ``app_batch_outcome``."""
 
-    app_project_id: str = attrs.field(converter=lambda v: _id(v, "app_project_id"))
-    batch_id: str = attrs.field(converter=lambda v: _id(v, "batch_id"))
+    app_project_id: str = attrs.field(converter=lambda v: check_id(v, "app_project_id"))
+    batch_id: str = attrs.field(converter=lambda v: check_id(v, "batch_id"))
     success_statuses: tuple[str, ...] = attrs.field(
         default=("COMPLETED",), converter=lambda v: normalise_names(v, "success_statuses")
     )
@@ -548,7 +549,7 @@ class AssignmentsWait(Wait):
     them a little late, and a watermark past a not-yet-visible assignment would skip it for good.
     """
 
-    pool_id: str = attrs.field(converter=lambda v: _id(v, "pool_id"))
+    pool_id: str = attrs.field(converter=lambda v: check_id(v, "pool_id"))
     statuses: tuple[str, ...] = attrs.field(default=("SUBMITTED",), converter=lambda v: normalise_names(v, "statuses"))
     min_count: int = attrs.field(default=1, converter=validate_min_count)
     watermark: str | None = attrs.field(default=None, converter=lambda v: format_datetime(v) if v else None)
