@@ -369,7 +369,10 @@ def completion_percentage(new_policy: core.PolicyFactory, pool_id: str, timeout:
 class Wait:
     """One check: ``check`` reads the object once; ``progress`` says how far it is (a courtesy line)."""
 
-    what: str
+    @property
+    def what(self) -> str:
+        """What is waited for, for messages ("Toloka pool 12")."""
+        raise NotImplementedError
 
     def check(self, new_policy: core.PolicyFactory) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -380,10 +383,9 @@ class Wait:
 
     def kwargs(self) -> dict[str, Any]:
         """The arguments that rebuild this wait, as plain JSON (a trigger's kwargs)."""
-        return {
-            field.name: list(value) if isinstance(value, tuple) else value
-            for field, value in ((f, getattr(self, f.name)) for f in attrs.fields(type(self)) if f.init)
-        }
+        fields = attrs.fields(type(self))  # type: ignore[arg-type]  # every concrete wait is an attrs class
+        values = {field.name: getattr(self, field.name) for field in fields if field.init}
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
 
 
 @attrs.define
