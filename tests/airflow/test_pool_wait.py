@@ -66,7 +66,10 @@ def test_deferrable_wait_defers_when_the_pool_is_still_open(monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "says"),
     [
-        ({"poll_interval": 0}, "poll_interval must be a number >= 0.1 (seconds; 0 would poll in a busy loop), got 0"),
+        (
+            {"poll_interval": 0},
+            "poll_interval must be a number >= 0.1 (seconds; 0 would poll in a busy loop), got 0",
+        ),
         ({"poll_interval": -5}, "poll_interval must be a number >= 0.1"),
         ({"poll_interval": float("nan")}, "poll_interval must be a number >= 0.1"),
         ({"poll_interval": "30"}, "poll_interval must be a number >= 0.1"),
@@ -133,7 +136,10 @@ def test_timeout_none_defers_without_a_deadline(monkeypatch):
     with pytest.raises(TaskDeferred) as deferred:
         _open_pool_operator(timeout=None, poll_interval=7, max_consecutive_errors=4).execute(make_context())
     assert deferred.value.trigger.serialize()[1]["policy"] == {
-        "interval": 7.0, "deadline": None, "max_consecutive_errors": 4, "progress_interval": 300.0,
+        "interval": 7.0,
+        "deadline": None,
+        "max_consecutive_errors": 4,
+        "progress_interval": 300.0,
     }
 
 

@@ -18,31 +18,76 @@ FAR_FUTURE = 4102444800.0  # 2100-01-01: the stored deadline has not passed
 # serialize() output of the earlier code, verbatim (deadlines in epoch seconds).
 STORED_POOL_BY_SENSOR = (
     "toloka_provider.triggers.pool.TolokaPoolTrigger",
-    {"pool_id": "12", "success_reasons": ["COMPLETED", "MANUAL"], "kind": "pool", "toloka_conn_id": "toloka_emu",
-     "poll_interval": 60.0, "deadline": 1893456000.0, "max_consecutive_errors": 10, "progress_interval": 300.0},
+    {
+        "pool_id": "12",
+        "success_reasons": ["COMPLETED", "MANUAL"],
+        "kind": "pool",
+        "toloka_conn_id": "toloka_emu",
+        "poll_interval": 60.0,
+        "deadline": 1893456000.0,
+        "max_consecutive_errors": 10,
+        "progress_interval": 300.0,
+    },
 )
 STORED_POOL_BY_OPERATOR = (
     "toloka_provider.triggers.pool.TolokaPoolTrigger",
-    {"pool_id": "12", "success_reasons": ["COMPLETED"], "kind": "pool", "toloka_conn_id": "toloka_default",
-     "poll_interval": 30.0, "deadline": None, "max_consecutive_errors": 10, "progress_interval": 300.0},
+    {
+        "pool_id": "12",
+        "success_reasons": ["COMPLETED"],
+        "kind": "pool",
+        "toloka_conn_id": "toloka_default",
+        "poll_interval": 30.0,
+        "deadline": None,
+        "max_consecutive_errors": 10,
+        "progress_interval": 300.0,
+    },
 )
 STORED_OPERATION = (
     "toloka_provider.triggers.operation.TolokaOperationTrigger",
-    {"operation_id": "op-1", "toloka_conn_id": "toloka_emu", "poll_interval": 5.0, "deadline": 1893456000.0,
-     "max_consecutive_errors": 3, "progress_interval": 300.0},
+    {
+        "operation_id": "op-1",
+        "toloka_conn_id": "toloka_emu",
+        "poll_interval": 5.0,
+        "deadline": 1893456000.0,
+        "max_consecutive_errors": 3,
+        "progress_interval": 300.0,
+    },
 )
 STORED_APP_BATCH = (
     "toloka_provider.triggers.app_batch.TolokaAppBatchTrigger",
-    {"app_project_id": "ap1", "batch_id": "b1", "success_statuses": ["COMPLETED"], "toloka_conn_id": "toloka_emu",
-     "poll_interval": 60.0, "deadline": 1893456000.0, "max_consecutive_errors": 10, "progress_interval": 300.0},
+    {
+        "app_project_id": "ap1",
+        "batch_id": "b1",
+        "success_statuses": ["COMPLETED"],
+        "toloka_conn_id": "toloka_emu",
+        "poll_interval": 60.0,
+        "deadline": 1893456000.0,
+        "max_consecutive_errors": 10,
+        "progress_interval": 300.0,
+    },
 )
 STORED_ASSIGNMENTS = (
     "toloka_provider.triggers.assignments.TolokaAssignmentsTrigger",
-    {"pool_id": "7", "statuses": ["SUBMITTED"], "min_count": 2, "watermark": "2024-01-01T10:00:00.500000",
-     "consistency_lag": 0.0, "toloka_conn_id": "toloka_emu", "poll_interval": 60.0, "deadline": 1893456000.0,
-     "max_consecutive_errors": 10, "progress_interval": 300.0},
+    {
+        "pool_id": "7",
+        "statuses": ["SUBMITTED"],
+        "min_count": 2,
+        "watermark": "2024-01-01T10:00:00.500000",
+        "consistency_lag": 0.0,
+        "toloka_conn_id": "toloka_emu",
+        "poll_interval": 60.0,
+        "deadline": 1893456000.0,
+        "max_consecutive_errors": 10,
+        "progress_interval": 300.0,
+    },
 )
-STORED = [STORED_POOL_BY_SENSOR, STORED_POOL_BY_OPERATOR, STORED_OPERATION, STORED_APP_BATCH, STORED_ASSIGNMENTS]
+STORED = [
+    STORED_POOL_BY_SENSOR,
+    STORED_POOL_BY_OPERATOR,
+    STORED_OPERATION,
+    STORED_APP_BATCH,
+    STORED_ASSIGNMENTS,
+]
 
 
 def load(classpath: str, kwargs: dict):
@@ -55,16 +100,21 @@ def load(classpath: str, kwargs: dict):
 def test_a_stored_trigger_loads_with_its_poll_settings_and_reserialises(classpath, kwargs):
     trigger = load(classpath, json.loads(json.dumps(kwargs)))
     assert trigger.policy.to_dict() == {
-        "interval": kwargs["poll_interval"], "deadline": kwargs["deadline"],
-        "max_consecutive_errors": kwargs["max_consecutive_errors"], "progress_interval": kwargs["progress_interval"],
+        "interval": kwargs["poll_interval"],
+        "deadline": kwargs["deadline"],
+        "max_consecutive_errors": kwargs["max_consecutive_errors"],
+        "progress_interval": kwargs["progress_interval"],
     }
     path, again = trigger.serialize()
     assert path == classpath
     json.dumps(again)
     assert load(path, again) == trigger
     # The wait's own arguments are kept as they were stored.
-    own = {k: v for k, v in kwargs.items() if k not in ("poll_interval", "deadline", "max_consecutive_errors",
-                                                          "progress_interval")}
+    own = {
+        k: v
+        for k, v in kwargs.items()
+        if k not in ("poll_interval", "deadline", "max_consecutive_errors", "progress_interval")
+    }
     assert {k: v for k, v in again.items() if k != "policy"} == own
 
 
@@ -92,10 +142,16 @@ def emu(toloka_emulator_factory, monkeypatch):
     emulator = toloka_emulator_factory(crowd=0, operation_delay=0.0)
     monkeypatch.setenv(
         "AIRFLOW_CONN_TOLOKA_EMU",
-        json.dumps({"conn_type": "toloka", "password": emulator.token, "host": emulator.url, "extra": {"retries": 0}}),
+        json.dumps(
+            {"conn_type": "toloka", "password": emulator.token, "host": emulator.url, "extra": {"retries": 0}}
+        ),
     )
-    monkeypatch.setenv("AIRFLOW_CONN_TOLOKA_DEFAULT", json.dumps({"conn_type": "toloka", "password": emulator.token,
-                                                                 "host": emulator.url, "extra": {"retries": 0}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TOLOKA_DEFAULT",
+        json.dumps(
+            {"conn_type": "toloka", "password": emulator.token, "host": emulator.url, "extra": {"retries": 0}}
+        ),
+    )
     return emulator
 
 
@@ -115,7 +171,9 @@ async def first_event(trigger, on_sleep=None):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("stored", [STORED_POOL_BY_SENSOR, STORED_POOL_BY_OPERATOR], ids=["by sensor", "by operator"])
+@pytest.mark.parametrize(
+    "stored", [STORED_POOL_BY_SENSOR, STORED_POOL_BY_OPERATOR], ids=["by sensor", "by operator"]
+)
 async def test_a_stored_pool_trigger_runs_to_success(emu, stored):
     classpath, kwargs = stored
     pool_id = emu.state.create("pools", {"project_id": "1", "private_name": "p", "status": "OPEN"})["id"]
@@ -124,7 +182,12 @@ async def test_a_stored_pool_trigger_runs_to_success(emu, stored):
     payload, pauses = await first_event(
         trigger, lambda: emu.state.set_pool_status("pools", pool_id, "CLOSED", "COMPLETED")
     )
-    assert payload == {"status": "success", "pool_id": pool_id, "pool_status": "CLOSED", "close_reason": "COMPLETED"}
+    assert payload == {
+        "status": "success",
+        "pool_id": pool_id,
+        "pool_status": "CLOSED",
+        "close_reason": "COMPLETED",
+    }
     assert pauses == [kwargs["poll_interval"]]
 
 
@@ -141,7 +204,9 @@ async def test_a_stored_pool_trigger_whose_deadline_passed_times_out(emu):
 async def test_a_stored_operation_trigger_runs_to_success(emu):
     classpath, kwargs = STORED_OPERATION
     operation = emu.state.create_operation("POOL.OPEN", {"pool_id": "1"}, delay=0)
-    payload, _ = await first_event(load(classpath, {**kwargs, "operation_id": operation["id"], "deadline": FAR_FUTURE}))
+    payload, _ = await first_event(
+        load(classpath, {**kwargs, "operation_id": operation["id"], "deadline": FAR_FUTURE})
+    )
     assert payload["status"] == "success" and payload["operation_id"] == operation["id"]
     assert payload["operation"]["status"] == "SUCCESS"
 
@@ -149,7 +214,13 @@ async def test_a_stored_operation_trigger_runs_to_success(emu):
 @pytest.mark.integration
 async def test_a_stored_app_batch_trigger_runs_to_failure(emu):
     classpath, kwargs = STORED_APP_BATCH
-    emu.state.app_projects["ap1"] = {"id": "ap1", "app_id": "a", "name": "p", "status": "READY", "parameters": {}}
+    emu.state.app_projects["ap1"] = {
+        "id": "ap1",
+        "app_id": "a",
+        "name": "p",
+        "status": "READY",
+        "parameters": {},
+    }
     emu.state.app_batches["b1"] = {"id": "b1", "app_project_id": "ap1", "name": "b", "status": "NO_MONEY"}
     payload, _ = await first_event(load(classpath, {**kwargs, "deadline": FAR_FUTURE}))
     assert payload["status"] == "failure" and "ended with status NO_MONEY" in payload["message"]

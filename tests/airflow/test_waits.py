@@ -20,7 +20,12 @@ from toloka_provider.client.protocol import Now, Sleep
 
 def test_policy_round_trips_as_one_plain_dict():
     policy = waits.PollPolicy(interval=7, deadline=123.5, max_consecutive_errors=2, progress_interval=60)
-    assert policy.to_dict() == {"interval": 7.0, "deadline": 123.5, "max_consecutive_errors": 2, "progress_interval": 60.0}
+    assert policy.to_dict() == {
+        "interval": 7.0,
+        "deadline": 123.5,
+        "max_consecutive_errors": 2,
+        "progress_interval": 60.0,
+    }
     assert waits.PollPolicy.from_dict(policy.to_dict()) == policy
 
 
@@ -43,7 +48,9 @@ def test_policy_refuses_bad_values_naming_them(kwargs, says):
 
 def test_task_interval_has_a_floor_and_timeout_zero_is_allowed():
     assert waits.check_poll_interval(waits.MIN_POLL_INTERVAL) == 0.1
-    with pytest.raises(TolokaArgumentError, match=r"poll_interval must be a number >= 0.1 \(seconds; 0 would poll"):
+    with pytest.raises(
+        TolokaArgumentError, match=r"poll_interval must be a number >= 0.1 \(seconds; 0 would poll"
+    ):
         waits.check_poll_interval(0)
     assert waits.check_timeout(0) == 0.0 and waits.check_timeout(None) is None
 
@@ -54,7 +61,10 @@ def test_trigger_kwargs_old_and_new():
     assert policy == waits.PollPolicy(5.0, 9.0, 3, 10.0)
     assert waits.PollPolicy.from_trigger_kwargs(policy.to_dict(), {}, 30.0) == policy
     assert waits.PollPolicy.from_trigger_kwargs(None, {}, 30.0).interval == 30.0
-    assert waits.PollPolicy.from_trigger_kwargs(None, {"poll_interval": 0}, 30.0).interval == waits.MIN_POLL_INTERVAL
+    assert (
+        waits.PollPolicy.from_trigger_kwargs(None, {"poll_interval": 0}, 30.0).interval
+        == waits.MIN_POLL_INTERVAL
+    )
     with pytest.raises(TypeError, match="give either policy or poll_interval, not both"):
         waits.PollPolicy.from_trigger_kwargs(policy.to_dict(), {"poll_interval": 1}, 30.0)
     with pytest.raises(TypeError, match="unexpected trigger argument"):
@@ -129,19 +139,27 @@ def test_poll_returns_the_first_final_outcome_and_sleeps_the_interval():
 
 
 def test_poll_checks_once_even_past_the_deadline_and_never_oversleeps_it():
-    outcome, sleeps = drive(waits.poll(Scripted(["waiting"]), waits.PollPolicy(interval=5, deadline=10.0), None))
+    outcome, sleeps = drive(
+        waits.poll(Scripted(["waiting"]), waits.PollPolicy(interval=5, deadline=10.0), None)
+    )
     assert outcome.state == waits.TIMEOUT and sleeps == []
     assert outcome.message == "the thing did not finish before the deadline"
-    outcome, sleeps = drive(waits.poll(Scripted(["waiting"]), waits.PollPolicy(interval=600, deadline=1100.0), None))
+    outcome, sleeps = drive(
+        waits.poll(Scripted(["waiting"]), waits.PollPolicy(interval=600, deadline=1100.0), None)
+    )
     assert outcome.state == waits.TIMEOUT and sleeps == [100.0]
 
 
 def test_poll_tolerates_the_error_budget_then_gives_up_with_the_last_error():
     log = Log()
     wait = Scripted([_500(), _500(), "waiting", _500(), _500(), _500()])
-    outcome, sleeps = drive(waits.poll(wait, waits.PollPolicy(interval=1, max_consecutive_errors=2), None, logger=log))
+    outcome, sleeps = drive(
+        waits.poll(wait, waits.PollPolicy(interval=1, max_consecutive_errors=2), None, logger=log)
+    )
     assert outcome.state == waits.GAVE_UP and isinstance(outcome.error, InternalApiError)
-    assert outcome.message.startswith("the thing: 3 transient errors in a row, giving up (last: InternalApiError")
+    assert outcome.message.startswith(
+        "the thing: 3 transient errors in a row, giving up (last: InternalApiError"
+    )
     assert wait.looks == 6 and len(sleeps) == 5  # the waiting look in between reset the count
     assert sum(line.startswith("WARNING the thing: transient error") for line in log.lines) == 4
 
@@ -156,7 +174,10 @@ def test_poll_logs_progress_every_progress_interval_from_the_start():
     log = Log()
     policy = waits.PollPolicy(interval=100, progress_interval=250)
     drive(waits.poll(Scripted(["waiting"] * 7 + ["failure"]), policy, None, logger=log))
-    assert log.lines == ["progress at look 4", "progress at look 7"]  # 300 s after the start, then 300 s later
+    assert log.lines == [
+        "progress at look 4",
+        "progress at look 7",
+    ]  # 300 s after the start, then 300 s later
 
 
 def test_a_failing_progress_read_does_not_end_the_wait():
@@ -167,9 +188,13 @@ def test_a_failing_progress_read_does_not_end_the_wait():
             yield
 
     log = Log()
-    outcome, _ = drive(waits.poll(NoProgress(["waiting", "success"]), waits.PollPolicy(1, None, 0, 0), None, logger=log))
+    outcome, _ = drive(
+        waits.poll(NoProgress(["waiting", "success"]), waits.PollPolicy(1, None, 0, 0), None, logger=log)
+    )
     assert outcome.state == waits.SUCCESS
-    assert len(log.lines) == 1 and log.lines[0].startswith("the thing: could not read progress: InternalApiError")
+    assert len(log.lines) == 1 and log.lines[0].startswith(
+        "the thing: could not read progress: InternalApiError"
+    )
 
 
 # -- the same checks on both clients, against the emulator -----------------------------------------------------
@@ -194,8 +219,13 @@ def both(emu, wait_factory):
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("status", "reason", "state"),
-    [("OPEN", None, "waiting"), ("CLOSED", "COMPLETED", "success"), ("CLOSED", "NOT_ENOUGH_BALANCE", "failure"),
-     ("CLOSED", "FOR_UPDATE", "waiting"), ("ARCHIVED", None, "failure")],
+    [
+        ("OPEN", None, "waiting"),
+        ("CLOSED", "COMPLETED", "success"),
+        ("CLOSED", "NOT_ENOUGH_BALANCE", "failure"),
+        ("CLOSED", "FOR_UPDATE", "waiting"),
+        ("ARCHIVED", None, "failure"),
+    ],
 )
 def test_pool_check_is_the_same_on_both_clients(emu, status, reason, state):
     pool = {"project_id": "1", "private_name": "p", "status": status}
@@ -215,14 +245,22 @@ def test_operation_and_app_batch_and_assignments_checks_are_the_same_on_both_cli
     assert sync_outcome == async_outcome and sync_outcome.state == waits.SUCCESS
     assert sync_outcome.details["operation"]["status"] == "SUCCESS"
 
-    emu.state.app_projects["ap1"] = {"id": "ap1", "app_id": "a", "name": "p", "status": "READY", "parameters": {}}
+    emu.state.app_projects["ap1"] = {
+        "id": "ap1",
+        "app_id": "a",
+        "name": "p",
+        "status": "READY",
+        "parameters": {},
+    }
     emu.state.app_batches["b1"] = {"id": "b1", "app_project_id": "ap1", "name": "b", "status": "PROCESSING"}
     sync_outcome, async_outcome = both(emu, lambda: waits.AppBatchWait("ap1", "b1"))
     assert sync_outcome == async_outcome and sync_outcome.state == waits.WAITING
 
     pool_id = emu.state.create("pools", {"project_id": "1", "private_name": "p", "status": "OPEN"})["id"]
     emu.bulk_load_assignments(pool_id, 2)
-    sync_outcome, async_outcome = both(emu, lambda: waits.AssignmentsWait(pool_id, min_count=2, consistency_lag=0))
+    sync_outcome, async_outcome = both(
+        emu, lambda: waits.AssignmentsWait(pool_id, min_count=2, consistency_lag=0)
+    )
     assert sync_outcome == async_outcome and sync_outcome.state == waits.SUCCESS
     assert sync_outcome.details["count"] == 2
 
@@ -242,4 +280,6 @@ def test_transient_and_persistent_errors_by_class(emu):
 def test_a_misspelt_success_reason_is_refused_by_the_check(emu):
     pool_id = emu.state.create("pools", {"project_id": "1", "private_name": "p", "status": "OPEN"})["id"]
     with pytest.raises(TolokaArgumentError, match=r"unknown close reason\(s\) COMPLETE"):
-        waits.check_once(TolokaClient(emu.token, url=emu.url, retries=0), waits.PoolWait(pool_id, ["COMPLETE"]))
+        waits.check_once(
+            TolokaClient(emu.token, url=emu.url, retries=0), waits.PoolWait(pool_id, ["COMPLETE"])
+        )

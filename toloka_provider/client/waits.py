@@ -87,7 +87,12 @@ class Outcome:
 
 
 def _seconds(name: str, value: Any, minimum: float, *, hint: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < minimum
+    ):
         raise TolokaArgumentError(f"{name} must be a number >= {minimum:g} (seconds{hint}), got {value!r}")
     return float(value)
 
@@ -123,7 +128,9 @@ class PollPolicy:
     deadline: float | None = attrs.field(
         default=None, converter=lambda v: None if v is None else _seconds("deadline", v, 0.0)
     )
-    max_consecutive_errors: int = attrs.field(default=DEFAULT_MAX_CONSECUTIVE_ERRORS, converter=check_error_budget)
+    max_consecutive_errors: int = attrs.field(
+        default=DEFAULT_MAX_CONSECUTIVE_ERRORS, converter=check_error_budget
+    )
     progress_interval: float = attrs.field(
         default=DEFAULT_PROGRESS_INTERVAL, converter=lambda v: _seconds("progress_interval", v, 0.0)
     )
@@ -301,7 +308,9 @@ def operation_outcome(operation_id: str, status: Any, details: Any = None) -> Ou
     return Outcome(WAITING, f"{what} is {status_name}")
 
 
-def app_batch_outcome(app_project_id: str, batch_id: str, status: Any, success_statuses: Iterable[str]) -> Outcome:
+def app_batch_outcome(
+    app_project_id: str, batch_id: str, status: Any, success_statuses: Iterable[str]
+) -> Outcome:
     """A status in ``success_statuses``: success; ERROR, CANCELLED, NO_MONEY, ARCHIVE: failure; else waiting
     (STOPPED too: a stopped batch can be resumed)."""
     status_name = plain(status) or "UNKNOWN"
@@ -312,7 +321,8 @@ def app_batch_outcome(app_project_id: str, batch_id: str, status: Any, success_s
     if status_name in APP_BATCH_FAILURE_STATUSES:
         hint = " Top up the account balance and restart the batch." if status_name == "NO_MONEY" else ""
         return Outcome(
-            FAILURE, f"{what} ended with status {status_name}, not one of {', '.join(sorted(successes))}.{hint}"
+            FAILURE,
+            f"{what} ended with status {status_name}, not one of {', '.join(sorted(successes))}.{hint}",
         )
     return Outcome(WAITING, f"{what} is {status_name}")
 
@@ -354,7 +364,9 @@ def _get(new_policy: core.PolicyFactory, model: type, path: str) -> Plan:
 def completion_percentage(new_policy: core.PolicyFactory, pool_id: str, timeout: float | None = 60.0) -> Plan:
     """A pool's completion percentage (0..100): an analytics request, waited for."""
     body = [{"subject": "POOL", "subject_id": check_id(pool_id, "pool_id"), "name": "completion_percentage"}]
-    operation = yield from core.call_model(new_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body)
+    operation = yield from core.call_model(
+        new_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body
+    )
     operation = yield from core.wait_operation(new_policy, operation, timeout, 1.0)
     operation.raise_on_fail()
     try:
@@ -405,7 +417,9 @@ class PoolWait(Wait):
         return f"Toloka {self.kind} {self.pool_id}"
 
     def check(self, new_policy: core.PolicyFactory) -> Plan:
-        model, collection = (models.Training, "trainings") if self.kind == "training" else (models.Pool, "pools")
+        model, collection = (
+            (models.Training, "trainings") if self.kind == "training" else (models.Pool, "pools")
+        )
         pool = yield from _get(new_policy, model, f"{lists.V1}/{collection}/{self.pool_id}")
         status, reason = plain(pool.status), plain(pool.last_close_reason)
         outcome = pool_outcome(self.pool_id, status, reason, self.success_reasons, kind=self.kind)
@@ -491,23 +505,38 @@ MAX_MIN_COUNT = 1000
 
 def validate_min_count(min_count: Any) -> int:
     if isinstance(min_count, bool) or not isinstance(min_count, int) or not 1 <= min_count <= MAX_MIN_COUNT:
-        raise TolokaArgumentError(f"min_count must be an integer from 1 to {MAX_MIN_COUNT}, got {min_count!r}")
+        raise TolokaArgumentError(
+            f"min_count must be an integer from 1 to {MAX_MIN_COUNT}, got {min_count!r}"
+        )
     return min_count
 
 
 def validate_consistency_lag(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise TolokaArgumentError(f"consistency_lag must be a number of seconds >= 0, got {value!r}")
     return float(value)
 
 
 def assignments_query(
-    pool_id: str, statuses: Iterable[str], watermark: str | dt.datetime | None, min_count: int,
-    consistency_lag: float, now: dt.datetime, page_limit: int = DEFAULT_PAGE_LIMIT,
+    pool_id: str,
+    statuses: Iterable[str],
+    watermark: str | dt.datetime | None,
+    min_count: int,
+    consistency_lag: float,
+    now: dt.datetime,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
 ) -> dict[str, Any]:
     """Keyword arguments of ``find_assignments``: the newest first, so the first item carries the watermark."""
     query: dict[str, Any] = {
-        "pool_id": pool_id, "status": list(statuses), "sort": "-submitted", "limit": max(min_count, page_limit),
+        "pool_id": pool_id,
+        "status": list(statuses),
+        "sort": "-submitted",
+        "limit": max(min_count, page_limit),
     }
     if watermark:
         query["submitted_gt"] = parse_datetime(watermark)
@@ -552,7 +581,9 @@ class AssignmentsWait(Wait):
     """
 
     pool_id: str = attrs.field(converter=lambda v: check_id(v, "pool_id"))
-    statuses: tuple[str, ...] = attrs.field(default=("SUBMITTED",), converter=lambda v: normalise_names(v, "statuses"))
+    statuses: tuple[str, ...] = attrs.field(
+        default=("SUBMITTED",), converter=lambda v: normalise_names(v, "statuses")
+    )
     min_count: int = attrs.field(default=1, converter=validate_min_count)
     watermark: str | None = attrs.field(default=None, converter=lambda v: format_datetime(v) if v else None)
     consistency_lag: float = attrs.field(default=60.0, converter=validate_consistency_lag)
@@ -576,7 +607,9 @@ class AssignmentsWait(Wait):
             # A 404 here ends the wait at once, naming the pool, instead of polling a typo until the deadline.
             yield from _get(new_policy, models.Pool, f"{lists.V1}/pools/{self.pool_id}")
             self.pool_seen = True
-        outcome = assignments_outcome(self.pool_id, list(result.items), bool(result.has_more), self.min_count, self.watermark)
+        outcome = assignments_outcome(
+            self.pool_id, list(result.items), bool(result.has_more), self.min_count, self.watermark
+        )
         return attrs.evolve(outcome, subject=result)
 
 
@@ -590,7 +623,9 @@ def attempt(wait: Wait, new_policy: core.PolicyFactory) -> Plan:
     except Exception as error:
         if not is_transient(error):
             raise
-        return Outcome(TRANSIENT, f"{wait.what}: transient error: {type(error).__name__}: {error}", error=error)
+        return Outcome(
+            TRANSIENT, f"{wait.what}: transient error: {type(error).__name__}: {error}", error=error
+        )
 
 
 def progress_line(wait: Wait, new_policy: core.PolicyFactory, outcome: Outcome) -> Plan:
@@ -601,9 +636,7 @@ def progress_line(wait: Wait, new_policy: core.PolicyFactory, outcome: Outcome) 
         return f"{wait.what}: could not read progress: {type(error).__name__}: {error}"
 
 
-def poll(
-    wait: Wait, policy: PollPolicy, new_policy: core.PolicyFactory, *, logger: Any = None
-) -> Plan:
+def poll(wait: Wait, policy: PollPolicy, new_policy: core.PolicyFactory, *, logger: Any = None) -> Plan:
     """Check until done; return the last Outcome: SUCCESS, FAILURE, TIMEOUT or GAVE_UP. Persistent errors raise.
 
     The first check happens even when the deadline has passed already; a sleep never overshoots the deadline;
@@ -620,15 +653,24 @@ def poll(
         if outcome.state == TRANSIENT:
             logger.warning(
                 "%s: transient error %d of at most %d in a row, polling again: %s",
-                wait.what, budget.in_a_row, budget.allowed, outcome.error,
+                wait.what,
+                budget.in_a_row,
+                budget.allowed,
+                outcome.error,
             )
         elif now - last_progress >= policy.progress_interval:
             last_progress = now
             logger.info("%s", (yield from progress_line(wait, new_policy, outcome)))
             now = yield Now()
         if policy.deadline is not None and now >= policy.deadline:
-            return Outcome(TIMEOUT, f"{wait.what} did not finish before the deadline", outcome.details, outcome.subject)
-        delay = policy.interval if policy.deadline is None else min(policy.interval, max(policy.deadline - now, 0.0))
+            return Outcome(
+                TIMEOUT, f"{wait.what} did not finish before the deadline", outcome.details, outcome.subject
+            )
+        delay = (
+            policy.interval
+            if policy.deadline is None
+            else min(policy.interval, max(policy.deadline - now, 0.0))
+        )
         yield Sleep(delay)
 
 
@@ -646,7 +688,11 @@ def progress_once(client: Any, wait: Wait, outcome: Outcome) -> Any:
 
 
 def run_sync(
-    client: Any, plan: Plan, *, sleep: Callable[[float], Any] | None = None, clock: Callable[[], float] | None = None
+    client: Any,
+    plan: Plan,
+    *,
+    sleep: Callable[[float], Any] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Any:
     """Run ``plan`` with the sync client, sleeping and reading the clock through ``sleep``/``clock`` if given."""
     sent = None
@@ -664,7 +710,11 @@ def run_sync(
 
 
 async def run_async(
-    client: Any, plan: Plan, *, sleep: Callable[[float], Any] | None = None, clock: Callable[[], float] | None = None
+    client: Any,
+    plan: Plan,
+    *,
+    sleep: Callable[[float], Any] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Any:
     """``run_sync`` for the async client: ``sleep`` is a coroutine function."""
     sent = None
@@ -682,7 +732,24 @@ async def run_async(
 
 
 __all__ = [
-    "FAILURE", "GAVE_UP", "MIN_POLL_INTERVAL", "SUCCESS", "TIMEOUT", "TRANSIENT", "WAITING",
-    "AppBatchWait", "AssignmentsWait", "ErrorBudget", "OperationWait", "Outcome", "PollPolicy", "PoolWait",
-    "Wait", "attempt", "check_once", "poll", "run_async", "run_sync",
+    "FAILURE",
+    "GAVE_UP",
+    "MIN_POLL_INTERVAL",
+    "SUCCESS",
+    "TIMEOUT",
+    "TRANSIENT",
+    "WAITING",
+    "AppBatchWait",
+    "AssignmentsWait",
+    "ErrorBudget",
+    "OperationWait",
+    "Outcome",
+    "PollPolicy",
+    "PoolWait",
+    "Wait",
+    "attempt",
+    "check_once",
+    "poll",
+    "run_async",
+    "run_sync",
 ]

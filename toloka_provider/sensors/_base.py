@@ -141,7 +141,10 @@ class TolokaBaseSensor(BaseSensorOperator):
         if outcome.state == waits.TRANSIENT:
             self.log.warning(
                 "%s: transient error %d of at most %d in a row, will poke again: %s",
-                wait.what, self._budget.in_a_row, self._budget.allowed, outcome.error,
+                wait.what,
+                self._budget.in_a_row,
+                self._budget.allowed,
+                outcome.error,
             )
             return PokeReturnValue(is_done=False)
         if outcome.state == waits.SUCCESS:
@@ -174,7 +177,9 @@ class TolokaBaseSensor(BaseSensorOperator):
         try:
             result = self.poke(context)
             if not result.is_done and self.timeout == 0:
-                raise AirflowSensorTimeout(f"{self.describe()} is not finished, and timeout=0 allows one look only")
+                raise AirflowSensorTimeout(
+                    f"{self.describe()} is not finished, and timeout=0 allows one look only"
+                )
         except (AirflowFailException, AirflowSensorTimeout) as error:
             if self.soft_fail or getattr(self, "never_fail", False):
                 raise AirflowSkipException(f"Skipping: {error}") from error
@@ -185,7 +190,9 @@ class TolokaBaseSensor(BaseSensorOperator):
         self.defer(
             trigger=self.build_trigger(time.time() + self.timeout),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + _DEFERRAL_TIMEOUT_GRACE) if math.isfinite(self.timeout) else None,
+            timeout=timedelta(seconds=self.timeout + _DEFERRAL_TIMEOUT_GRACE)
+            if math.isfinite(self.timeout)
+            else None,
         )
 
     def build_trigger(self, deadline: float | None) -> BaseTrigger:
@@ -195,7 +202,9 @@ class TolokaBaseSensor(BaseSensorOperator):
             max_consecutive_errors=self.max_consecutive_errors,
             progress_interval=self.progress_interval,
         )
-        return self.trigger_class(**self.toloka_wait.kwargs(), toloka_conn_id=self.toloka_conn_id, policy=policy.to_dict())
+        return self.trigger_class(
+            **self.toloka_wait.kwargs(), toloka_conn_id=self.toloka_conn_id, policy=policy.to_dict()
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: return the success details, or raise with the event's message."""

@@ -42,7 +42,11 @@ class TolokaPollingTrigger(BaseTrigger):
     _sleep = staticmethod(asyncio.sleep)
 
     def __init__(
-        self, wait: waits.Wait, toloka_conn_id: str, policy: Mapping[str, Any] | None, legacy: Mapping[str, Any]
+        self,
+        wait: waits.Wait,
+        toloka_conn_id: str,
+        policy: Mapping[str, Any] | None,
+        legacy: Mapping[str, Any],
     ) -> None:
         super().__init__()
         self.wait = wait
@@ -70,7 +74,11 @@ class TolokaPollingTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         cls = type(self)
-        kwargs = {**self.wait.kwargs(), "toloka_conn_id": self.toloka_conn_id, "policy": self.policy.to_dict()}
+        kwargs = {
+            **self.wait.kwargs(),
+            "toloka_conn_id": self.toloka_conn_id,
+            "policy": self.policy.to_dict(),
+        }
         return f"{cls.__module__}.{cls.__qualname__}", kwargs
 
     def __eq__(self, other: object) -> bool:

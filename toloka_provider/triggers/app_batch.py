@@ -25,4 +25,6 @@ class TolokaAppBatchTrigger(TolokaPollingTrigger):
         policy: Mapping[str, Any] | None = None,
         **legacy: Any,
     ) -> None:
-        super().__init__(AppBatchWait(app_project_id, batch_id, success_statuses), toloka_conn_id, policy, legacy)
+        super().__init__(
+            AppBatchWait(app_project_id, batch_id, success_statuses), toloka_conn_id, policy, legacy
+        )

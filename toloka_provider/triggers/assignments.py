@@ -21,7 +21,11 @@ from toloka_provider.client.waits import (
 from toloka_provider.triggers._polling import TolokaPollingTrigger
 
 __all__ = [
-    "DEFAULT_PAGE_LIMIT", "MAX_MIN_COUNT", "TolokaAssignmentsTrigger", "assignments_outcome", "assignments_query",
+    "DEFAULT_PAGE_LIMIT",
+    "MAX_MIN_COUNT",
+    "TolokaAssignmentsTrigger",
+    "assignments_outcome",
+    "assignments_query",
     "validate_min_count",
 ]
 

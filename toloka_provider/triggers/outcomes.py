@@ -27,8 +27,21 @@ from toloka_provider.client.waits import (
 )
 
 __all__ = [
-    "APP_BATCH_FAILURE_STATUSES", "FAILURE", "KNOWN_CLOSE_REASONS", "OPERATION_FAILURE", "OPERATION_SUCCESS",
-    "POOL_FAIL_FAST_REASONS", "POOL_TRANSIENT_CLOSE_REASONS", "POOL_WAITING_STATUSES", "SUCCESS", "WAITING",
-    "Outcome", "app_batch_outcome", "describe_persistent_error", "normalise_names", "operation_outcome", "plain",
+    "APP_BATCH_FAILURE_STATUSES",
+    "FAILURE",
+    "KNOWN_CLOSE_REASONS",
+    "OPERATION_FAILURE",
+    "OPERATION_SUCCESS",
+    "POOL_FAIL_FAST_REASONS",
+    "POOL_TRANSIENT_CLOSE_REASONS",
+    "POOL_WAITING_STATUSES",
+    "SUCCESS",
+    "WAITING",
+    "Outcome",
+    "app_batch_outcome",
+    "describe_persistent_error",
+    "normalise_names",
+    "operation_outcome",
+    "plain",
     "pool_outcome",
 ]
