@@ -7,6 +7,10 @@ Event loops: an ``httpx.AsyncClient`` must not be shared across event loops, so 
 loop, lazily, on the first request made from that loop. The client object itself may therefore be used
 from any loop (an Airflow triggerer, ``asyncio.run`` in a task, pytest-asyncio). Close it with
 ``async with AsyncTolokaClient(...) as client:`` or ``await client.aclose()``.
+
+Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
+each attempt runs under a total deadline (``config.attempt_deadline``, ``asyncio`` timeout) besides httpx's
+per-phase timeouts, so a server that drips bytes or streams without end cannot hold an attempt longer.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import httpx
 
 from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import make_config
+from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
+from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,8 +44,10 @@ def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
 
 
 # httpx raises these when there is no usable answer (connect/read/write errors and timeouts, broken
-# or unexpected protocol data); all are worth a retry.
-_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# or unexpected protocol data, a body it cannot decode); all are worth a retry. OSError: nothing raw escapes.
+_TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, httpx.StreamError, OSError)
+
+_asyncio_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+; asyncio.wait_for before
 
 _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 
@@ -62,7 +70,11 @@ def _describe_transport_error(exc: Exception, timeout: httpx.Timeout) -> str:
 
 
 class AsyncTolokaClient(TolokaApi):
-    """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable)."""
+    """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable).
+
+    ``timeout`` and ``max_retry_after`` mean the same as for ``TolokaClient``: a number is the total per
+    attempt (enforced with an asyncio timeout around the whole request, body included).
+    """
 
     def __init__(
         self,
@@ -76,14 +88,18 @@ class AsyncTolokaClient(TolokaApi):
         act_under_account_id: str | None = None,
         verify: bool | str = True,
         *,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
         clock: Callable[[], float] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         config = make_config(
-            token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify
+            token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify,
+            max_retry_after=max_retry_after,
         )
         super().__init__(config, clock)
+        self._deadline = config.deadline
+        self._secrets = config.secrets
         connect, read = config.timeout
         self._timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
         self._sleep = sleep or asyncio.sleep
@@ -105,6 +121,7 @@ class AsyncTolokaClient(TolokaApi):
                 verify=_shared_ssl_context(self._config.verify) if self._config.verify is not False else False,
                 transport=self._transport,
                 limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                follow_redirects=False,  # never send the token elsewhere; a 3xx is an error (core.call)
             )
             self._clients[loop] = client
         return client
@@ -125,18 +142,35 @@ class AsyncTolokaClient(TolokaApi):
     # ---- performing effects ---------------------------------------------------------------------------
 
     async def _send_request(self, request: Request) -> Response | TransportFailure:
+        attempt = self._http().request(
+            request.method,
+            request.path,
+            params=request.params,
+            content=request.body,
+            headers=_JSON_CONTENT_TYPE if request.body is not None else None,
+        )
+        deadline = self._deadline
         try:
-            response = await self._http().request(
-                request.method,
-                request.path,
-                params=request.params,
-                content=request.body,
-                headers=_JSON_CONTENT_TYPE if request.body is not None else None,
-            )
+            if deadline is None:
+                response = await attempt
+            elif _asyncio_timeout is not None:
+                async with _asyncio_timeout(deadline):
+                    response = await attempt
+            else:  # pragma: no cover - Python 3.10
+                response = await asyncio.wait_for(attempt, deadline)
         except _TRANSPORT_ERRORS as exc:
             return TransportFailure(_describe_transport_error(exc, self._timeout), exc)
+        except asyncio.TimeoutError as exc:
+            # Only our deadline: httpx's own timeouts are httpx.TimeoutException (caught above).
+            return TransportFailure(
+                f"TimeoutError: no complete answer within the total timeout of {deadline:g} s per attempt", exc
+            )
         headers = response.headers
-        return Response(response.status_code, response.content, headers.get("Retry-After"), headers.get("X-Request-Id"))
+        status = response.status_code
+        return Response(
+            status, response.content, headers.get("Retry-After"), headers.get("X-Request-Id"),
+            headers.get("Location") if 300 <= status < 400 else None,
+        )
 
     async def _perform(self, effect: Any) -> Any:
         if type(effect) is Request:
@@ -150,20 +184,26 @@ class AsyncTolokaClient(TolokaApi):
 
     async def _run(self, plan: Plan) -> Any:
         sent = None
+        last = None
+        secrets = self._secrets
         while True:
             try:
-                effect = plan.send(sent)
+                effect = step(plan, sent, secrets, last)
             except StopIteration as stop:
                 return stop.value
             sent = await self._perform(effect)
+            if type(sent) is Response:
+                last = (effect, sent)
 
     def _iterate(self, plan: Plan) -> AsyncIterator[Any]:
         async def drive() -> AsyncIterator[Any]:
             sent = None
+            last = None
+            secrets = self._secrets
             try:
                 while True:
                     try:
-                        effect = plan.send(sent)
+                        effect = step(plan, sent, secrets, last)
                     except StopIteration:
                         return
                     if type(effect) is Emit:
@@ -172,6 +212,8 @@ class AsyncTolokaClient(TolokaApi):
                         sent = None
                     else:
                         sent = await self._perform(effect)
+                        if type(sent) is Response:
+                            last = (effect, sent)
             finally:
                 plan.close()
 

@@ -31,12 +31,13 @@ class Request:
 
 @attrs.frozen(slots=True)
 class Response:
-    """What came back: status, the raw body and the two headers the core reads."""
+    """What came back: status, the raw body and the headers the core reads (``Location`` only for a 3xx)."""
 
     status: int
     body: bytes
     retry_after: str | None = None
     request_id: str | None = None
+    location: str | None = None
 
 
 @attrs.frozen(slots=True)
