@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from toloka_provider.client.api import TolokaApi
-from toloka_provider.client.config import make_config
+from toloka_provider.client.config import DEADLINE_GRACE, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
@@ -154,17 +154,17 @@ class AsyncTolokaClient(TolokaApi):
             if deadline is None:
                 response = await attempt
             elif _asyncio_timeout is not None:
-                async with _asyncio_timeout(deadline):
+                async with _asyncio_timeout(deadline + DEADLINE_GRACE):
                     response = await attempt
             else:  # pragma: no cover - Python 3.10
-                response = await asyncio.wait_for(attempt, deadline)
-        except _TRANSPORT_ERRORS as exc:
-            return TransportFailure(_describe_transport_error(exc, self._timeout), exc)
+                response = await asyncio.wait_for(attempt, deadline + DEADLINE_GRACE)
         except asyncio.TimeoutError as exc:
-            # Only our deadline: httpx's own timeouts are httpx.TimeoutException (caught above).
+            # Only our deadline (first: it is an OSError on 3.11+); httpx's own timeouts are httpx.TimeoutException.
             return TransportFailure(
                 f"TimeoutError: no complete answer within the total timeout of {deadline:g} s per attempt", exc
             )
+        except _TRANSPORT_ERRORS as exc:
+            return TransportFailure(_describe_transport_error(exc, self._timeout), exc)
         headers = response.headers
         status = response.status_code
         return Response(

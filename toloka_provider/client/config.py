@@ -3,8 +3,9 @@
 ``timeout`` is read the same way by both transports:
 
 * a number ``t``: connecting may take at most ``t`` seconds, and the whole attempt (connect, send, status
-  line, headers and the complete body) at most ``t`` seconds in total. A server that drips bytes or streams
-  without end is cut off at the deadline: the attempt fails as a transport error (and is retried like one).
+  line, headers and the complete body) at most ``t`` seconds in total (plus ``DEADLINE_GRACE``, a quarter of
+  a second). A server that drips bytes or streams without end is cut off at the deadline: the attempt fails
+  as a transport error (and is retried like one).
 * a pair ``(connect, read)``: connecting may take at most ``connect`` seconds, the wait for any single read
   at most ``read`` seconds, and the whole attempt at most ``connect + read`` seconds.
 * ``None`` (or a pair with a None): no timeout and no deadline for that part (not recommended).
@@ -43,8 +44,14 @@ def check_token(token: object) -> str:
         if token.startswith(scheme):
             bare = token[len(scheme) :]
             break
-    if not bare:
-        raise TolokaArgumentError("token must be a non-empty string (got an empty one)")
+    if not bare or bare.isspace():
+        raise TolokaArgumentError(
+            "token must be a non-empty string (got " + ("only whitespace)" if bare else "an empty one)")
+        )
+    scheme, space, rest = bare.partition(" ")
+    if space and rest and scheme.isascii() and scheme.isalpha() and len(scheme) <= 10 and not rest.isspace():
+        # "Bearer <t>": name the scheme (never the token) as environment.authorization_header does.
+        raise TolokaArgumentError(f"token has an unknown authorization scheme {scheme!r}; expected 'ApiKey' or 'OAuth'")
     problems = []
     if any(char.isspace() for char in bare):
         problems.append("whitespace (a space, tab or newline, also at either end)")
@@ -80,6 +87,11 @@ def normalize_timeout(timeout: object) -> tuple[float | None, float | None]:
     return (None if pair[0] is None else float(pair[0]), None if pair[1] is None else float(pair[1]))
 
 
+#: Seconds past ``deadline`` before an attempt is cut off, so that a per-phase timeout, whose message says
+#: which phase (connect, read), fires first when it can; the deadline is there for drip-feeding servers.
+DEADLINE_GRACE = 0.25
+
+
 def attempt_deadline(timeout: object) -> float | None:
     """The total seconds one attempt may take (see the module docstring), or None for no deadline."""
     if timeout is None:
@@ -98,7 +110,7 @@ class ClientConfig:
     new_retry_policy: Callable[[], RetryPolicy] = attrs.field(repr=False)
     verify: bool | str
     #: Total seconds per attempt (connect to the last body byte), None for none.
-    deadline: float | None = None
+    deadline: float | None = None  # the transports add DEADLINE_GRACE before cutting an attempt off
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
     #: The token in the forms a server may echo it; removed from server text before it reaches an error.
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)

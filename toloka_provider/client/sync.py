@@ -30,7 +30,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from toloka_provider.client.api import TolokaApi
-from toloka_provider.client.config import make_config
+from toloka_provider.client.config import DEADLINE_GRACE, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
@@ -250,7 +250,7 @@ class TolokaClient(TolokaApi):
         if deadline is None:
             attempt = None
         else:
-            attempt = _Attempt(time.monotonic() + deadline)
+            attempt = _Attempt(time.monotonic() + deadline + DEADLINE_GRACE)
             _current.attempt = attempt
             _watchdog.watch(attempt)
         response = None
