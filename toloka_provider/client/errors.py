@@ -576,6 +576,10 @@ def _decode_json_object(body: bytes | str | None) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+# Control characters of a body (NUL, terminal escapes) must not reach a terminal or a log line as they are.
+_CONTROL_TO_QUESTION_MARK = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], "?")
+
+
 def body_excerpt(body: bytes | str | None) -> str:
     """The first bytes of a body on one line, redacted of the active token (for error messages)."""
     return _one_line_excerpt(body)
@@ -589,7 +593,7 @@ def _one_line_excerpt(body: bytes | str | None) -> str:
     # whitespace (HTML pages are multi-line) so that log lines stay single lines.
     head = body[: NON_JSON_BODY_MESSAGE_LIMIT * 4 + 4096]
     text = head.decode("utf-8", errors="replace") if isinstance(head, bytes) else head
-    text = " ".join(redact(text).split())
+    text = " ".join(redact(text).split()).translate(_CONTROL_TO_QUESTION_MARK)
     if not text:
         return "(blank body)"
     if len(text) > NON_JSON_BODY_MESSAGE_LIMIT or len(body) > len(head):
