@@ -28,6 +28,8 @@ from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER, RetryPolicy, m
 #: A token is sent as an HTTP header value: printable ASCII without spaces (an optional "OAuth " or
 #: "ApiKey " scheme in front is the one space allowed).
 _TOKEN_SCHEMES = ("OAuth ", "ApiKey ")
+# Schemes named in the error when a token starts with one; any other first word may be part of the secret.
+_OTHER_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "apikey", "oauth"})
 
 
 def check_token(token: object) -> str:
@@ -49,8 +51,8 @@ def check_token(token: object) -> str:
             "token must be a non-empty string (got " + ("only whitespace)" if bare else "an empty one)")
         )
     scheme, space, rest = bare.partition(" ")
-    if space and rest and scheme.isascii() and scheme.isalpha() and len(scheme) <= 10 and not rest.isspace():
-        # "Bearer <t>": name the scheme (never the token) as environment.authorization_header does.
+    if space and rest and scheme.lower() in _OTHER_SCHEMES:
+        # "Bearer <t>": name the (well-known) scheme, never the token, as environment.authorization_header does.
         raise TolokaArgumentError(f"token has an unknown authorization scheme {scheme!r}; expected 'ApiKey' or 'OAuth'")
     problems = []
     if any(char.isspace() for char in bare):
@@ -130,6 +132,13 @@ def make_config(
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
 ) -> ClientConfig:
     token = check_token(token)
+    if act_under_account_id is not None:
+        account = str(act_under_account_id)
+        if not account or any(not 0x20 < ord(char) < 0x7F for char in account):
+            raise TolokaArgumentError(
+                "act_under_account_id must be an account id of printable ASCII without spaces, "
+                f"got {account[:40]!r}"
+            )
     try:
         base_url = resolve_base_url(environment, url)
         headers = base_headers(token, act_under_account_id)
