@@ -22,7 +22,10 @@ def mode(request) -> str:
 
 
 def page(*ids: str, has_more: bool = True) -> dict:
-    return {"items": [{"id": item_id, "status": "SUBMITTED", "pool_id": "21"} for item_id in ids], "has_more": has_more}
+    return {
+        "items": [{"id": item_id, "status": "SUBMITTED", "pool_id": "21"} for item_id in ids],
+        "has_more": has_more,
+    }
 
 
 def cursors(server: ScriptedServer) -> list[str | None]:
@@ -99,7 +102,10 @@ def test_duplicate_or_unordered_items_inside_a_page(mode, method):
     assert_clean(caught.value, "item 2 has id 'a2'", "the same as item 1")
 
     server = ScriptedServer().reply(200, page("a1", "a3", "a2", has_more=False))
-    with Harness(mode, server) as harness, pytest.raises(PaginationError, match="item 2 has id 'a2', before item 1"):
+    with (
+        Harness(mode, server) as harness,
+        pytest.raises(PaginationError, match="item 2 has id 'a2', before item 1"),
+    ):
         drain(harness, method, [])
 
 
@@ -171,7 +177,10 @@ def test_a_page_of_the_wrong_shape_is_a_response_format_error(mode, method, body
 
 
 def test_an_item_the_model_cannot_read_is_a_response_format_error_in_both_paths(mode):
-    bad = {"items": [{"id": "a1", "status": "SUBMITTED"}, {"id": "a2", "created": "yesterday"}], "has_more": False}
+    bad = {
+        "items": [{"id": "a1", "status": "SUBMITTED"}, {"id": "a2", "created": "yesterday"}],
+        "has_more": False,
+    }
     server = ScriptedServer().reply(200, bad)
     seen: list = []
     with Harness(mode, server) as harness, pytest.raises(ResponseFormatError) as caught:
@@ -181,5 +190,8 @@ def test_an_item_the_model_cannot_read_is_a_response_format_error_in_both_paths(
     assert isinstance(caught.value, TolokaError)
 
     server = ScriptedServer().reply(200, bad)
-    with Harness(mode, server) as harness, pytest.raises(ResponseFormatError, match="item 1 is not a valid Assignment"):
+    with (
+        Harness(mode, server) as harness,
+        pytest.raises(ResponseFormatError, match="item 1 is not a valid Assignment"),
+    ):
         harness.call("find_assignments", pool_id="21")

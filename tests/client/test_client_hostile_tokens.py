@@ -35,9 +35,26 @@ def mode(request) -> str:
 @pytest.mark.parametrize(
     "token",
     [
-        "", " ", "\n", "SECRETPART with space", " SECRETPART", "SECRETPART ", "SECRETPART\n", "SECRET\r\nX-Evil: 1",
-        "SECRET\tPART", "SECRET\x00PART", "SECRET\x7fPART", "SECRET\x1bPART", "SECRETPARTé", "SECRETPART€",
-        "СЕКРЕТPART", "SECRET\u200bPART", "SECRET\u00a0PART", "OAuth ", "OAuth SECRET PART", "ApiKey SECRET\nPART",
+        "",
+        " ",
+        "\n",
+        "SECRETPART with space",
+        " SECRETPART",
+        "SECRETPART ",
+        "SECRETPART\n",
+        "SECRET\r\nX-Evil: 1",
+        "SECRET\tPART",
+        "SECRET\x00PART",
+        "SECRET\x7fPART",
+        "SECRET\x1bPART",
+        "SECRETPARTé",
+        "SECRETPART€",
+        "СЕКРЕТPART",
+        "SECRET\u200bPART",
+        "SECRET\u00a0PART",
+        "OAuth ",
+        "OAuth SECRET PART",
+        "ApiKey SECRET\nPART",
     ],
 )
 def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(token):
@@ -85,11 +102,19 @@ ECHO = f"your token {BARE} is wrong; Authorization: OAuth {BARE}"
     ("status", "body", "raw", "error_class"),
     [
         (401, {"code": "AUTHENTICATION_ERROR", "message": ECHO, "request_id": BARE}, None, ApiError),
-        (400, {"code": "VALIDATION_ERROR", "message": ECHO, "payload": {BARE: {"code": ECHO}, "x": [ECHO]}}, None,
-         ValidationApiError),
+        (
+            400,
+            {"code": "VALIDATION_ERROR", "message": ECHO, "payload": {BARE: {"code": ECHO}, "x": [ECHO]}},
+            None,
+            ValidationApiError,
+        ),
         (500, None, f"<html><body>{ECHO}</body></html>".encode(), ApiError),
-        (429, {"code": "TOO_MANY_REQUESTS", "message": ECHO, "payload": {"interval": "DAY", "echo": ECHO}}, None,
-         TooManyRequestsApiError),
+        (
+            429,
+            {"code": "TOO_MANY_REQUESTS", "message": ECHO, "payload": {"interval": "DAY", "echo": ECHO}},
+            None,
+            TooManyRequestsApiError,
+        ),
         (200, None, f"<html>{ECHO}</html>".encode(), ResponseFormatError),
         (200, None, ("x" * 190 + BARE).encode(), ResponseFormatError),  # straddles the excerpt's cut
         (200, {"id": "21", "created": ECHO}, None, ResponseFormatError),  # echoed inside a model error
@@ -126,7 +151,10 @@ def _call_with_token(harness: Harness, token: str):
         import httpx
 
         client = AsyncTolokaClient(
-            token, url=client.url, sleep=harness._asleep, clock=harness._clock,
+            token,
+            url=client.url,
+            sleep=harness._asleep,
+            clock=harness._clock,
             transport=httpx.MockTransport(harness._httpx_handler),
         )
     return harness.call("get_pool", "21", client=client)
