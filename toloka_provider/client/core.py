@@ -317,18 +317,17 @@ def _walk_pages(new_policy: PolicyFactory, listing: Listing, path: str, query: d
     cursor is asked for twice (retries of a failed request aside).
     """
     after = query.get(f"{listing.cursor}_gt")  # the caller's own lower bound, if any
-    after_key = None if after is None else pagination.cursor_order(after)
     while True:
         response: Response = yield from call(new_policy, "GET", path, params=query)
         items, has_more = parse_page(response, listing, path)
-        last_key = pagination.check_advances(listing, path, items, after, after_key)
+        pagination.check_advances(listing, path, items, after)
         if items:
             yield Emit(build(response, path, items))
         if not has_more:
             return
         if not items:
             raise errors.PaginationError(path, after, "an empty page with has_more=true")
-        after, after_key = items[-1][listing.cursor], last_key
+        after = items[-1][listing.cursor]
         query = pagination.next_cursor_query(listing, query, items)
 
 

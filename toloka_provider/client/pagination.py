@@ -270,9 +270,6 @@ def _kind(value: Any) -> str:
     )
 
 
-_MISSING = object()
-
-
 def cursor_order(value: Any) -> tuple:
     """The sort key of a cursor value in the server's order: digit strings and numbers as numbers, else text."""
     if type(value) is str:
@@ -284,34 +281,42 @@ def cursor_order(value: Any) -> tuple:
     raise TypeError(f"a cursor value must be a string or a number, got {_kind(value)}")
 
 
-def check_advances(listing: Listing, endpoint: str, items: list[dict], after: Any, after_key: tuple | None) -> Any:
-    """Check that a page is strictly ordered by the cursor and starts past ``after``; return the last key.
+def check_advances(listing: Listing, endpoint: str, items: list[dict], after: Any) -> Any:
+    """Check that a page is strictly ordered by the cursor and starts past ``after``; return the last value.
 
     Raises ``PaginationError`` (endpoint, cursor, what was seen) for an item without the cursor field, a value
     that is not past the previous one (a repeated page, ids going backwards, a duplicate). Returns the cursor
-    key of the last item (``after_key`` for an empty page).
+    value of the last item (``after`` for an empty page).
     """
     field = listing.cursor
-    previous = after_key
     previous_value = after
     for index, item in enumerate(items):
-        value = item.get(field, _MISSING)
-        if value is _MISSING or value is None:
+        value = item.get(field)
+        # Fast path: Toloka's ids are fixed-width strings, for which string order is the server's order
+        # (digit strings included); anything else goes through ``cursor_order``.
+        if type(value) is str and type(previous_value) is str and len(value) == len(previous_value):
+            if value > previous_value:
+                previous_value = value
+                continue
+            advanced = False
+        elif value is None:
             raise PaginationError(endpoint, after, f"item {index} of the page has no {field!r}")
-        try:
-            key = cursor_order(value)
-        except TypeError as exc:
-            raise PaginationError(endpoint, after, f"item {index}: {exc}") from None
-        if previous is not None and not key > previous:
-            where = "the cursor" if index == 0 else f"item {index - 1}"
-            relation = "the same as" if key == previous else "before"
-            raise PaginationError(
-                endpoint, after,
-                f"item {index} has {field} {value!r}, {relation} {where} ({previous_value!r}): "
-                "the page does not advance",
-            )
-        previous, previous_value = key, value
-    return previous
+        else:
+            try:
+                key = cursor_order(value)
+            except TypeError as exc:
+                raise PaginationError(endpoint, after, f"item {index}: {exc}") from None
+            advanced = previous_value is None or key > cursor_order(previous_value)
+            if advanced:
+                previous_value = value
+                continue
+        where = "the cursor" if index == 0 else f"item {index - 1}"
+        relation = "the same as" if value == previous_value else "before"
+        raise PaginationError(
+            endpoint, after,
+            f"item {index} has {field} {value!r}, {relation} {where} ({previous_value!r}): the page does not advance",
+        )
+    return previous_value
 
 
 def next_cursor_query(listing: Listing, query: dict[str, str], items: list[dict]) -> dict[str, str]:
