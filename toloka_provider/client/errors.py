@@ -523,7 +523,7 @@ class TransportError(TolokaError):
         path: str | None = None,
         attempts: int | None = None,
     ) -> None:
-        self.message = message
+        self.message = redact(message)
         self.method = method
         self.path = path
         self.attempts = attempts
