@@ -282,3 +282,14 @@ def test_a_connect_read_pair_bounds_the_attempt_by_their_sum(mode):
         with pytest.raises(TransportError, match=r"total timeout of 1\.5 s"):
             run_client(mode, server.url, timeout=(0.5, 1.0), retries=0)
     assert time.monotonic() - started < 6
+
+
+def test_an_endless_stream_is_cut_off_at_the_size_limit_too(mode, monkeypatch):
+    from toloka_provider.client import protocol
+
+    monkeypatch.setattr(protocol, "MAX_RESPONSE_BYTES", 20_000)
+    with HostileServer("endless-chunked") as server:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="the body exceeds 20000 bytes"):
+            run_client(mode, server.url, timeout=30, retries=0)
+    assert time.monotonic() - started < 10  # long before the 30 s deadline

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from toloka_provider.client import protocol
 from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import DEADLINE_GRACE, make_config
 from toloka_provider.client.core import step
@@ -141,23 +142,40 @@ class AsyncTolokaClient(TolokaApi):
 
     # ---- performing effects ---------------------------------------------------------------------------
 
-    async def _send_request(self, request: Request) -> Response | TransportFailure:
-        attempt = self._http().request(
+    async def _exchange(self, request: Request) -> tuple[httpx.Response, bytes | None]:
+        """Send, then read the body in chunks up to ``MAX_RESPONSE_BYTES`` (None: larger, not read)."""
+        http = self._http()
+        outgoing = http.build_request(
             request.method,
             request.path,
             params=request.params,
             content=request.body,
             headers=_JSON_CONTENT_TYPE if request.body is not None else None,
         )
+        response = await http.send(outgoing, stream=True)
+        try:
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > protocol.MAX_RESPONSE_BYTES:
+                    return response, None
+            return response, b"".join(chunks)
+        finally:
+            await response.aclose()
+
+    async def _send_request(self, request: Request) -> Response | TransportFailure:
+        attempt = self._exchange(request)
         deadline = self._deadline
         try:
             if deadline is None:
-                response = await attempt
+                exchanged = await attempt
             elif _asyncio_timeout is not None:
                 async with _asyncio_timeout(deadline + DEADLINE_GRACE):
-                    response = await attempt
+                    exchanged = await attempt
             else:  # pragma: no cover - Python 3.10
-                response = await asyncio.wait_for(attempt, deadline + DEADLINE_GRACE)
+                exchanged = await asyncio.wait_for(attempt, deadline + DEADLINE_GRACE)
         except asyncio.TimeoutError as exc:
             # Only our deadline (first: it is an OSError on 3.11+); httpx's own timeouts are httpx.TimeoutException.
             return TransportFailure(
@@ -165,10 +183,13 @@ class AsyncTolokaClient(TolokaApi):
             )
         except _TRANSPORT_ERRORS as exc:
             return TransportFailure(_describe_transport_error(exc, self._timeout), exc)
+        response, body = exchanged
+        if body is None:
+            return TransportFailure(f"ResponseTooLarge: the body exceeds {protocol.MAX_RESPONSE_BYTES} bytes; not read")
         headers = response.headers
         status = response.status_code
         return Response(
-            status, response.content, headers.get("Retry-After"), headers.get("X-Request-Id"),
+            status, body, headers.get("Retry-After"), headers.get("X-Request-Id"),
             headers.get("Location") if 300 <= status < 400 else None,
         )
 

@@ -18,6 +18,10 @@ from typing import Any
 
 import attrs
 
+#: The largest response body a transport reads (a 100,000-assignment page is a few hundred MB at most); a
+#: server streaming more is cut off as a transport failure, so an endless stream cannot exhaust memory.
+MAX_RESPONSE_BYTES = 1 << 30
+
 
 @attrs.frozen(slots=True)
 class Request:

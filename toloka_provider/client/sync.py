@@ -29,6 +29,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from toloka_provider.client import protocol
 from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import DEADLINE_GRACE, make_config
 from toloka_provider.client.core import step
@@ -263,17 +264,19 @@ class TolokaClient(TolokaApi):
                 headers=_JSON_CONTENT_TYPE if request.body is not None else None,
                 timeout=self._timeout,
                 allow_redirects=False,  # never send the token elsewhere; a 3xx is an error (core.call)
-                stream=attempt is not None,
+                stream=True,  # read in chunks: the deadline and the size limit are checked between them
             )
-            if attempt is None:
-                body = response.content
-            else:
-                chunks = []
-                for chunk in response.iter_content(_CHUNK):
-                    chunks.append(chunk)
-                    if attempt.expired or time.monotonic() > attempt.deadline_at:
-                        raise TimeoutError("deadline")
-                body = b"".join(chunks)
+            chunks = []
+            size = 0
+            for chunk in response.iter_content(_CHUNK):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > protocol.MAX_RESPONSE_BYTES:
+                    response.close()
+                    return TransportFailure(f"ResponseTooLarge: the body exceeds {protocol.MAX_RESPONSE_BYTES} bytes; not read")
+                if attempt is not None and (attempt.expired or time.monotonic() > attempt.deadline_at):
+                    raise TimeoutError("deadline")
+            body = b"".join(chunks)
         except _TRANSPORT_ERRORS as exc:
             if response is not None:
                 response.close()
