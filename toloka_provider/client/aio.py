@@ -50,6 +50,20 @@ _TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, httpx.StreamErro
 
 _asyncio_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+; asyncio.wait_for before
 
+#: Connections per event loop. Requests beyond it queue in front of httpx (see ``_send_request``), so that the
+#: per-attempt deadline starts when a connection is free, not while waiting for one.
+_MAX_CONNECTIONS = 32
+
+
+async def _within(seconds: float | None, awaitable: Awaitable[Any]) -> Any:
+    """``await awaitable`` under an asyncio timeout (``TimeoutError`` when it passes); None = no limit."""
+    if seconds is None:
+        return await awaitable
+    if _asyncio_timeout is not None:
+        async with _asyncio_timeout(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)  # pragma: no cover - Python 3.10
+
 _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 
 
@@ -108,6 +122,9 @@ class AsyncTolokaClient(TolokaApi):
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # ---- connections ----------------------------------------------------------------------------------
 
@@ -121,7 +138,7 @@ class AsyncTolokaClient(TolokaApi):
                 timeout=self._timeout,
                 verify=_shared_ssl_context(self._config.verify) if self._config.verify is not False else False,
                 transport=self._transport,
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=16),
                 follow_redirects=False,  # never send the token elsewhere; a 3xx is an error (core.call)
             )
             self._clients[loop] = client
@@ -165,17 +182,31 @@ class AsyncTolokaClient(TolokaApi):
         finally:
             await response.aclose()
 
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(_MAX_CONNECTIONS)
+        return gate
+
     async def _send_request(self, request: Request) -> Response | TransportFailure:
-        attempt = self._exchange(request)
+        gate = self._gate()
+        try:
+            # Waiting for a free connection is bounded by the pool timeout, as httpx would, not by the deadline.
+            await _within(self._timeout.pool, gate.acquire())
+        except asyncio.TimeoutError as exc:
+            return TransportFailure(
+                f"PoolTimeout: no free connection within the pool timeout of {self._timeout.pool} s", exc
+            )
+        try:
+            return await self._attempt(request)
+        finally:
+            gate.release()
+
+    async def _attempt(self, request: Request) -> Response | TransportFailure:
         deadline = self._deadline
         try:
-            if deadline is None:
-                exchanged = await attempt
-            elif _asyncio_timeout is not None:
-                async with _asyncio_timeout(deadline + DEADLINE_GRACE):
-                    exchanged = await attempt
-            else:  # pragma: no cover - Python 3.10
-                exchanged = await asyncio.wait_for(attempt, deadline + DEADLINE_GRACE)
+            exchanged = await _within(None if deadline is None else deadline + DEADLINE_GRACE, self._exchange(request))
         except asyncio.TimeoutError as exc:
             # Only our deadline (first: it is an OSError on 3.11+); httpx's own timeouts are httpx.TimeoutException.
             return TransportFailure(
