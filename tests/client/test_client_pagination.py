@@ -6,6 +6,7 @@ import pytest
 from client_harness import Harness, ScriptedServer
 
 from toloka_provider.client import models
+from toloka_provider.client.errors import PaginationError
 
 PATH = "/api/v1/assignments"
 
@@ -54,10 +55,10 @@ def test_empty_first_page_yields_nothing(mode):
     assert server.calls[0]["query"] == {"pool_id": "21", "sort": "id", "limit": "1000"}
 
 
-def test_has_more_with_empty_page_stops_instead_of_looping(mode):
+def test_has_more_with_empty_page_raises_instead_of_looping(mode):
     server = ScriptedServer().reply(200, {"items": [], "has_more": True})
-    with Harness(mode, server) as harness:
-        assert harness.call("get_pools") == []
+    with Harness(mode, server) as harness, pytest.raises(PaginationError, match="empty page with has_more=true"):
+        harness.call("get_pools")
     assert len(server.calls) == 1
 
 

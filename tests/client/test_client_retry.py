@@ -78,7 +78,7 @@ def test_quota_429_day_not_in_retry_quotas_raises_at_once(mode):
 def test_quota_429_day_in_retry_quotas_waits_a_day_and_warns(mode, caplog):
     server = ScriptedServer().reply(429, error_body("TOO_MANY_REQUESTS", payload={"interval": "DAY"})).reply(200, POOL)
     with caplog.at_level(logging.WARNING, logger="toloka_provider.client"):
-        _, sleeps = run(mode, server, retry_quotas=["MIN", "DAY"])
+        _, sleeps = run(mode, server, retry_quotas=["MIN", "DAY"], max_retry_after=86400)
     assert sleeps == [86400.0]
     assert any("DAY quota" in record.getMessage() for record in caplog.records)
 

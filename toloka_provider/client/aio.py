@@ -7,6 +7,10 @@ Event loops: an ``httpx.AsyncClient`` must not be shared across event loops, so 
 loop, lazily, on the first request made from that loop. The client object itself may therefore be used
 from any loop (an Airflow triggerer, ``asyncio.run`` in a task, pytest-asyncio). Close it with
 ``async with AsyncTolokaClient(...) as client:`` or ``await client.aclose()``.
+
+Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
+each attempt runs under a total deadline (``config.attempt_deadline``, ``asyncio`` timeout) besides httpx's
+per-phase timeouts, so a server that drips bytes or streams without end cannot hold an attempt longer.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from toloka_provider.client import streaming
+from toloka_provider.client import protocol, streaming
 from toloka_provider.client.api import TolokaApi
-from toloka_provider.client.config import make_config
+from toloka_provider.client.config import DEADLINE_GRACE, make_config
+from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
+from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER
 
 if TYPE_CHECKING:
     # The same methods as TolokaApi, typed as coroutines and async iterators (generated from api.py; see
@@ -46,8 +52,24 @@ def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
 
 
 # httpx raises these when there is no usable answer (connect/read/write errors and timeouts, broken
-# or unexpected protocol data); all are worth a retry.
-_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# or unexpected protocol data, a body it cannot decode); all are worth a retry. OSError: nothing raw escapes.
+_TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, httpx.StreamError, OSError)
+
+_asyncio_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+; asyncio.wait_for before
+
+#: Connections per event loop. Requests beyond it queue in front of httpx (see ``_send_request``), so that the
+#: per-attempt deadline starts when a connection is free, not while waiting for one.
+_MAX_CONNECTIONS = 32
+
+
+async def _within(seconds: float | None, awaitable: Awaitable[Any]) -> Any:
+    """``await awaitable`` under an asyncio timeout (``TimeoutError`` when it passes); None = no limit."""
+    if seconds is None:
+        return await awaitable
+    if _asyncio_timeout is not None:
+        async with _asyncio_timeout(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)  # pragma: no cover - Python 3.10
 
 _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 
@@ -70,7 +92,11 @@ def _describe_transport_error(exc: Exception, timeout: httpx.Timeout) -> str:
 
 
 class AsyncTolokaClient(_ApiBase):
-    """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable)."""
+    """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable).
+
+    ``timeout`` and ``max_retry_after`` mean the same as for ``TolokaClient``: a number is the total per
+    attempt (enforced with an asyncio timeout around the whole request, body included).
+    """
 
     def __init__(
         self,
@@ -84,19 +110,26 @@ class AsyncTolokaClient(_ApiBase):
         act_under_account_id: str | None = None,
         verify: bool | str = True,
         *,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
         clock: Callable[[], float] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         config = make_config(
-            token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify
+            token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify,
+            max_retry_after=max_retry_after,
         )
         super().__init__(config, clock)
+        self._deadline = config.deadline
+        self._secrets = config.secrets
         connect, read = config.timeout
         self._timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
         self._sleep = sleep or asyncio.sleep
         self._transport = transport  # tests pass an httpx.MockTransport
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -112,7 +145,8 @@ class AsyncTolokaClient(_ApiBase):
                 timeout=self._timeout,
                 verify=_shared_ssl_context(self._config.verify) if self._config.verify is not False else False,
                 transport=self._transport,
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=16),
+                follow_redirects=False,  # never send the token elsewhere; a 3xx is an error (core.call)
             )
             self._clients[loop] = client
         return client
@@ -132,19 +166,70 @@ class AsyncTolokaClient(_ApiBase):
 
     # ---- performing effects ---------------------------------------------------------------------------
 
-    async def _send_request(self, request: Request) -> Response | TransportFailure:
+    async def _exchange(self, request: Request) -> tuple[httpx.Response, bytes | None]:
+        """Send, then read the body in chunks up to ``MAX_RESPONSE_BYTES`` (None: larger, not read)."""
+        http = self._http()
+        outgoing = http.build_request(
+            request.method,
+            request.path,
+            params=request.params,
+            content=request.body,
+            headers=_JSON_CONTENT_TYPE if request.body is not None else None,
+        )
+        response = await http.send(outgoing, stream=True)
         try:
-            response = await self._http().request(
-                request.method,
-                request.path,
-                params=request.params,
-                content=request.body,
-                headers=_JSON_CONTENT_TYPE if request.body is not None else None,
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > protocol.MAX_RESPONSE_BYTES:
+                    return response, None
+            return response, b"".join(chunks)
+        finally:
+            await response.aclose()
+
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(_MAX_CONNECTIONS)
+        return gate
+
+    async def _send_request(self, request: Request) -> Response | TransportFailure:
+        gate = self._gate()
+        try:
+            # Waiting for a free connection is bounded by the pool timeout, as httpx would, not by the deadline.
+            await _within(self._timeout.pool, gate.acquire())
+        except asyncio.TimeoutError as exc:
+            return TransportFailure(
+                f"PoolTimeout: no free connection within the pool timeout of {self._timeout.pool} s", exc
+            )
+        try:
+            return await self._attempt(request)
+        finally:
+            gate.release()
+
+    async def _attempt(self, request: Request) -> Response | TransportFailure:
+        deadline = self._deadline
+        try:
+            exchanged = await _within(None if deadline is None else deadline + DEADLINE_GRACE, self._exchange(request))
+        except asyncio.TimeoutError as exc:
+            # Only our deadline (first: it is an OSError on 3.11+); httpx's own timeouts are httpx.TimeoutException.
+            return TransportFailure(
+                f"TimeoutError: no complete answer within the total timeout of {deadline:g} s per attempt", exc
             )
         except _TRANSPORT_ERRORS as exc:
             return TransportFailure(_describe_transport_error(exc, self._timeout), exc)
+        response, body = exchanged
+        if body is None:
+            return TransportFailure(f"ResponseTooLarge: the body exceeds {protocol.MAX_RESPONSE_BYTES} bytes; not read")
         headers = response.headers
-        return Response(response.status_code, response.content, headers.get("Retry-After"), headers.get("X-Request-Id"))
+        status = response.status_code
+        return Response(
+            status, body, headers.get("Retry-After"), headers.get("X-Request-Id"),
+            headers.get("Location") if 300 <= status < 400 else None,
+        )
 
     async def _perform(self, effect: Any) -> Any:
         if type(effect) is Request:
@@ -160,20 +245,26 @@ class AsyncTolokaClient(_ApiBase):
 
     async def _run(self, plan: Plan) -> Any:
         sent = None
+        last = None
+        secrets = self._secrets
         while True:
             try:
-                effect = plan.send(sent)
+                effect = step(plan, sent, secrets, last)
             except StopIteration as stop:
                 return stop.value
             sent = await self._perform(effect)
+            if type(sent) is Response:
+                last = (effect, sent)
 
     def _iterate(self, plan: Plan) -> AsyncIterator[Any]:
         async def drive() -> AsyncIterator[Any]:
             sent = None
+            last = None
+            secrets = self._secrets
             try:
                 while True:
                     try:
-                        effect = plan.send(sent)
+                        effect = step(plan, sent, secrets, last)
                     except StopIteration:
                         return
                     if type(effect) is Emit:
@@ -182,6 +273,8 @@ class AsyncTolokaClient(_ApiBase):
                         sent = None
                     else:
                         sent = await self._perform(effect)
+                        if type(sent) is Response:
+                            last = (effect, sent)
             finally:
                 plan.close()
 

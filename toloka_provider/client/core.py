@@ -3,6 +3,12 @@
 A plan (see ``protocol``) yields ``Request``/``Sleep``/``Now``/``Emit`` effects; ``TolokaClient`` performs them with
 ``requests`` and ``AsyncTolokaClient`` with ``httpx``. Retry decisions, error mapping, response parsing,
 keyset pagination, operation polling and idempotent bulk creation all live here, once.
+
+Every failure leaves as a ``TolokaError``: a 3xx is a ``RedirectError`` (never success), a 2xx whose body is not
+what the endpoint returns is a ``ResponseFormatError`` (method, path, status and the first bytes of the body),
+a listing that does not advance is a ``PaginationError``. ``step`` is how both transports advance a plan: it
+makes the client's token the one redacted from server text, and turns a stray parsing exception from a plan
+(``KeyError``, ``TypeError``... on a body of the wrong shape) into a ``ResponseFormatError`` for the last answer.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, 
 from toloka_provider.client.retry import RetryPolicy
 
 log = logging.getLogger("toloka_provider.client")
+if not any(isinstance(existing, errors.RedactingFilter) for existing in log.filters):
+    log.addFilter(errors.RedactingFilter())
 
 PolicyFactory = Callable[[], RetryPolicy]
 
@@ -45,7 +53,7 @@ def _json_default(value: Any) -> Any:
     to_json_dict = getattr(value, "to_json_dict", None)
     if to_json_dict is not None:
         return to_json_dict()
-    raise TypeError(f"cannot send a {type(value).__name__} in a request body")
+    raise errors.TolokaArgumentTypeError(f"cannot send a {type(value).__name__} in a request body")
 
 
 def encode_body(value: Any) -> bytes:
@@ -61,7 +69,7 @@ def as_body(value: Any, argument: str) -> dict:
     if isinstance(value, Mapping):
         # A hand-written dict may hold Decimals, datetimes or enums (e.g. a config read with parse_float=Decimal).
         return models.to_jsonable(dict(value))
-    raise TypeError(f"{argument} must be a model object or a dict, got {type(value).__name__}")
+    raise errors.TolokaArgumentTypeError(f"{argument} must be a model object or a dict, got {type(value).__name__}")
 
 
 def format_sort(sort: str | Iterable[str] | None) -> str | None:
@@ -122,9 +130,17 @@ def call(
         raise errors.TransportError(
             outcome.description, method=method, path=path, attempts=retry_number + 1
         ) from outcome.exception
-    if outcome.status >= 400:
+    status = outcome.status
+    if 300 <= status < 400:
+        location = outcome.location or "(no Location header)"
+        raise errors.RedirectError(
+            status, None, f"redirected to {location}, not followed", outcome.request_id, None, method, path,
+            location=outcome.location,
+        )
+    if status >= 400 or status < 200:
         raise errors.error_from_response(
-            outcome.status, outcome.body, method=method, path=path, request_id_header=outcome.request_id
+            status, outcome.body, method=method, path=path, request_id_header=outcome.request_id,
+            retry_after=policy.refused_wait(outcome),
         )
     return outcome
 
@@ -134,15 +150,114 @@ def _surely_not_applied(outcome: Response | TransportFailure) -> bool:
     return isinstance(outcome, Response) and outcome.status == 429
 
 
-def call_json(new_policy: PolicyFactory, method: str, path: str, **kwargs: Any) -> Plan:
-    """Like ``call``, returning the decoded JSON body (None for an empty body, e.g. 204)."""
+# --------------------------------------------------------------------------------------------------- answers
+
+#: What a plan may raise when a body has the wrong shape; ``step`` and ``parse_model`` turn them into
+#: ``ResponseFormatError`` (``decimal.InvalidOperation`` is an ArithmeticError).
+PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
+
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def json_kind(value: Any) -> str:
+    """How a decoded JSON value is named in messages ("an array", "null"...)."""
+    return _JSON_KINDS.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def format_error(response: Response, method: str, path: str, what: str) -> errors.ResponseFormatError:
+    """The error for a 2xx ``response`` whose body is not what was expected (``what`` says how)."""
+    return errors.ResponseFormatError(
+        response.status, None, what, response.request_id, None, method, path,
+        excerpt=errors.body_excerpt(response.body),
+    )
+
+
+def decode_json(response: Response, method: str, path: str, expect: type | tuple[type, ...] | None = None) -> Any:
+    """The decoded body; ``expect`` (``dict``, ``list``) is the JSON shape required, None for any (or empty)."""
+    body = response.body
+    if not body:
+        if expect is None:
+            return None
+        raise format_error(response, method, path, f"expected {_expected(expect)}, got an empty body")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise format_error(
+            response, method, path, "expected JSON, got a body that is not JSON (truncated, or a page from a proxy?)"
+        ) from None
+    if expect is not None and not isinstance(data, expect):
+        raise format_error(response, method, path, f"expected {_expected(expect)}, got {json_kind(data)}")
+    return data
+
+
+def _expected(expect: type | tuple[type, ...]) -> str:
+    kinds = expect if isinstance(expect, tuple) else (expect,)
+    return " or ".join(f"a JSON {_JSON_KINDS.get(kind, kind.__name__).split()[-1]}" for kind in kinds)
+
+
+def parse_model(model: type, data: Any, response: Response, method: str, path: str) -> Any:
+    """``model.from_json_dict(data)``, a ``ResponseFormatError`` naming the model when the data does not fit."""
+    try:
+        return model.from_json_dict(data)
+    except PARSE_ERRORS as exc:
+        if isinstance(exc, errors.TolokaError):
+            raise
+        raise format_error(
+            response, method, path, f"the answer is not a valid {model.__name__}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def call_response_json(
+    new_policy: PolicyFactory, method: str, path: str, *, expect: type | tuple[type, ...] | None = None,
+    **kwargs: Any,
+) -> Plan:
+    """Like ``call_json``, returning ``(response, data)`` (the response is for error messages)."""
     response: Response = yield from call(new_policy, method, path, **kwargs)
-    return json.loads(response.body) if response.body else None
+    return response, decode_json(response, method, path, expect)
+
+
+def call_json(
+    new_policy: PolicyFactory, method: str, path: str, *, expect: type | tuple[type, ...] | None = None,
+    **kwargs: Any,
+) -> Plan:
+    """Like ``call``, returning the decoded JSON body (None for an empty body, e.g. 204).
+
+    A body that is not JSON, or (with ``expect=dict`` / ``list``) not of that shape, is a ``ResponseFormatError``.
+    """
+    response: Response = yield from call(new_policy, method, path, **kwargs)
+    return decode_json(response, method, path, expect)
 
 
 def call_model(new_policy: PolicyFactory, model: type, method: str, path: str, **kwargs: Any) -> Plan:
-    data = yield from call_json(new_policy, method, path, **kwargs)
-    return model.from_json_dict(data)
+    """One call whose answer is a JSON object read as ``model``; any other answer is a ``ResponseFormatError``."""
+    response: Response = yield from call(new_policy, method, path, **kwargs)
+    return parse_model(model, decode_json(response, method, path, dict), response, method, path)
+
+
+# --------------------------------------------------------------------------------------------------- driving
+
+
+def step(plan: Plan, value: Any, secrets: tuple[str, ...], last: Any) -> Any:
+    """Advance ``plan`` by one effect (``plan.send(value)``); how both transports drive every plan.
+
+    While the plan runs, ``secrets`` (the client's token) are the ones redacted from any error or log line it
+    makes. ``last`` is the last ``(Request, Response)`` the transport performed, or None: a parsing exception
+    that escapes the plan after an answer came (a body of the wrong shape met by code outside the core) becomes
+    a ``ResponseFormatError`` for that answer. ``StopIteration`` passes through.
+    """
+    token = errors.use_secrets(secrets)
+    try:
+        return plan.send(value)
+    except PARSE_ERRORS as exc:
+        if isinstance(exc, errors.TolokaError) or last is None:
+            raise
+        request, response = last
+        raise format_error(
+            response, request.method, request.path,
+            f"could not read the answer: {type(exc).__name__}: {exc}",
+        ) from exc
+    finally:
+        errors.reset_secrets(token)
 
 
 # --------------------------------------------------------------------------------------------------- lists
@@ -154,8 +269,29 @@ def find_page(
 ) -> Plan:
     """Eagerly validated by the caller (``prepare_find``); one GET, one ``SearchResult``."""
     response: Response = yield from call(new_policy, "GET", path, params=filters)
-    items, has_more = pagination.parse_page(response.body, listing)
-    return models.SearchResult(items=[model.from_json_dict(item) for item in items], has_more=has_more)
+    items, has_more = parse_page(response, listing, path)
+    built = []
+    for index, item in enumerate(items):
+        try:
+            built.append(model.from_json_dict(item))
+        except PARSE_ERRORS as exc:
+            raise _item_error(response, path, model, index, exc) from None
+    return models.SearchResult(items=built, has_more=has_more)
+
+
+def parse_page(response: Response, listing: Listing, path: str) -> tuple[list[dict], bool]:
+    """A list answer as (item dicts, has_more); anything else is a ``ResponseFormatError``."""
+    data = decode_json(response, "GET", path, dict)
+    try:
+        return pagination.parse_page(data, listing)
+    except pagination.PageShapeError as exc:
+        raise format_error(response, "GET", path, str(exc)) from None
+
+
+def _item_error(response: Response, path: str, model: type, index: int, exc: BaseException) -> errors.ResponseFormatError:
+    return format_error(
+        response, "GET", path, f"item {index} is not a valid {model.__name__}: {type(exc).__name__}: {exc}"
+    )
 
 
 def prepare_find(
@@ -174,16 +310,24 @@ def prepare_find(
 
 
 def _walk_pages(new_policy: PolicyFactory, listing: Listing, path: str, query: dict[str, str], build: Any) -> Plan:
+    """Keyset paging that always ends: every page must start past the cursor and be strictly ordered by it.
+
+    A page that repeats or goes back, an item without the cursor field, or ``has_more=true`` on an empty page
+    is a ``PaginationError`` before anything of that page is emitted, so no item is ever yielded twice and no
+    cursor is asked for twice (retries of a failed request aside).
+    """
+    after = query.get(f"{listing.cursor}_gt")  # the caller's own lower bound, if any
     while True:
         response: Response = yield from call(new_policy, "GET", path, params=query)
-        items, has_more = pagination.parse_page(response.body, listing)
+        items, has_more = parse_page(response, listing, path)
+        pagination.check_advances(listing, path, items, after)
         if items:
-            yield Emit(build(items))
+            yield Emit(build(response, path, items))
         if not has_more:
             return
         if not items:
-            log.warning("Toloka %s answered has_more=true with an empty page; stopping", path)
-            return
+            raise errors.PaginationError(path, after, "an empty page with has_more=true")
+        after = items[-1][listing.cursor]
         query = pagination.next_cursor_query(listing, query, items)
 
 
@@ -206,14 +350,29 @@ def prepare_pages(
     query["limit"] = str(limit)
     path = listing.path.format(**(path_fields or {}))
     if model is None:
-        def build(items: list) -> Any:
+        def build(response: Response, path: str, items: list) -> Any:
             return [items]
     else:
-        from_json_dict = model.from_json_dict
-
-        def build(items: list) -> Any:
-            return map(from_json_dict, items)  # a bad item raises when the caller reaches it
+        def build(response: Response, path: str, items: list) -> Any:
+            return _lazy_models(model, items, response, path, errors.active_secrets())
     return _walk_pages(new_policy, listing, path, query, build)
+
+
+def _lazy_models(model: type, items: list, response: Response, path: str, secrets: tuple[str, ...]) -> Any:
+    """Build each item when the caller's iterator reaches it; a bad item is a ``ResponseFormatError`` then."""
+    from_json_dict = model.from_json_dict
+    for index, item in enumerate(items):
+        try:
+            built = from_json_dict(item)
+        except PARSE_ERRORS as exc:
+            # Raised in the caller's iteration, outside ``step``: redact with the secrets of the page's client.
+            token = errors.use_secrets(secrets)
+            try:
+                error = _item_error(response, path, model, index, exc)
+            finally:
+                errors.reset_secrets(token)
+            raise error from None
+        yield built
 
 
 # --------------------------------------------------------------------------------------------------- operations
@@ -238,9 +397,18 @@ def wait_operation(
     elif isinstance(operation, str) and operation:
         operation_id = operation
     else:
-        raise TypeError(f"operation must be an Operation or an operation id, got {operation!r}")
-    if poll_interval <= 0:
-        raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
+        raise errors.TolokaArgumentTypeError(
+            f"operation must be an Operation or a non-empty operation id, got {type(operation).__name__} {operation!r:.100}"
+        )
+    if (
+        isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float))
+        or not 0 < poll_interval < float("inf")
+    ):
+        raise errors.TolokaArgumentError(f"poll_interval must be positive finite seconds, got {poll_interval!r}")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0
+    ):
+        raise errors.TolokaArgumentError(f"timeout must be non-negative seconds or None, got {timeout!r}")
     from toloka_provider.client import waits  # the one waiting loop; waits builds on this module
 
     started = yield Now()
@@ -275,7 +443,8 @@ def run_action(
     response: Response = yield from call(new_policy, "POST", action_path, idempotent=idempotent)
     if response.status == 204 or not response.body:
         return None
-    operation = models.Operation.from_json_dict(json.loads(response.body))
+    data = decode_json(response, "POST", action_path, dict)
+    operation = parse_model(models.Operation, data, response, "POST", action_path)
     operation = yield from wait_operation(new_policy, operation, timeout, poll_interval)
     operation.raise_on_fail()
     return operation
@@ -325,14 +494,18 @@ def start_batch_operation(
     so reading the operation back is the idempotent outcome, not an error.
     """
     query = {"async_mode": "true", "operation_id": operation_id, **params}
+    method, path = "POST", kind.path
     try:
-        data = yield from call_json(new_policy, "POST", kind.path, params=query, body=items)
+        response, data = yield from call_response_json(
+            new_policy, method, path, params=query, body=items, expect=dict
+        )
     except errors.ApiError as error:
         if not _is_operation_already_exists(error):
             raise
         log.info("Toloka operation %s already exists (an earlier attempt got through); resuming it", operation_id)
-        data = yield from call_json(new_policy, "GET", operation_path(operation_id))
-    return models.Operation.from_json_dict(data)
+        method, path = "GET", operation_path(operation_id)
+        response, data = yield from call_response_json(new_policy, method, path, expect=dict)
+    return parse_model(models.Operation, data, response, method, path)
 
 
 def _mark(items: list[dict], offset: int) -> list[dict]:
@@ -348,28 +521,40 @@ def collect_batch_operation(
     by the order of its per-item entries, starting at ``offset``.
     """
     operation = yield from wait_operation(new_policy, operation, CREATE_TIMEOUT, poll_interval)
-    log_items = yield from call_json(new_policy, "GET", f"{operation_path(operation.id)}/log")
+    log_path = f"{operation_path(operation.id)}/log"
+    response, log_items = yield from call_response_json(new_policy, "GET", log_path, expect=(list, type(None)))
     created: dict[str, str] = {}
     validation_errors: dict[str, dict] = {}
     position = offset
-    for entry in log_items or ():
+    for number, entry in enumerate(log_items or ()):
+        if not isinstance(entry, dict):
+            raise format_error(response, "GET", log_path, f"log entry {number} is {json_kind(entry)}, not an object")
         entry_input = entry.get("input") if isinstance(entry.get("input"), dict) else {}
-        output = entry.get("output") or {}
+        output = entry.get("output")
+        output = output if isinstance(output, dict) else {}
         success = bool(entry.get("success"))
         is_item = (success and kind.created_id_key in output) or str(entry.get("type", "")).endswith("_VALIDATE")
         if not is_item:
             if not success:
-                log.warning("Toloka operation %s: %s failed: %s", operation.id, entry.get("type"), output)
+                log.warning(
+                    "Toloka operation %s: %s failed: %s",
+                    operation.id, errors.redact(str(entry.get("type"))), errors.redact(_compact(output)),
+                )
             continue
         index = str(entry_input.get(ITEM_INDEX_KEY, position))
         position += 1
         if success:
-            created[index] = output[kind.created_id_key]
+            created[index] = str(output[kind.created_id_key])
         else:
-            validation_errors[index] = output
+            validation_errors[index] = errors.redact_value(output)
     if _enum_value(operation.status) != "SUCCESS" and not validation_errors:
         operation.raise_on_fail()
     return created, validation_errors
+
+
+def _compact(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 500 else text[:500] + "..."
 
 
 def collect(plan: Plan) -> Plan:
@@ -458,7 +643,9 @@ def create_batch(
             chunk_op_id = operation_id if (operation_id and len(chunks) == 1) else str(uuid.uuid4())
             query = {**params, **flags(open_pool=open_pool if last else None), "operation_id": chunk_op_id}
             try:
-                data = yield from call_json(new_policy, "POST", kind.path, params=query, body=chunk)
+                response, data = yield from call_response_json(
+                    new_policy, "POST", kind.path, params=query, body=chunk, expect=dict
+                )
             except errors.ApiError as error:
                 if not _is_operation_already_exists(error):
                     raise
@@ -470,10 +657,17 @@ def create_batch(
                 created.update(chunk_created)
                 validation_errors.update(chunk_errors)
                 continue
-            for local, obj in (data.get("items") or {}).items():
-                items[str(offset + int(local))] = kind.model.from_json_dict(obj)
-            for local, problem in (data.get("validation_errors") or {}).items():
-                validation_errors[str(offset + int(local))] = problem
+            try:
+                for local, obj in (data.get("items") or {}).items():
+                    items[str(offset + int(local))] = kind.model.from_json_dict(obj)
+                for local, problem in (data.get("validation_errors") or {}).items():
+                    validation_errors[str(offset + int(local))] = errors.redact_value(problem)
+            except PARSE_ERRORS as exc:
+                raise format_error(
+                    response, "POST", kind.path,
+                    f"expected {{items: {{index: {kind.model.__name__}}}, validation_errors: {{index: ...}}}}: "
+                    f"{type(exc).__name__}: {exc}",
+                ) from None
             if len(chunks) > 1:
                 log.info("Toloka: sent %d of %d items to %s", min(offset + len(chunk), len(inputs)), len(inputs), kind.path)
     if created:

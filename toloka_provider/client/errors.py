@@ -10,17 +10,25 @@ Every failure the client reports derives from :class:`TolokaError`:
 * :class:`TransportError`: no usable answer at all (connection refused or reset, read timeout) after retries.
 * :class:`TolokaArgumentError`: an argument was refused before any request was sent (also a ``ValueError``).
 * :class:`PaginationError`: a listing whose cursor did not advance (the server repeated or reordered a page).
+* :class:`ResponseFormatError` (an :class:`ApiError`): a 2xx answer whose body is not what the endpoint
+  returns (HTML from a proxy, truncated or non-JSON text, ``null``, an array for an object, a bad item).
+* :class:`RedirectError` (an :class:`ApiError`): any 3xx. The client follows no redirect at all, so the
+  token is never sent to another origin and a redirect loop cannot spin; the error names the ``Location``.
 
 :func:`is_transient` is the one place that says which failures may succeed if tried again later.
 
-Errors never receive request headers, so they cannot leak the OAuth token. All of them pickle
-(Airflow may pickle an exception to move it between processes) and keep their attributes when they do.
+Errors never receive request headers, so they cannot leak the OAuth token; text that comes from the server
+(messages, payloads, body excerpts, a ``Location``) is redacted of the token when the error is built (see
+:func:`redact`), so neither ``str(error)``, a log line nor a pickle carries it. All of them pickle (Airflow may
+pickle an exception to move it between processes) and keep their attributes when they do.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -36,14 +44,18 @@ __all__ = [
     "InternalApiError",
     "OperationTimeoutError",
     "PaginationError",
+    "RedirectError",
     "RemoteServiceUnavailableApiError",
+    "ResponseFormatError",
     "TolokaArgumentError",
+    "TolokaArgumentTypeError",
     "TolokaError",
     "TooManyRequestsApiError",
     "TransportError",
     "ValidationApiError",
     "error_from_response",
     "is_transient",
+    "redact",
 ]
 
 #: How many characters of a non-JSON error body (an HTML page from a proxy, say) end up in the message.
@@ -63,9 +75,114 @@ class TolokaArgumentError(TolokaError, ValueError):
     expected and what came. A ``ValueError`` too, so ``except ValueError`` keeps working."""
 
 
+class TolokaArgumentTypeError(TolokaArgumentError, TypeError):
+    """A :class:`TolokaArgumentError` for an argument of the wrong type; also a ``TypeError``, as it was."""
+
+
+# ---------------------------------------------------------------------------------------------- redaction
+
+#: The secrets of the client whose plan is running (set by the transports around each step of a plan).
+_ACTIVE_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("toloka_secrets", default=())
+
+REDACTED = "***"
+
+
+def secret_forms(token: str) -> tuple[str, ...]:
+    """The forms in which a server may echo ``token`` back: as sent, JSON-escaped, and the bare token."""
+    forms = {token}
+    scheme, _, bare = token.partition(" ")
+    if bare and scheme in ("OAuth", "ApiKey"):
+        forms.add(bare)
+    for form in list(forms):
+        forms.add(json.dumps(form)[1:-1])
+    # Longest first, so that "OAuth <t>" is replaced whole before "<t>" alone.
+    return tuple(sorted((form for form in forms if form), key=len, reverse=True))
+
+
+def use_secrets(secrets: tuple[str, ...]) -> contextvars.Token:
+    """Make ``secrets`` the ones :func:`redact` removes, until ``_ACTIVE_SECRETS.reset(token)``."""
+    return _ACTIVE_SECRETS.set(secrets)
+
+
+def reset_secrets(token: contextvars.Token) -> None:
+    _ACTIVE_SECRETS.reset(token)
+
+
+def active_secrets() -> tuple[str, ...]:
+    return _ACTIVE_SECRETS.get()
+
+
+def redact(text: Any, secrets: Iterable[str] | None = None) -> Any:
+    """``text`` with every occurrence of the active client's token replaced by ``***`` (non-str as is)."""
+    if not isinstance(text, str):
+        return text
+    for secret in _ACTIVE_SECRETS.get() if secrets is None else secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_value(value: Any, secrets: Iterable[str] | None = None) -> Any:
+    """A JSON-like value (dicts, lists, strings) with the token redacted from every string, keys included."""
+    secrets = tuple(_ACTIVE_SECRETS.get() if secrets is None else secrets)
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {redact(key, secrets): redact_value(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(item, secrets) for item in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that removes the active client's token from the formatted message.
+
+    Attached to the ``toloka_provider.client`` logger; the core also redacts what it logs from the server, so
+    this is the second line, for anything that slips through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _ACTIVE_SECRETS.get()
+        if secrets:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format is the logging module's to report
+                return True
+            if any(secret in message for secret in secrets):
+                record.msg, record.args = redact(message, secrets), None
+        return True
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
 class PaginationError(TolokaError):
     """A listing did not advance: a page repeated the cursor, ids went backwards, an item had no cursor
-    field, or ``has_more`` stayed true without progress. Raised instead of requesting the same page again."""
+    field, or ``has_more`` stayed true without progress. Raised instead of requesting the same page again.
+
+    ``endpoint`` is the listing's path, ``cursor`` the value the page was requested after (None for the first
+    page), ``seen`` says what came back instead of progress.
+    """
+
+    def __init__(self, endpoint: str | None, cursor: Any, seen: str) -> None:
+        self.endpoint = endpoint
+        self.cursor = redact(cursor)
+        self.seen = redact(seen)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        after = "the first page" if self.cursor is None else f"the page after cursor {self.cursor!r}"
+        return (
+            f"GET {self.endpoint}: the listing did not advance at {after}: {self.seen}; stopped instead of "
+            "requesting more (a server that repeats, reorders or never ends a listing)"
+        )
+
+    def __str__(self) -> str:
+        return self._describe()
+
+    def __reduce__(self):
+        return (type(self), (self.endpoint, self.cursor, self.seen))
 
 
 class ApiError(TolokaError):
@@ -92,14 +209,20 @@ class ApiError(TolokaError):
         payload: Any = None,
         method: str | None = None,
         path: str | None = None,
+        *,
+        retry_after: float | None = None,
     ) -> None:
         self.status_code = status_code
         self.code = code
-        self.message = message
-        self.request_id = request_id
-        self.payload = payload
+        # Server text is redacted of the running client's token here, once, before anything can print it.
+        self.message = redact(message)
+        self.request_id = redact(request_id)
+        self.payload = redact_value(payload)
         self.method = method
         self.path = path
+        #: The server's wait hint in seconds (``Retry-After`` or a quota interval) when the client refused
+        #: to wait that long (see ``max_retry_after``); None otherwise.
+        self.retry_after = retry_after
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -115,6 +238,8 @@ class ApiError(TolokaError):
             text += f"; payload: {_compact_json(self.payload, _PAYLOAD_IN_MESSAGE_LIMIT)}"
         if self.request_id:
             text += f" (request_id={self.request_id})"
+        if self.retry_after is not None:
+            text += f"; the server asked to wait {self.retry_after:g} s, more than the client's max_retry_after"
         if self.hint:
             text += f". {self.hint}"
         return text
@@ -125,11 +250,64 @@ class ApiError(TolokaError):
 
     def __reduce__(self):
         # Exception's default pickling replays `self.args` (the one formatted message) into __init__,
-        # which needs the separate fields; replay the fields instead.
+        # which needs the separate fields; replay the fields instead, and the rest of __dict__ as state.
         return (
             type(self),
             (self.status_code, self.code, self.message, self.request_id, self.payload, self.method, self.path),
+            dict(self.__dict__),
         )
+
+
+class ResponseFormatError(ApiError):
+    """A 2xx answer whose body is not what the endpoint returns: not JSON (an HTML page from a proxy, a
+    truncated body), ``null`` or an array where an object is expected, an item that is not an object or that
+    the model cannot read. ``message`` says what was expected; ``excerpt`` holds the first bytes of the body
+    (redacted, on one line). Not transient: asking again gets the same answer."""
+
+    def __init__(
+        self,
+        status_code: int | None,
+        code: str | None,
+        message: str | None,
+        request_id: str | None,
+        payload: Any = None,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        retry_after: float | None = None,
+        excerpt: str | None = None,
+    ) -> None:
+        self.excerpt = redact(excerpt)
+        super().__init__(status_code, code, message, request_id, payload, method, path, retry_after=retry_after)
+
+    def _describe(self) -> str:
+        text = super()._describe()
+        if self.excerpt is not None:
+            text += f"; body starts: {self.excerpt}"
+        return text
+
+
+class RedirectError(ApiError):
+    """A 3xx answer. The client follows no redirects (the token must not travel to another origin, and a
+    redirect loop must not spin), so the base URL is probably wrong: ``location`` is where the server pointed."""
+
+    def __init__(
+        self,
+        status_code: int | None,
+        code: str | None,
+        message: str | None,
+        request_id: str | None,
+        payload: Any = None,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        retry_after: float | None = None,
+        location: str | None = None,
+    ) -> None:
+        self.location = redact(location)
+        super().__init__(status_code, code, message, request_id, payload, method, path, retry_after=retry_after)
+
+    hint = "The client follows no redirects: check the url/environment (http vs https, the host, a proxy)"
 
 
 class ValidationApiError(ApiError):
@@ -230,6 +408,7 @@ def error_from_response(
     method: str,
     path: str,
     request_id_header: str | None = None,
+    retry_after: float | None = None,
 ) -> ApiError:
     """Build the exception for an error response (the caller raises it).
 
@@ -241,18 +420,27 @@ def error_from_response(
     when there is none). It never raises a JSON decoding error.
 
     ``request_id_header`` (the value of a request-id response header, if the transport saw one) is
-    used when the body carries no ``request_id``.
+    used when the body carries no ``request_id``. ``retry_after`` is the server's wait hint the client
+    refused to honour (see ``ApiError.retry_after``).
     """
     document = _decode_json_object(body)
     if document is None:
-        return ApiError(status, None, _one_line_excerpt(body), request_id_header, None, method, path)
+        error_class = TooManyRequestsApiError if status == 429 else ApiError
+        return error_class(
+            status, None, _one_line_excerpt(body), request_id_header, None, method, path, retry_after=retry_after
+        )
     code = document.get("code")
     code = str(code) if code is not None else None
     message = document.get("message")
     message = str(message) if message is not None else None
     request_id = document.get("request_id") or request_id_header
+    request_id = str(request_id) if request_id is not None else None
     error_class = _CLASS_BY_CODE.get(code, ApiError) if code else ApiError
-    return error_class(status, code, message, request_id, document.get("payload"), method, path)
+    if status == 429 and error_class is ApiError:
+        error_class = TooManyRequestsApiError  # a 429 is a rate limit whatever the body says
+    return error_class(
+        status, code, message, request_id, document.get("payload"), method, path, retry_after=retry_after
+    )
 
 
 class FailedOperationError(TolokaError):
@@ -263,7 +451,7 @@ class FailedOperationError(TolokaError):
     """
 
     def __init__(self, operation: Any) -> None:
-        self.operation = operation
+        self.operation = _redacted_operation(operation)
         super().__init__(self._describe())
 
     @property
@@ -335,7 +523,7 @@ class TransportError(TolokaError):
         path: str | None = None,
         attempts: int | None = None,
     ) -> None:
-        self.message = message
+        self.message = redact(message)
         self.method = method
         self.path = path
         self.attempts = attempts
@@ -355,24 +543,57 @@ class TransportError(TolokaError):
         return (type(self), (self.message, self.method, self.path, self.attempts))
 
 
+def _redacted_operation(operation: Any) -> Any:
+    """The operation with the active token removed from its details (the server's text), if it is there."""
+    secrets = _ACTIVE_SECRETS.get()
+    if not secrets or operation is None:
+        return operation
+    if isinstance(operation, Mapping):
+        return redact_value(dict(operation), secrets)
+    to_json_dict = getattr(operation, "to_json_dict", None)
+    if to_json_dict is None:
+        return redact(operation, secrets) if isinstance(operation, str) else operation
+    try:
+        data = to_json_dict()
+        text = json.dumps(data, default=str)
+    except Exception:
+        return operation
+    if not any(secret in text for secret in secrets):
+        return operation
+    try:
+        return type(operation).from_json_dict(redact_value(data, secrets))
+    except Exception:
+        return redact_value(data, secrets)  # a plain dict is still a faithful, token-free record
+
+
 def _decode_json_object(body: bytes | str | None) -> dict[str, Any] | None:
     if not body:
         return None
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
+
+
+# Control characters of a body (NUL, terminal escapes) must not reach a terminal or a log line as they are.
+_CONTROL_TO_QUESTION_MARK = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], "?")
+
+
+def body_excerpt(body: bytes | str | None) -> str:
+    """The first bytes of a body on one line, redacted of the active token (for error messages)."""
+    return _one_line_excerpt(body)
 
 
 def _one_line_excerpt(body: bytes | str | None) -> str:
     if not body:
         return "(empty body)"
-    # Decode a little more than the limit so that cutting multi-byte characters cannot matter, then
-    # collapse all whitespace (HTML pages are multi-line) so that log lines stay single lines.
-    head = body[: NON_JSON_BODY_MESSAGE_LIMIT * 4]
+    # Decode a little more than the limit so that cutting multi-byte characters cannot matter (and so that a
+    # token straddling the limit is still whole when it is redacted, before the cut), then collapse all
+    # whitespace (HTML pages are multi-line) so that log lines stay single lines.
+    head = body[: NON_JSON_BODY_MESSAGE_LIMIT * 4 + 4096]
     text = head.decode("utf-8", errors="replace") if isinstance(head, bytes) else head
-    text = " ".join(text.split())
+    text = " ".join(redact(text).split()).translate(_CONTROL_TO_QUESTION_MARK)
     if not text:
         return "(blank body)"
     if len(text) > NON_JSON_BODY_MESSAGE_LIMIT or len(body) > len(head):

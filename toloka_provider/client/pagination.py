@@ -3,6 +3,10 @@
 ``find_X`` sends one request; ``get_X`` pages with ``sort=<cursor>`` and ``<cursor>_gt=<last value>``,
 keeping the caller's filters and ``limit`` on every page, and stops when ``has_more`` is false.
 
+Paging always ends: ``check_advances`` requires every page to be strictly ordered by the cursor and to start
+past the previous page (ids compare as numbers when they are digit strings, else as strings, which is the
+server's order for Toloka's fixed-width ids); anything else is a ``PaginationError``.
+
 Default page sizes are chosen for throughput, not the server's default of 50: every page costs a round trip,
 so the biggest page the server is known to accept is used. For assignments that is 1,000 (toloka-kit's own
 streaming cursor asks for it, so the real server accepts it; the docs name 300 as the general maximum, which
@@ -22,6 +26,7 @@ from typing import Any
 import attrs
 
 from toloka_provider.client import dates, models
+from toloka_provider.client.errors import PaginationError, TolokaArgumentError, TolokaArgumentTypeError
 
 RANGE_SUFFIXES = ("_lt", "_lte", "_gt", "_gte")
 
@@ -171,14 +176,14 @@ def format_query_value(value: Any) -> str:
         return str(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         return ",".join(format_query_value(item) for item in value)
-    raise TypeError(f"cannot send a {type(value).__name__} as a query value: {value!r}")
+    raise TolokaArgumentTypeError(f"cannot send a {type(value).__name__} as a query value: {value!r:.100}")
 
 
 def build_query(listing: Listing, method_name: str, filters: Mapping[str, Any]) -> dict[str, str]:
     """Check filter names against the listing and format their values; None values are dropped."""
     unknown = sorted(set(filters) - listing.filters)
     if unknown:
-        raise TypeError(
+        raise TolokaArgumentTypeError(
             f"{method_name}() got unknown filter(s) {', '.join(unknown)}; "
             f"allowed for {listing.name}: {', '.join(sorted(listing.filters))}"
         )
@@ -193,7 +198,8 @@ def build_query(listing: Listing, method_name: str, filters: Mapping[str, Any]) 
                 dates.parse_datetime(value)  # checked only (ValueError naming the value); sent as given
             query[key] = format_query_value(value)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{method_name}(): filter {key}: {exc}") from None
+            error_class = TolokaArgumentTypeError if isinstance(exc, TypeError) else TolokaArgumentError
+            raise error_class(f"{method_name}(): filter {key}: {exc}") from None
     return query
 
 
@@ -205,7 +211,7 @@ def check_status_names(listing: Listing, value: Any) -> None:
         # Enum instances pass: that is how a caller asks for a status newer than this client.
         if type(item) is str and item not in known:
             hint = f" (did you mean {item.upper()!r}?)" if item.upper() in known else ""
-            raise ValueError(
+            raise TolokaArgumentError(
                 f"unknown {listing.name} status {item!r}{hint}; expected one of {', '.join(known)}"
             )
 
@@ -215,20 +221,102 @@ def check_page_size(listing: Listing, argument: str, value: int | None) -> int |
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
+        raise TolokaArgumentTypeError(f"{argument} must be an int, got {type(value).__name__} {value!r:.100}")
     if value < 1 or value > listing.max_limit:
-        raise ValueError(f"{argument} for {listing.name} must be between 1 and {listing.max_limit}, got {value}")
+        raise TolokaArgumentError(
+            f"{argument} for {listing.name} must be between 1 and {listing.max_limit}, got {value}"
+        )
     return value
 
 
-def parse_page(body: bytes, listing: Listing) -> tuple[list[dict], bool]:
-    """Split a list response into (plain item dicts, has_more)."""
-    data = json.loads(body)
+class PageShapeError(ValueError):
+    """A decoded list answer of the wrong shape (the core turns it into a ``ResponseFormatError``)."""
+
+
+def parse_page(data: Any, listing: Listing) -> tuple[list[dict], bool]:
+    """Split a decoded list answer into (plain item dicts, has_more); ``PageShapeError`` if it is not one.
+
+    ``data`` may also be the raw body (bytes or str), as before. The answer must be an object with the
+    listing's envelope (``items``; Apps lists ``content``, either is accepted) holding an array of objects, and
+    ``has_more`` must be a boolean when present.
+    """
+    if isinstance(data, (bytes, bytearray, str)):
+        data = json.loads(data)
+    if not isinstance(data, dict):
+        raise PageShapeError(f"expected a page object {{{listing.envelope}: [...], has_more}}, got {_kind(data)}")
     items = data.get(listing.envelope)
     if items is None:
         # Tolerate the other envelope: some Apps answers use "items" and vice versa.
-        items = data.get("items" if listing.envelope == "content" else "content") or []
-    return items, bool(data.get("has_more"))
+        other = "items" if listing.envelope == "content" else "content"
+        items = data.get(other)
+        if items is None:
+            raise PageShapeError(f"expected a page object with {listing.envelope!r}, got an object without it")
+    if type(items) is not list:
+        raise PageShapeError(f"expected {listing.envelope!r} to be an array, got {_kind(items)}")
+    for index, item in enumerate(items):
+        if type(item) is not dict:
+            raise PageShapeError(f"item {index} of {listing.name} is {_kind(item)}, not an object")
+    has_more = data.get("has_more")
+    if has_more is not None and type(has_more) is not bool:
+        raise PageShapeError(f"expected has_more to be true or false, got {_kind(has_more)} {has_more!r:.50}")
+    return items, bool(has_more)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )
+
+
+def cursor_order(value: Any) -> tuple:
+    """The sort key of a cursor value in the server's order: digit strings and numbers as numbers, else text."""
+    if type(value) is str:
+        if value.isdigit() and value.isascii() and len(value) <= 40:
+            return (0, int(value), value)
+        return (1, 0, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    raise TypeError(f"a cursor value must be a string or a number, got {_kind(value)}")
+
+
+def check_advances(listing: Listing, endpoint: str, items: list[dict], after: Any) -> Any:
+    """Check that a page is strictly ordered by the cursor and starts past ``after``; return the last value.
+
+    Raises ``PaginationError`` (endpoint, cursor, what was seen) for an item without the cursor field, a value
+    that is not past the previous one (a repeated page, ids going backwards, a duplicate). Returns the cursor
+    value of the last item (``after`` for an empty page).
+    """
+    field = listing.cursor
+    previous_value = after
+    for index, item in enumerate(items):
+        value = item.get(field)
+        # Fast path: Toloka's ids are fixed-width strings, for which string order is the server's order
+        # (digit strings included); anything else goes through ``cursor_order``.
+        if type(value) is str and type(previous_value) is str and len(value) == len(previous_value):
+            if value > previous_value:
+                previous_value = value
+                continue
+            advanced = False
+        elif value is None:
+            raise PaginationError(endpoint, after, f"item {index} of the page has no {field!r}")
+        else:
+            try:
+                key = cursor_order(value)
+            except TypeError as exc:
+                raise PaginationError(endpoint, after, f"item {index}: {exc}") from None
+            advanced = previous_value is None or key > cursor_order(previous_value)
+            if advanced:
+                previous_value = value
+                continue
+        where = "the cursor" if index == 0 else f"item {index - 1}"
+        relation = "the same as" if value == previous_value else "before"
+        raise PaginationError(
+            endpoint, after,
+            f"item {index} has {field} {value!r}, {relation} {where} ({previous_value!r}): the page does not advance",
+        )
+    return previous_value
 
 
 def next_cursor_query(listing: Listing, query: dict[str, str], items: list[dict]) -> dict[str, str]:

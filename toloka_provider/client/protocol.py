@@ -18,6 +18,10 @@ from typing import Any
 
 import attrs
 
+#: The largest response body a transport reads (a 100,000-assignment page is a few hundred MB at most); a
+#: server streaming more is cut off as a transport failure, so an endless stream cannot exhaust memory.
+MAX_RESPONSE_BYTES = 1 << 30
+
 
 @attrs.frozen(slots=True)
 class Request:
@@ -31,12 +35,13 @@ class Request:
 
 @attrs.frozen(slots=True)
 class Response:
-    """What came back: status, the raw body and the two headers the core reads."""
+    """What came back: status, the raw body and the headers the core reads (``Location`` only for a 3xx)."""
 
     status: int
     body: bytes
     retry_after: str | None = None
     request_id: str | None = None
+    location: str | None = None
 
 
 @attrs.frozen(slots=True)

@@ -3,6 +3,11 @@
 All API knowledge is in ``api.TolokaApi`` and ``core``; this module only performs the plans' effects:
 it sends a ``Request`` with a ``requests.Session`` and sleeps.
 
+Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
+each attempt has a total deadline (``config.attempt_deadline``) besides the per-read timeout: a shared
+watchdog thread shuts the attempt's socket down when the deadline passes, so a server that drips its status
+line, headers or body one byte at a time, or streams without end, cannot hold an attempt much longer.
+
 Thread safety: one client may be shared by many threads. Each thread gets its own ``requests.Session``
 (a Session is not documented as thread-safe), and each session keeps its own connection pool, so
 connections are reused within a thread. ``close()`` closes every session the client opened.
@@ -10,27 +15,158 @@ connections are reused within a thread. ``close()`` closes every session the cli
 
 from __future__ import annotations
 
+import heapq
+import http.client
+import itertools
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
-from toloka_provider.client import streaming
+from toloka_provider.client import protocol, streaming
 from toloka_provider.client.api import TolokaApi
-from toloka_provider.client.config import make_config
+from toloka_provider.client.config import DEADLINE_GRACE, make_config
+from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
+from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER
 
-# requests raises these when there is no usable answer; all are worth a retry.
+# requests raises these when there is no usable answer (connection, timeout, broken body); all are worth a
+# retry. The lower layers' errors are listed too, so that nothing raw escapes an attempt that was cut off.
 _TRANSPORT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
 )
+
+_CHUNK = 64 * 1024
+
+# ---- the per-attempt deadline ---------------------------------------------------------------------------
+
+
+class _Attempt:
+    """One HTTP attempt under a deadline: the connection it uses, and whether the watchdog cut it off."""
+
+    __slots__ = ("conn", "deadline_at", "done", "expired")
+
+    def __init__(self, deadline_at: float) -> None:
+        self.deadline_at = deadline_at
+        self.conn: Any = None
+        self.done = False
+        self.expired = False
+
+
+_current = threading.local()  # the attempt the calling thread is making (set around session.request)
+
+
+class _Watchdog:
+    """One daemon thread per process that cuts off attempts past their deadline.
+
+    Cutting off = ``shutdown()`` of the attempt's socket, which wakes a ``recv`` blocked in any phase (status
+    line, headers, body) with end-of-file; requests then raises, and the attempt fails as a timeout. The
+    socket is shut down with ``socket.socket.shutdown`` (the plain fd), not ``SSLSocket.shutdown``, which
+    would change the TLS object under the reading thread.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork (Airflow forks)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._heap: list[tuple[float, int, _Attempt]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, attempt: _Attempt) -> None:
+        with self._lock:
+            heapq.heappush(self._heap, (attempt.deadline_at, next(self._order), attempt))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="toloka-client-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is attempt:
+                self._wake.notify()
+
+    def finish(self, attempt: _Attempt) -> None:
+        with self._lock:  # under the lock: the watchdog never shuts a connection that has been handed back
+            attempt.done = True
+
+    def _loop(self) -> None:
+        with self._lock:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                deadline_at, _, attempt = self._heap[0]
+                now = time.monotonic()
+                if now < deadline_at:
+                    self._wake.wait(deadline_at - now)
+                    continue
+                heapq.heappop(self._heap)
+                attempt.expired = True
+                if not _cut(attempt.conn):
+                    # Not connected yet (still in the connect phase): look again shortly.
+                    heapq.heappush(self._heap, (now + 0.05, next(self._order), attempt))
+
+
+def _cut(conn: Any) -> bool:
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return False
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed: nothing left to wake
+    return True
+
+
+_watchdog = _Watchdog()
+
+
+class _WatchedPoolMixin:
+    """Records which connection the current attempt uses, so that the watchdog can cut it off."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        attempt = getattr(_current, "attempt", None)
+        if attempt is not None:
+            attempt.conn = conn
+        return conn
+
+
+class _WatchedHTTPPool(_WatchedPoolMixin, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPoolMixin, urllib3.HTTPSConnectionPool):
+    pass
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose pools report their connections to the attempt in progress."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(getattr(manager, "pool_classes_by_scheme", None), dict) and not proxy.startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager
 
 _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 
@@ -39,8 +175,12 @@ class TolokaClient(TolokaApi):
     """Synchronous Toloka client.
 
     ``TolokaClient(token, environment="PRODUCTION")`` or ``TolokaClient(token, url="http://127.0.0.1:8080")``.
-    See the README section "The client" for every argument. ``sleep`` (keyword) replaces ``time.sleep`` and
-    ``clock`` replaces ``time.monotonic`` (tests inject both).
+    See the README section "The client" for every argument. ``timeout``: a number is the most one attempt may
+    take in total (connect to the last body byte) and the connect timeout; a ``(connect, read)`` pair bounds
+    connecting, each read, and the attempt in total by ``connect + read`` (see ``config``). ``max_retry_after``
+    (keyword, default 300 s): the longest server-requested wait (``Retry-After``, a quota interval) that is
+    slept; a longer one raises at once, with the hint in the error's ``retry_after``. ``sleep`` (keyword)
+    replaces ``time.sleep`` and ``clock`` replaces ``time.monotonic`` (tests inject both).
     """
 
     def __init__(
@@ -55,14 +195,18 @@ class TolokaClient(TolokaApi):
         act_under_account_id: str | None = None,
         verify: bool | str = True,
         *,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         config = make_config(
-            token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify
+            token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify,
+            max_retry_after=max_retry_after,
         )
         super().__init__(config, clock)
         self._timeout = config.timeout
+        self._deadline = config.deadline
+        self._secrets = config.secrets
         self._sleep = sleep or time.sleep
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -77,7 +221,7 @@ class TolokaClient(TolokaApi):
             session.headers.update(self._config.headers)
             session.verify = self._config.verify
             # Retries are ours (see retry.py); urllib3 must not retry underneath us.
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+            adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._local.session = session
@@ -102,20 +246,55 @@ class TolokaClient(TolokaApi):
     # ---- performing effects ---------------------------------------------------------------------------
 
     def _send_request(self, request: Request) -> Response | TransportFailure:
+        deadline = self._deadline
+        session = self._session()
+        if deadline is None:
+            attempt = None
+        else:
+            attempt = _Attempt(time.monotonic() + deadline + DEADLINE_GRACE)
+            _current.attempt = attempt
+            _watchdog.watch(attempt)
+        response = None
         try:
-            response = self._session().request(
+            response = session.request(
                 request.method,
                 self.url + request.path,
                 params=request.params,
                 data=request.body,
                 headers=_JSON_CONTENT_TYPE if request.body is not None else None,
                 timeout=self._timeout,
+                allow_redirects=False,  # never send the token elsewhere; a 3xx is an error (core.call)
+                stream=True,  # read in chunks: the deadline and the size limit are checked between them
             )
-            body = response.content
+            chunks = []
+            size = 0
+            for chunk in response.iter_content(_CHUNK):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > protocol.MAX_RESPONSE_BYTES:
+                    response.close()
+                    return TransportFailure(f"ResponseTooLarge: the body exceeds {protocol.MAX_RESPONSE_BYTES} bytes; not read")
+                if attempt is not None and (attempt.expired or time.monotonic() > attempt.deadline_at):
+                    raise TimeoutError("deadline")
+            body = b"".join(chunks)
         except _TRANSPORT_ERRORS as exc:
+            if response is not None:
+                response.close()
+            if attempt is not None and (attempt.expired or time.monotonic() > attempt.deadline_at):
+                return TransportFailure(
+                    f"TimeoutError: no complete answer within the total timeout of {deadline:g} s per attempt", exc
+                )
             return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+        finally:
+            if attempt is not None:
+                _current.attempt = None
+                _watchdog.finish(attempt)
         headers = response.headers
-        return Response(response.status_code, body, headers.get("Retry-After"), headers.get("X-Request-Id"))
+        status = response.status_code
+        return Response(
+            status, body, headers.get("Retry-After"), headers.get("X-Request-Id"),
+            headers.get("Location") if 300 <= status < 400 else None,
+        )
 
     def _perform(self, effect: Any) -> Any:
         if type(effect) is Request:
@@ -131,20 +310,26 @@ class TolokaClient(TolokaApi):
 
     def _run(self, plan: Plan) -> Any:
         sent = None
+        last = None
+        secrets = self._secrets
         while True:
             try:
-                effect = plan.send(sent)
+                effect = step(plan, sent, secrets, last)
             except StopIteration as stop:
                 return stop.value
             sent = self._perform(effect)
+            if type(sent) is Response:
+                last = (effect, sent)
 
     def _iterate(self, plan: Plan) -> Iterator[Any]:
         def drive() -> Iterator[Any]:
             sent = None
+            last = None
+            secrets = self._secrets
             try:
                 while True:
                     try:
-                        effect = plan.send(sent)
+                        effect = step(plan, sent, secrets, last)
                     except StopIteration:
                         return
                     if type(effect) is Emit:
@@ -152,6 +337,8 @@ class TolokaClient(TolokaApi):
                         sent = None
                     else:
                         sent = self._perform(effect)
+                        if type(sent) is Response:
+                            last = (effect, sent)
             finally:
                 plan.close()
 
