@@ -439,7 +439,7 @@ BAD_INPUTS: list[BadInput] = [
                                     "pool '999999' does not exist")),
     BadInput("assignments sensor: unknown status name", "TolokaAssignmentsSensor",
              _sense("assignments", "TolokaAssignmentsSensor", pool_id=lambda env: env.pool_id, statuses="DONE"),
-             AirflowFailException, ("unknown assignments status 'DONE'",)),
+             TolokaInputError, ("unknown assignments status 'DONE'",)),
     BadInput("assignments sensor: min_count 0", "TolokaAssignmentsSensor",
              _construct_sensor("assignments", "TolokaAssignmentsSensor", pool_id="1", min_count=0),
              TolokaInputError, ("min_count must be an integer from 1 to 1000, got 0",)),
