@@ -10,16 +10,17 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators._common import (
-    RunIdentity,
+from toloka_provider.operators.base import (
     TolokaBaseOperator,
     TolokaInputError,
     default_deferrable,
-    enum_value,
-    load_json_config,
-    tag_metadata,
+    maps_toloka_errors,
 )
-from toloka_provider.operators._status import PoolStatusOperator, change_status
+from toloka_provider.operators.identity import RunIdentity, tag_metadata
+from toloka_provider.operators.inputs import load_json_config
+from toloka_provider.operators.status import PoolStatusOperator, change_status
+from toloka_provider.steps.find_or_create import find_or_create_tagged
+from toloka_provider.steps.values import enum_value
 from toloka_provider.triggers.outcomes import FAILURE, SUCCESS, pool_outcome
 from toloka_provider.triggers.pool import TolokaPoolTrigger
 
@@ -78,16 +79,18 @@ class TolokaCreatePoolOperator(TolokaBaseOperator):
             config["will_expire"] = will_expire.replace(tzinfo=None).isoformat(timespec="seconds")
         return config
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> str:
         identity = RunIdentity.from_context(context)
         config = self.build_config(identity)
         client = self.hook.get_conn()
-        pool = self.find_or_create(
+        pool = find_or_create_tagged(
             kind="pool",
-            identity=identity,
+            is_ours=identity.is_tagged,
             candidates=lambda: client.get_pools(project_id=config["project_id"]),
             create=lambda: client.create_pool(config),
             argument="pool_config",
+            log=self.log,
         )
         pool_id = str(pool.id)
         self.push_pool_url(context, pool_id)
@@ -138,6 +141,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     _sleep = staticmethod(time.sleep)
     _clock = staticmethod(time.monotonic)
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> str:
         pool_id = str(self.pool_id)
         self.push_pool_url(context, pool_id)
@@ -176,6 +180,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
                 )
             self._sleep(self.poll_interval)
 
+    @maps_toloka_errors
     def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
         if event.get("status") != "success":
             raise AirflowException(
