@@ -23,15 +23,17 @@ CSV_PREFIXES = ("INPUT:", "GOLDEN:", "HINT:", "OVERLAP")
 
 
 def _overlap(value: Any, where: str) -> int:
-    """A task's ``overlap``: a whole number >= 1 (a CSV cell gives it as text)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.isdigit():
-            raise TolokaInputError(f"{where}: OVERLAP must be a whole number >= 1, got {value!r}")
-        value = int(text)
+    """A task's ``overlap`` in JSON: a whole number >= 1 (not a bool, not a string)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise TolokaInputError(f"{where}: overlap must be a whole number >= 1, got {value!r}")
     return value
+
+
+def _overlap_cell(text: str, where: str) -> int:
+    """An ``OVERLAP`` CSV cell: the digits of a whole number >= 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise TolokaInputError(f"{where}: OVERLAP must be a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def tasks_from_csv(path: str, *, argument: str = "tasks_path") -> Iterator[dict]:
@@ -88,7 +90,7 @@ def _csv_tasks_numbered(path: str, *, argument: str) -> Iterator[tuple[int, dict
             elif column == "HINT:text" and value != "":
                 task["message_on_unknown_solution"] = value
             elif column == "OVERLAP" and value != "":
-                task["overlap"] = _overlap(value, f"{prefix} line {reader.line_num}, column {number}")
+                task["overlap"] = _overlap_cell(value, f"{prefix} line {reader.line_num}, column {number}")
         if golden:
             task["known_solutions"] = [{"output_values": golden, "correctness_weight": 1}]
         yield reader.line_num, task
