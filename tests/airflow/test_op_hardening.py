@@ -342,3 +342,13 @@ def test_a_config_file_with_a_byte_order_mark_loads(tmp_path):
     path = tmp_path / "project.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"public_name": "p"}).encode())
     assert load_json_config(str(path), argument="project") == {"public_name": "p"}
+
+
+@pytest.mark.parametrize(("argument", "value"), [("poll_interval", 0), ("poll_interval", -1), ("timeout", 0),
+                                                 ("timeout", math.nan), ("timeout", True), ("poll_interval", "5")])
+def test_server_aggregation_checks_its_wait_arguments_at_construction(argument, value):
+    from toloka_provider.operators.aggregation import TolokaAggregateSolutionsOperator
+
+    with pytest.raises(TolokaInputError, match=rf"^'{argument}' must be a number of seconds > 0, got {value!r}$"):
+        TolokaAggregateSolutionsOperator(task_id="agg", pool_id="1", fields=["label"], output="x.jsonl",
+                                         **{argument: value})

@@ -21,7 +21,7 @@ from toloka_provider.operators.base import (
     maps_toloka_errors,
 )
 from toloka_provider.operators.files import atomic_jsonl_writer, dump_json_line, iter_jsonl, storage_path
-from toloka_provider.operators.inputs import non_empty_names
+from toloka_provider.operators.inputs import non_empty_names, positive_seconds
 from toloka_provider.steps.aggregation import METHODS, collect_votes, dawid_skene, majority_vote
 from toloka_provider.steps.values import as_json_dict
 
@@ -42,6 +42,8 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
     :param type: ``DAWID_SKENE`` (default) or ``WEIGHTED_DYNAMIC_OVERLAP`` (needs ``answer_weight_skill_id``).
     :param output: where to write the results (templated; no scheme = local file): one
         ``{"pool_id", "task_id", "confidence", "output_values"}`` object per line.
+    :param poll_interval: seconds between checks of the operation (> 0).
+    :param timeout: seconds to wait for the operation at most (> 0), in either mode.
     :param deferrable: wait for the aggregation operation in the triggerer (``TolokaOperationTrigger``);
         defaults to ``[operators] default_deferrable``.
 
@@ -72,8 +74,9 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
         self.type = type
         self.answer_weight_skill_id = answer_weight_skill_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
+        # Checked here: a bad value must not surface after the aggregation was started.
+        self.poll_interval = positive_seconds(poll_interval, "poll_interval")
+        self.timeout = positive_seconds(timeout, "timeout")
 
     @maps_toloka_errors
     def execute(self, context: Any) -> dict:

@@ -101,6 +101,13 @@ def unit_fraction(value: Any, argument: str) -> float:
     return float(value)
 
 
+def positive_seconds(value: Any, argument: str) -> float:
+    """A finite number of seconds > 0 (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise TolokaInputError(f"{argument!r} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
 def non_empty_names(value: Any, argument: str) -> list[str]:
     """A non-empty list of non-empty strings (a single string is a list of one)."""
     names = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else None
