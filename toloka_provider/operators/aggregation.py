@@ -210,6 +210,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         return summary
 
     def _write_csv(self, rows: list[dict], names: list[str]) -> str:
+        assert self.csv_output is not None  # execute() writes a CSV only when one was asked for
         input_names = sorted({name for row in rows for name in row["input_values"]})
         buffer = io.StringIO()
         writer = csv.writer(buffer)

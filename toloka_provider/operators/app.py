@@ -122,7 +122,7 @@ class TolokaGetAppItemsOperator(TolokaBaseOperator):
     @maps_toloka_errors
     def execute(self, context: Any) -> dict:
         client = self.hook.get_conn()
-        filters = {k: str(v) for k, v in (("batch_id", self.batch_id), ("status", self.status)) if v}
+        filters: dict[str, Any] = {k: str(v) for k, v in (("batch_id", self.batch_id), ("status", self.status)) if v}
         path = storage_path(self.output_path)
         count = 0
         status_counts: collections.Counter[str] = collections.Counter()

@@ -187,6 +187,7 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         return collected
 
     def _write(self, pages: Iterable[list[dict]]) -> dict:
+        assert self.output_path is not None  # execute() writes only when an output was given
         path = storage_path(self.output_path)
         count = 0
         max_submitted: str | None = None

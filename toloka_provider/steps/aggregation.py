@@ -56,7 +56,7 @@ def dawid_skene(
                     confusion[worker][true_label][answer] += weight
         prior_total = sum(priors.values())
         log_priors = {label: math.log(value / prior_total) for label, value in priors.items()}
-        log_confusion = {}
+        log_confusion: dict[str, dict[str, dict[str, float]]] = {}
         for worker, rows in confusion.items():
             log_confusion[worker] = {}
             for true_label, row in rows.items():

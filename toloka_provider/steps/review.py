@@ -105,9 +105,12 @@ def _seconds_spent(assignment: Mapping[str, Any]) -> float | None:
     if not created or not submitted:
         return None
     try:
-        seconds = (parse_datetime(str(submitted)) - parse_datetime(str(created))).total_seconds()
+        start, end = parse_datetime(str(created)), parse_datetime(str(submitted))
     except (ValueError, TypeError):
         return None
+    if start is None or end is None:
+        return None
+    seconds = (end - start).total_seconds()
     return seconds if seconds >= 0 else None
 
 
@@ -232,7 +235,8 @@ def late_rejections(client: Any, decisions: Iterable[Decision], *, log: Any) -> 
             days = getattr(client.get_pool(str(pool_id)), "auto_accept_period_day", None)
             periods[pool_id] = float(days) * 86400 if days else None
         period = periods[pool_id]
-        if period is not None and parse_datetime(submitted).timestamp() + period < now:
+        submitted_at = parse_datetime(submitted)
+        if period is not None and submitted_at is not None and submitted_at.timestamp() + period < now:
             late.append(decision.id)
     if late:
         log.warning(
