@@ -58,7 +58,9 @@ def test_fetch_from_a_pool_that_does_not_exist_fails_naming_the_argument(monkeyp
     with pytest.raises(TolokaApiFailure) as raised:
         TolokaGetAssignmentsOperator(task_id="t", pool_id=pool_id, output=str(output)).execute(make_context())
     message = str(raised.value)
-    assert message.startswith("Argument 'pool_id': the object does not exist for this account and environment")
+    assert message.startswith(
+        "Argument 'pool_id': the object does not exist for this account and environment"
+    )
     assert f"pool {pool_id!r} does not exist" in message and "(not retried)" in message
     assert isinstance(raised.value.error, DoesNotExistApiError)
     assert "get_assignments_raw" not in fake.names()  # failed before listing, so nothing could be written
@@ -88,7 +90,9 @@ def test_review_of_a_pool_that_does_not_exist_fails_before_deciding(monkeypatch)
 def test_review_with_given_assignments_also_checks_a_given_pool(monkeypatch):
     fake = _fake_with(monkeypatch, [_assignment(0)])
     with pytest.raises(TolokaApiFailure, match="Argument 'pool_id'"):
-        TolokaReviewAssignmentsOperator(task_id="r", pool_id="42", assignments=[_assignment(0)]).execute(make_context())
+        TolokaReviewAssignmentsOperator(task_id="r", pool_id="42", assignments=[_assignment(0)]).execute(
+            make_context()
+        )
     assert fake.assignments["a0"]["status"] == "SUBMITTED"
 
 
@@ -140,26 +144,58 @@ GOOD = '{"input_values": {"text": "x"}}'
 @pytest.mark.parametrize(
     ("name", "content", "fragments"),
     [
-        ("broken.jsonl", _jsonl(GOOD, GOOD, GOOD, '{"input_values": {"text": "x"'),
-         ("broken.jsonl line 4, column 30", "Expecting ',' delimiter")),
+        (
+            "broken.jsonl",
+            _jsonl(GOOD, GOOD, GOOD, '{"input_values": {"text": "x"'),
+            ("broken.jsonl line 4, column 30", "Expecting ',' delimiter"),
+        ),
         ("array.jsonl", _jsonl(GOOD, "[1, 2]"), ("array.jsonl line 2 is a JSON list, expected an object",)),
-        ("nan.jsonl", _jsonl(GOOD, '{"input_values": {"score": NaN}}'), ("nan.jsonl line 2: NaN is not JSON",)),
-        ("overlap.jsonl", _jsonl(GOOD, '{"input_values": {}, "overlap": true}'),
-         ("overlap.jsonl line 2: task #1: overlap must be a whole number >= 1, got True",)),
-        ("overlap0.jsonl", _jsonl('{"input_values": {}, "overlap": 0}'),
-         ("overlap0.jsonl line 1: task #0: overlap must be a whole number >= 1, got 0",)),
-        ("inputs.jsonl", _jsonl(GOOD, "", '{"input_values": "text"}'),
-         ("inputs.jsonl line 3: task #1: 'input_values' must be a JSON object, got str",)),
-        ("pool.jsonl", _jsonl(GOOD, '{"pool_id": "2", "input_values": {}}'),
-         ("pool.jsonl line 2: task #1 has pool_id '2', but the operator's pool_id is '1'",)),
-        ("dup.csv", "INPUT:text,GOLDEN:label,INPUT:text\nx,,y\n",
-         ("dup.csv line 1, column 3: header 'INPUT:text' repeats column 1",)),
-        ("short.csv", "INPUT:text,OVERLAP\nx,1\ny\n", ("short.csv line 3: 1 cells, but the header has 2 columns",)),
+        (
+            "nan.jsonl",
+            _jsonl(GOOD, '{"input_values": {"score": NaN}}'),
+            ("nan.jsonl line 2: NaN is not JSON",),
+        ),
+        (
+            "overlap.jsonl",
+            _jsonl(GOOD, '{"input_values": {}, "overlap": true}'),
+            ("overlap.jsonl line 2: task #1: overlap must be a whole number >= 1, got True",),
+        ),
+        (
+            "overlap0.jsonl",
+            _jsonl('{"input_values": {}, "overlap": 0}'),
+            ("overlap0.jsonl line 1: task #0: overlap must be a whole number >= 1, got 0",),
+        ),
+        (
+            "inputs.jsonl",
+            _jsonl(GOOD, "", '{"input_values": "text"}'),
+            ("inputs.jsonl line 3: task #1: 'input_values' must be a JSON object, got str",),
+        ),
+        (
+            "pool.jsonl",
+            _jsonl(GOOD, '{"pool_id": "2", "input_values": {}}'),
+            ("pool.jsonl line 2: task #1 has pool_id '2', but the operator's pool_id is '1'",),
+        ),
+        (
+            "dup.csv",
+            "INPUT:text,GOLDEN:label,INPUT:text\nx,,y\n",
+            ("dup.csv line 1, column 3: header 'INPUT:text' repeats column 1",),
+        ),
+        (
+            "short.csv",
+            "INPUT:text,OVERLAP\nx,1\ny\n",
+            ("short.csv line 3: 1 cells, but the header has 2 columns",),
+        ),
         ("long.csv", "INPUT:text\nx\ny,z\n", ("long.csv line 3: 2 cells, but the header has 1 columns",)),
-        ("overlap.csv", "INPUT:text,OVERLAP\nx,1\ny,two\n",
-         ("overlap.csv line 3, column 2: OVERLAP must be a whole number >= 1, got 'two'",)),
-        ("quoted.csv", 'INPUT:text,OVERLAP\n"two\nlines",1\nz,-1\n',
-         ("quoted.csv line 4, column 2: OVERLAP must be a whole number >= 1, got '-1'",)),
+        (
+            "overlap.csv",
+            "INPUT:text,OVERLAP\nx,1\ny,two\n",
+            ("overlap.csv line 3, column 2: OVERLAP must be a whole number >= 1, got 'two'",),
+        ),
+        (
+            "quoted.csv",
+            'INPUT:text,OVERLAP\n"two\nlines",1\nz,-1\n',
+            ("quoted.csv line 4, column 2: OVERLAP must be a whole number >= 1, got '-1'",),
+        ),
         ("noinput.csv", "GOLDEN:label\nx\n", ("noinput.csv has no INPUT:<field> column",)),
     ],
     ids=lambda value: value if isinstance(value, str) and "." in value and "\n" not in value else "",
@@ -183,7 +219,9 @@ def test_bytes_that_are_not_utf8_name_the_line_and_column(monkeypatch, tmp_path)
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(GOOD.encode() + b"\n" + '{"input_values": {"text": "caf\xe9"}}\n'.encode("latin-1"))
     fake, operator = _upload(monkeypatch, tasks_path=str(path))
-    with pytest.raises(TolokaInputError, match=r"latin1\.jsonl line 2, column 31: not UTF-8 text \(byte b'\\xe9'\)"):
+    with pytest.raises(
+        TolokaInputError, match=r"latin1\.jsonl line 2, column 31: not UTF-8 text \(byte b'\\xe9'\)"
+    ):
         operator.execute(make_context())
     assert _writes(fake) == ["create_pool"]
 
@@ -195,7 +233,11 @@ def test_a_byte_order_mark_is_accepted(monkeypatch, tmp_path, name):
     path.write_bytes(b"\xef\xbb\xbf" + body.encode())
     fake, operator = _upload(monkeypatch, tasks_path=str(path))
     assert operator.execute(make_context())["created"] == 2
-    assert [t["input_values"]["text"] for t in fake.tasks] == ["x", "x"] if name.endswith(".jsonl") else ["x", "y"]
+    assert (
+        [t["input_values"]["text"] for t in fake.tasks] == ["x", "x"]
+        if name.endswith(".jsonl")
+        else ["x", "y"]
+    )
     if name.endswith(".csv"):
         assert fake.tasks[0]["overlap"] == 2 and "overlap" not in fake.tasks[1]
 
@@ -204,14 +246,18 @@ def test_a_bad_task_in_a_later_chunk_of_a_list_sends_no_chunk(monkeypatch):
     """The list used to be checked chunk by chunk: the first chunks were created before the bad task was seen."""
     tasks = [{"input_values": {"text": str(i)}} for i in range(10)] + [{"pool_id": "9", "input_values": {}}]
     fake, operator = _upload(monkeypatch, tasks=tasks)
-    with pytest.raises(TolokaInputError, match=r"^Task #10 has pool_id '9', but the operator's pool_id is '1'$"):
+    with pytest.raises(
+        TolokaInputError, match=r"^Task #10 has pool_id '9', but the operator's pool_id is '1'$"
+    ):
         operator.execute(make_context())
     assert _writes(fake) == ["create_pool"] and fake.tasks == []
 
 
 def test_a_missing_task_file_names_the_argument(monkeypatch, tmp_path):
     fake, operator = _upload(monkeypatch, tasks_path=str(tmp_path / "nowhere.csv"))
-    with pytest.raises(TolokaInputError, match=r"^Argument 'tasks_path': file .*nowhere\.csv does not exist$"):
+    with pytest.raises(
+        TolokaInputError, match=r"^Argument 'tasks_path': file .*nowhere\.csv does not exist$"
+    ):
         operator.execute(make_context())
     assert fake.names() == ["create_pool"]
 
@@ -257,7 +303,9 @@ def test_a_verdict_callable_that_raises_fails_naming_the_assignment_and_the_call
     fake = _fake_with(monkeypatch, assignments)
     path = f"{__name__}.verdict_that_raises"
     with pytest.raises(TolokaInputError) as raised:
-        TolokaReviewAssignmentsOperator(task_id="r", assignments=assignments, verdict=path).execute(make_context())
+        TolokaReviewAssignmentsOperator(task_id="r", assignments=assignments, verdict=path).execute(
+            make_context()
+        )
     message = str(raised.value)
     assert message == (
         f"verdict callable {path} raised KeyError: 'label' for assignment a2. No decision was sent "
@@ -275,15 +323,25 @@ def test_a_verdict_callable_given_as_a_function_is_named_by_its_qualname(monkeyp
     def broken(assignment):
         return 1 / 0
 
-    with pytest.raises(TolokaInputError, match=r"verdict callable .*broken raised ZeroDivisionError.*assignment a0"):
-        TolokaReviewAssignmentsOperator(task_id="r", assignments=assignments, verdict=broken).execute(make_context())
+    with pytest.raises(
+        TolokaInputError, match=r"verdict callable .*broken raised ZeroDivisionError.*assignment a0"
+    ):
+        TolokaReviewAssignmentsOperator(task_id="r", assignments=assignments, verdict=broken).execute(
+            make_context()
+        )
 
 
 @pytest.mark.parametrize(
     ("verdict", "message"),
     [
-        ({"golden_accuracy_threshold": 0.5, "no_golden": "maybe"}, "verdict 'no_golden' must be accept, skip or reject"),
-        ({"golden_accuracy_threshold": 0.5, "reject_comment": 3}, "verdict 'reject_comment' must be a string, got int"),
+        (
+            {"golden_accuracy_threshold": 0.5, "no_golden": "maybe"},
+            "verdict 'no_golden' must be accept, skip or reject",
+        ),
+        (
+            {"golden_accuracy_threshold": 0.5, "reject_comment": 3},
+            "verdict 'reject_comment' must be a string, got int",
+        ),
         (42, "verdict must be 'accept_all', a dict with 'golden_accuracy_threshold', or a dotted path"),
     ],
 )
@@ -344,11 +402,23 @@ def test_a_config_file_with_a_byte_order_mark_loads(tmp_path):
     assert load_json_config(str(path), argument="project") == {"public_name": "p"}
 
 
-@pytest.mark.parametrize(("argument", "value"), [("poll_interval", 0), ("poll_interval", -1), ("timeout", 0),
-                                                 ("timeout", math.nan), ("timeout", True), ("poll_interval", "5")])
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("poll_interval", 0),
+        ("poll_interval", -1),
+        ("timeout", 0),
+        ("timeout", math.nan),
+        ("timeout", True),
+        ("poll_interval", "5"),
+    ],
+)
 def test_server_aggregation_checks_its_wait_arguments_at_construction(argument, value):
     from toloka_provider.operators.aggregation import TolokaAggregateSolutionsOperator
 
-    with pytest.raises(TolokaInputError, match=rf"^'{argument}' must be a number of seconds > 0, got {value!r}$"):
-        TolokaAggregateSolutionsOperator(task_id="agg", pool_id="1", fields=["label"], output="x.jsonl",
-                                         **{argument: value})
+    with pytest.raises(
+        TolokaInputError, match=rf"^'{argument}' must be a number of seconds > 0, got {value!r}$"
+    ):
+        TolokaAggregateSolutionsOperator(
+            task_id="agg", pool_id="1", fields=["label"], output="x.jsonl", **{argument: value}
+        )

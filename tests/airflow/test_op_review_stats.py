@@ -25,9 +25,16 @@ def _assignment(i, *, user, answers, golden, status="SUBMITTED", seconds=30):
 def _crowd():
     good = [_assignment(i, user="good", answers=("x", "neg"), golden=(None, "neg"), seconds=20 + 10 * i)
             for i in range(3)]  # fmt: skip
-    bad = [_assignment(10 + i, user="bad", answers=("x", "pos"), golden=(None, "neg"), seconds=5) for i in range(2)]
+    bad = [
+        _assignment(10 + i, user="bad", answers=("x", "pos"), golden=(None, "neg"), seconds=5)
+        for i in range(2)
+    ]
     lazy = [_assignment(20, user="lazy", answers=("x",), golden=(None,), seconds=90)]
-    done = [_assignment(30, user="good", answers=("y", "neg"), golden=(None, "neg"), status="ACCEPTED", seconds=60)]
+    done = [
+        _assignment(
+            30, user="good", answers=("y", "neg"), golden=(None, "neg"), status="ACCEPTED", seconds=60
+        )
+    ]
     return good + bad + lazy + done
 
 
@@ -68,7 +75,9 @@ def test_review_writes_worker_statistics_and_returns_the_path(monkeypatch, tmp_p
     assert len(json.dumps(result)) < 512
 
 
-def test_statistics_from_a_file_input_are_the_same_and_a_retry_rewrites_them_identically(monkeypatch, tmp_path):
+def test_statistics_from_a_file_input_are_the_same_and_a_retry_rewrites_them_identically(
+    monkeypatch, tmp_path
+):
     assignments = _crowd()
     _fake(monkeypatch, assignments)
     source = tmp_path / "a.jsonl"
@@ -99,7 +108,9 @@ def test_an_unwritable_statistics_path_fails_before_any_decision_is_sent(monkeyp
     operator = TolokaReviewAssignmentsOperator(
         task_id="r", assignments=assignments, worker_stats_path=str(blocker / "workers.jsonl")
     )
-    with pytest.raises(TolokaInputError, match=r"^Argument 'worker_stats_path': cannot write .*workers\.jsonl"):
+    with pytest.raises(
+        TolokaInputError, match=r"^Argument 'worker_stats_path': cannot write .*workers\.jsonl"
+    ):
         operator.execute(make_context())
     assert not [name for name in fake.names() if name.endswith("_assignment")]
 

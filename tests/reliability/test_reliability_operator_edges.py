@@ -70,7 +70,9 @@ def _fails(emu, tmp_path, run, error_class, *fragments: str) -> str:
 @pytest.mark.parametrize("pool_id", ["999999", "12x"])
 def test_fetch_from_a_pool_that_does_not_exist(emu_pool, tmp_path, pool_id):
     emu, _ = emu_pool
-    operator = TolokaGetAssignmentsOperator(task_id="get", pool_id=pool_id, output=str(tmp_path / "out" / "a.jsonl"))
+    operator = TolokaGetAssignmentsOperator(
+        task_id="get", pool_id=pool_id, output=str(tmp_path / "out" / "a.jsonl")
+    )
     _fails(emu, tmp_path, lambda: operator.execute(make_context()), TolokaApiFailure,
            "Argument 'pool_id': the object does not exist for this account and environment",
            f"GET /api/v1/pools/{pool_id}", "(not retried)")  # fmt: skip
@@ -119,7 +121,9 @@ def test_a_csv_with_a_bom_uploads(emu_pool, tmp_path):
     path = tmp_path / "tasks.csv"
     path.write_bytes(b"\xef\xbb\xbfINPUT:text,INPUT:ticket_id,OVERLAP\na,T1,1\nb,T2,2\n")
     before = _state(emu)["created"].get("task", 0)
-    result = TolokaCreateTasksOperator(task_id="up", pool_id=pool_id, tasks_path=str(path)).execute(make_context())
+    result = TolokaCreateTasksOperator(task_id="up", pool_id=pool_id, tasks_path=str(path)).execute(
+        make_context()
+    )
     assert result == {"pool_id": pool_id, "created": 2, "failed": 0, "errors_sample": {}}
     assert _state(emu)["created"]["task"] == before + 2
 

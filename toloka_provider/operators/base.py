@@ -130,7 +130,9 @@ class TolokaBaseOperator(BaseOperator):
         """``with self.toloka_errors():`` maps the client's exceptions for this operator's connection."""
         return toloka_error_mapping(self.toloka_conn_id)
 
-    def push_pool_url(self, context: Mapping[str, Any], pool_id: str, *, project_id: str | None = None) -> None:
+    def push_pool_url(
+        self, context: Mapping[str, Any], pool_id: str, *, project_id: str | None = None
+    ) -> None:
         """Publish the pool's web page for the extra link; do it before any waiting.
 
         With ``project_id`` (known from a pool already read) the hook needs no request to build the URL.
@@ -148,7 +150,9 @@ class TolokaBaseOperator(BaseOperator):
         if url:
             context["ti"].xcom_push(key=PROJECT_URL_XCOM_KEY, value=url)
 
-    def read_pool_for_link(self, context: Mapping[str, Any], pool_id: Any, *, argument: str = "pool_id") -> Any:
+    def read_pool_for_link(
+        self, context: Mapping[str, Any], pool_id: Any, *, argument: str = "pool_id"
+    ) -> Any:
         """Read the pool (or training) that ``argument`` names, push its link, and return it.
 
         The one read serves two purposes: the extra link needs the pool's project, and an operator that only

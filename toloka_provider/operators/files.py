@@ -78,13 +78,13 @@ def iter_text_lines(path: str | ObjectStoragePath, *, argument: str) -> Iterator
     with handle:
         for line_number, raw in enumerate(handle, start=1):
             if line_number == 1 and raw.startswith(UTF8_BOM):
-                raw = raw[len(UTF8_BOM):]
+                raw = raw[len(UTF8_BOM) :]
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise TolokaInputError(
                     f"Argument {argument!r}: file {path} line {line_number}, column {error.start + 1}: "
-                    f"not UTF-8 text (byte {raw[error.start:error.start + 1]!r})"
+                    f"not UTF-8 text (byte {raw[error.start : error.start + 1]!r})"
                 ) from None
             yield line_number, text.rstrip("\r\n")
 

@@ -52,7 +52,9 @@ def load_json_config(value: Any, *, argument: str, expect: type = dict) -> Any:
         try:  # deep copy, and proves the value is JSON-safe
             data = json.loads(json.dumps(value, default=str, allow_nan=False))
         except ValueError as error:
-            raise TolokaInputError(f"Argument {argument!r}: {error} (NaN and Infinity are not JSON)") from None
+            raise TolokaInputError(
+                f"Argument {argument!r}: {error} (NaN and Infinity are not JSON)"
+            ) from None
     elif isinstance(value, (str, ObjectStoragePath)):
         text_value = str(value).strip()
         if isinstance(value, str) and text_value[:1] in ("{", "["):
@@ -86,7 +88,12 @@ def load_json_config(value: Any, *, argument: str, expect: type = dict) -> Any:
 
 def positive_int(value: Any, argument: str, *, maximum: int | None = None) -> int:
     """An int >= 1 (and <= ``maximum``); a bool is not an int here."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (maximum is not None and value > maximum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < 1
+        or (maximum is not None and value > maximum)
+    ):
         bound = f"an int from 1 to {maximum}" if maximum is not None else "a positive int"
         raise TolokaInputError(f"{argument!r} must be {bound}, got {value!r}")
     return value
@@ -103,7 +110,12 @@ def unit_fraction(value: Any, argument: str) -> float:
 
 def positive_seconds(value: Any, argument: str) -> float:
     """A finite number of seconds > 0 (not a bool, not a string)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise TolokaInputError(f"{argument!r} must be a number of seconds > 0, got {value!r}")
     return float(value)
 

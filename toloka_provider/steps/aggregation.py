@@ -66,7 +66,8 @@ def dawid_skene(
         change = 0.0
         for task_id, task_votes in votes.items():
             scores = {
-                label: log_priors[label] + sum(log_confusion[w][label][a] for w, a in task_votes) for label in labels
+                label: log_priors[label] + sum(log_confusion[w][label][a] for w, a in task_votes)
+                for label in labels
             }
             top = max(scores.values())
             weights = {label: math.exp(score - top) for label, score in scores.items()}
@@ -84,7 +85,11 @@ def dawid_skene(
 
 
 def collect_votes(
-    assignments: Iterable[Mapping[str, Any]], names: list[str], *, statuses: Collection[str], include_golden: bool
+    assignments: Iterable[Mapping[str, Any]],
+    names: list[str],
+    *,
+    statuses: Collection[str],
+    include_golden: bool,
 ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, dict], int]:
     """``(votes, input values by task, golden tasks skipped)`` from assignments in ``statuses``."""
     votes: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)

@@ -109,13 +109,17 @@ def find_or_create_tagged(
     return result
 
 
-def find_or_create_app_batch(client: Any, project_id: str, *, name: str, items: list, log: Any, **kwargs: Any) -> str:
+def find_or_create_app_batch(
+    client: Any, project_id: str, *, name: str, items: list, log: Any, **kwargs: Any
+) -> str:
     """The id of the App batch named ``name`` in the project, created with ``items`` if there is none."""
 
     def find() -> str | None:
         for batch in client.get_app_batches(project_id):
             if field(batch, "name") == name:
-                log.info("Batch %s named %r exists already (an earlier try); not creating another", batch.id, name)
+                log.info(
+                    "Batch %s named %r exists already (an earlier try); not creating another", batch.id, name
+                )
                 return str(batch.id)
         return None
 

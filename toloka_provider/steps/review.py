@@ -158,7 +158,11 @@ def worker_statistics(
 def _decision(assignment: Mapping[str, Any], action: str, comment: str | None) -> Decision:
     pool_id, submitted = assignment.get("pool_id"), assignment.get("submitted")
     return Decision(
-        str(assignment["id"]), action, comment, None if pool_id is None else str(pool_id), submitted and str(submitted)
+        str(assignment["id"]),
+        action,
+        comment,
+        None if pool_id is None else str(pool_id),
+        submitted and str(submitted),
     )
 
 
@@ -209,7 +213,9 @@ def decide(
     decisions: list[Decision] = []
     for assignment in assignments:
         correct, total = scores.get(str(assignment.get("user_id")), (0, 0))
-        action = verdict.no_golden if total == 0 else ACCEPT if correct / total >= verdict.threshold else REJECT
+        action = (
+            verdict.no_golden if total == 0 else ACCEPT if correct / total >= verdict.threshold else REJECT
+        )
         comment = verdict.reject_comment if action == REJECT else verdict.accept_comment
         decisions.append(_decision(assignment, action, comment))
     return decisions

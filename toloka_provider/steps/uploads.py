@@ -117,16 +117,15 @@ def _create_chunk(
         payload = error.payload
         if skip_invalid_items and isinstance(payload, dict):
             # Nothing in the chunk was valid: the client raises instead of returning an empty result.
-            return {str(offset + int(k)): v for k, v in payload.items() if str(k).isdigit()} or {str(offset): payload}
+            return {str(offset + int(k)): v for k, v in payload.items() if str(k).isdigit()} or {
+                str(offset): payload
+            }
         # The payload is keyed by the position in the chunk; name the tasks by their index in the whole input.
         invalid = sorted(int(k) for k in payload if str(k).isdigit()) if isinstance(payload, dict) else []
-        details = (
-            "; ".join(
-                f"task #{offset + k}: {json.dumps(payload[str(k)], default=str)[:300]}"
-                for k in invalid[:ERRORS_SAMPLE_SIZE]
-            )
-            or describe_validation_error(error)
-        )
+        details = "; ".join(
+            f"task #{offset + k}: {json.dumps(payload[str(k)], default=str)[:300]}"
+            for k in invalid[:ERRORS_SAMPLE_SIZE]
+        ) or describe_validation_error(error)
         more = f" (and {len(invalid) - ERRORS_SAMPLE_SIZE} more)" if len(invalid) > ERRORS_SAMPLE_SIZE else ""
         raise TolokaArgumentError(
             f"Toloka rejected tasks {offset}..{offset + len(chunk) - 1} of pool {pool_id} (one chunk; none "
