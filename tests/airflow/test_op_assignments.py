@@ -250,13 +250,13 @@ def test_review_streams_its_input_and_keeps_only_small_decisions(monkeypatch, tm
     path = tmp_path / "a.jsonl"
     path.write_text("".join(json.dumps(a) + "\n" for a in everything))
     reads = []
-    real_iter_jsonl = module.iter_jsonl
+    real_iter_jsonl = module.iter_jsonl_numbered
 
     def counting_iter_jsonl(source, *, argument):
         reads.append(argument)
         yield from real_iter_jsonl(source, argument=argument)
 
-    monkeypatch.setattr(module, "iter_jsonl", counting_iter_jsonl)
+    monkeypatch.setattr(module, "iter_jsonl_numbered", counting_iter_jsonl)
     operator = TolokaReviewAssignmentsOperator(
         task_id="t", assignments_path=str(path), verdict={"golden_accuracy_threshold": 0.8, "reject_comment": "No"}
     )

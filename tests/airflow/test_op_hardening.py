@@ -422,3 +422,48 @@ def test_server_aggregation_checks_its_wait_arguments_at_construction(argument, 
         TolokaAggregateSolutionsOperator(
             task_id="agg", pool_id="1", fields=["label"], output="x.jsonl", **{argument: value}
         )
+
+
+@pytest.mark.parametrize(
+    ("lines", "fragment"),
+    [
+        (['{"id": "a0", "user_id": "u", "status": "SUBMITTED"}', '{"user_id": "u"}'], "line 2 has no 'id'"),
+        (['{"id": "a0", "tasks": "t1"}'], "line 1 (assignment a0): 'tasks' must be a list, got str"),
+        (
+            ['{"id": "a0", "solutions": {"a": 1}}'],
+            "line 1 (assignment a0): 'solutions' must be a list, got dict",
+        ),
+        (["[]"], "line 1 is a JSON list, expected an object"),
+    ],
+)
+def test_an_assignments_file_the_review_cannot_read_fails_naming_the_line(
+    monkeypatch, tmp_path, lines, fragment
+):
+    """Never a plain KeyError / AttributeError from deep inside the review, and nothing sent."""
+    fake = _fake_with(monkeypatch, [_assignment(0)])
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    operator = TolokaReviewAssignmentsOperator(
+        task_id="r", assignments_path=str(path), verdict={"golden_accuracy_threshold": 0.5}
+    )
+    with pytest.raises(TolokaInputError) as raised:
+        operator.execute(make_context())
+    assert str(raised.value).startswith(f"Argument 'assignments_path': file {path} ") and fragment in str(
+        raised.value
+    )
+    assert _writes(fake) == ["create_pool"]
+
+
+@pytest.mark.parametrize(
+    ("item", "fragment"),
+    [
+        ("a0", "item #1 must be an assignment object, got str"),
+        ({"status": "SUBMITTED"}, "item #1 has no 'id'"),
+    ],
+)
+def test_an_assignments_list_the_review_cannot_read_fails_naming_the_item(monkeypatch, item, fragment):
+    fake = _fake_with(monkeypatch, [_assignment(0)])
+    operator = TolokaReviewAssignmentsOperator(task_id="r", assignments=[_assignment(0), item])
+    with pytest.raises(TolokaInputError, match=rf"^Argument 'assignments': {fragment}"):
+        operator.execute(make_context())
+    assert _writes(fake) == ["create_pool"]

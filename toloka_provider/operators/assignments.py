@@ -19,7 +19,12 @@ from airflow.sdk.exceptions import AirflowException
 from toloka_provider.client.pagination import ASSIGNMENTS as ASSIGNMENTS_LISTING
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
-from toloka_provider.operators.files import atomic_jsonl_writer, dump_json_line, iter_jsonl, storage_path
+from toloka_provider.operators.files import (
+    atomic_jsonl_writer,
+    dump_json_line,
+    iter_jsonl_numbered,
+    storage_path,
+)
 from toloka_provider.operators.inputs import positive_int, unit_fraction
 from toloka_provider.steps import review
 from toloka_provider.steps.review import (
@@ -215,6 +220,18 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
 GOLDEN_OPTIONS = frozenset({"golden_accuracy_threshold", "reject_comment", "no_golden", "accept_comment"})
 
 
+def _checked_assignment(item: Any, where: str) -> dict:
+    """An assignment the review can read: an object with an ``id``, and lists for ``tasks`` / ``solutions``."""
+    if not isinstance(item, dict):
+        raise TolokaInputError(f"{where} must be an assignment object, got {type(item).__name__}")
+    if item.get("id") in (None, ""):
+        raise TolokaInputError(f"{where} has no 'id' (keys: {sorted(item)[:10]})")
+    for key in ("tasks", "solutions"):
+        if item.get(key) is not None and not isinstance(item[key], list):
+            raise TolokaInputError(f"{where} (assignment {item['id']}): {key!r} must be a list, got {type(item[key]).__name__}")
+    return item
+
+
 class _JsonlAssignments:
     """A JSONL file of assignments that can be read more than once (golden scoring, then deciding)."""
 
@@ -223,7 +240,19 @@ class _JsonlAssignments:
         self.argument = argument
 
     def __iter__(self) -> Iterator[dict]:
-        return iter_jsonl(self.path, argument=self.argument)
+        for line, item in iter_jsonl_numbered(self.path, argument=self.argument):
+            yield _checked_assignment(item, f"Argument {self.argument!r}: file {self.path} line {line}")
+
+
+class _ListedAssignments:
+    """The ``assignments`` argument (a list), checked item by item as it is read."""
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def __iter__(self) -> Iterator[dict]:
+        for index, item in enumerate(self.items):
+            yield _checked_assignment(item, f"Argument 'assignments': item #{index}")
 
 
 class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
@@ -364,7 +393,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         if self.assignments is not None:
             if not isinstance(self.assignments, list):
                 raise TolokaInputError(f"'assignments' must be a list of dicts, got {type(self.assignments).__name__}")
-            yield self.assignments
+            yield _ListedAssignments(self.assignments)
             return
         if self.assignments_path is not None:
             yield _JsonlAssignments(self.assignments_path, "assignments_path")
