@@ -467,3 +467,54 @@ def test_an_assignments_list_the_review_cannot_read_fails_naming_the_item(monkey
     with pytest.raises(TolokaInputError, match=rf"^Argument 'assignments': {fragment}"):
         operator.execute(make_context())
     assert _writes(fake) == ["create_pool"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_inline": -1}, "'max_inline' must be an int >= 0, got -1"),
+        ({"max_inline": "10"}, "'max_inline' must be an int >= 0, got '10'"),
+        ({"use_data_interval": "yes"}, "'use_data_interval' must be None, True or False, got 'yes'"),
+        ({"consistency_lag": 60}, "'consistency_lag' must be a datetime.timedelta >= 0, got 60"),
+    ],
+)
+def test_fetch_arguments_are_checked_at_construction(kwargs, message):
+    with pytest.raises(TolokaInputError) as raised:
+        TolokaGetAssignmentsOperator(task_id="t", pool_id="1", **kwargs)
+    assert str(raised.value) == message
+
+
+def test_review_progress_every_must_be_an_int():
+    with pytest.raises(TolokaInputError, match=r"^'progress_every' must be an int >= 0, got 0\.5$"):
+        TolokaReviewAssignmentsOperator(task_id="r", pool_id="1", progress_every=0.5)
+
+
+def test_local_aggregation_reads_only_what_it_can_and_names_the_line(tmp_path):
+    from toloka_provider.operators.aggregation import TolokaAggregateLocallyOperator
+
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "a0", "status": "ACCEPTED", "tasks": [{"id": "t"}], "solutions": ["pos"]}\n')
+    operator = TolokaAggregateLocallyOperator(
+        task_id="agg", assignments_path=str(path), fields=["label"], output=str(tmp_path / "out.jsonl")
+    )
+    with pytest.raises(TolokaInputError) as raised:
+        operator.execute(make_context())
+    assert str(raised.value) == (
+        f"Argument 'assignments_path': file {path} line 1 (assignment a0): solutions[0] must be an object, got str"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl"]
+
+
+def test_local_aggregation_statuses_are_a_list_of_names():
+    from toloka_provider.operators.aggregation import TolokaAggregateLocallyOperator
+
+    operator = TolokaAggregateLocallyOperator(
+        task_id="agg", assignments_path="a.jsonl", fields=["label"], output="o.jsonl", statuses="ACCEPTED"
+    )
+    assert operator.statuses == ["ACCEPTED"]  # not a substring test against the string "ACCEPTED"
+    with pytest.raises(
+        TolokaInputError, match=r"^'statuses' must be a non-empty list of assignment statuses"
+    ):
+        TolokaAggregateLocallyOperator(
+            task_id="agg", assignments_path="a", fields=["l"], output="o", statuses=[]
+        )

@@ -20,8 +20,13 @@ from toloka_provider.operators.base import (
     default_deferrable,
     maps_toloka_errors,
 )
-from toloka_provider.operators.files import atomic_jsonl_writer, dump_json_line, iter_jsonl, storage_path
-from toloka_provider.operators.inputs import non_empty_names, positive_seconds
+from toloka_provider.operators.files import (
+    atomic_jsonl_writer,
+    dump_json_line,
+    iter_jsonl_numbered,
+    storage_path,
+)
+from toloka_provider.operators.inputs import checked_assignment, non_empty_names, positive_seconds
 from toloka_provider.steps.aggregation import METHODS, collect_votes, dawid_skene, majority_vote
 from toloka_provider.steps.values import as_json_dict
 
@@ -166,7 +171,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         self.method = method
         self.csv_output = csv_output
         self.include_golden = include_golden
-        self.statuses = statuses
+        self.statuses = non_empty_names(statuses, "statuses", what="assignment statuses")
 
     def collect_votes(self, assignments: Iterable[dict], names: list[str]) -> tuple[dict, dict, int]:
         return collect_votes(assignments, names, statuses=self.statuses, include_golden=self.include_golden)
@@ -177,7 +182,11 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         if self.method not in METHODS:
             raise TolokaInputError(f"'method' must be 'majority' or 'dawid_skene', got {self.method!r}")
         votes, inputs, skipped_golden = self.collect_votes(
-            iter_jsonl(self.assignments_path, argument="assignments_path"), names
+            (
+                checked_assignment(item, f"Argument 'assignments_path': file {self.assignments_path} line {line}")
+                for line, item in iter_jsonl_numbered(self.assignments_path, argument="assignments_path")
+            ),
+            names,
         )
         self.log.info("%d tasks to aggregate (%d golden tasks skipped)", len(votes), skipped_golden)
         results = METHODS[self.method](votes)

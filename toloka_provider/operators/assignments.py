@@ -25,7 +25,7 @@ from toloka_provider.operators.files import (
     iter_jsonl_numbered,
     storage_path,
 )
-from toloka_provider.operators.inputs import positive_int, unit_fraction
+from toloka_provider.operators.inputs import checked_assignment, non_negative_int, positive_int, unit_fraction
 from toloka_provider.steps import review
 from toloka_provider.steps.review import (
     ACCEPT,
@@ -111,10 +111,16 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         self.statuses = statuses
         self.submitted_gte = submitted_gte
         self.submitted_lt = submitted_lt
+        if use_data_interval not in (None, True, False):
+            raise TolokaInputError(f"'use_data_interval' must be None, True or False, got {use_data_interval!r}")
+        if not isinstance(consistency_lag, timedelta) or consistency_lag < timedelta(0):
+            raise TolokaInputError(
+                f"'consistency_lag' must be a datetime.timedelta >= 0, got {consistency_lag!r}"
+            )
         self.use_data_interval = use_data_interval
         self.consistency_lag = consistency_lag
         self.output_path = output
-        self.max_inline = max_inline
+        self.max_inline = non_negative_int(max_inline, "max_inline")
         # Checked here, at DAG parse time, against the listing's own bound (the client's).
         self.batch_size = None if batch_size is None else positive_int(batch_size, 'batch_size', maximum=MAX_PAGE)
 
@@ -220,18 +226,6 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
 GOLDEN_OPTIONS = frozenset({"golden_accuracy_threshold", "reject_comment", "no_golden", "accept_comment"})
 
 
-def _checked_assignment(item: Any, where: str) -> dict:
-    """An assignment the review can read: an object with an ``id``, and lists for ``tasks`` / ``solutions``."""
-    if not isinstance(item, dict):
-        raise TolokaInputError(f"{where} must be an assignment object, got {type(item).__name__}")
-    if item.get("id") in (None, ""):
-        raise TolokaInputError(f"{where} has no 'id' (keys: {sorted(item)[:10]})")
-    for key in ("tasks", "solutions"):
-        if item.get(key) is not None and not isinstance(item[key], list):
-            raise TolokaInputError(f"{where} (assignment {item['id']}): {key!r} must be a list, got {type(item[key]).__name__}")
-    return item
-
-
 class _JsonlAssignments:
     """A JSONL file of assignments that can be read more than once (golden scoring, then deciding)."""
 
@@ -241,7 +235,7 @@ class _JsonlAssignments:
 
     def __iter__(self) -> Iterator[dict]:
         for line, item in iter_jsonl_numbered(self.path, argument=self.argument):
-            yield _checked_assignment(item, f"Argument {self.argument!r}: file {self.path} line {line}")
+            yield checked_assignment(item, f"Argument {self.argument!r}: file {self.path} line {line}")
 
 
 class _ListedAssignments:
@@ -252,7 +246,7 @@ class _ListedAssignments:
 
     def __iter__(self) -> Iterator[dict]:
         for index, item in enumerate(self.items):
-            yield _checked_assignment(item, f"Argument 'assignments': item #{index}")
+            yield checked_assignment(item, f"Argument 'assignments': item #{index}")
 
 
 class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
@@ -320,7 +314,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         self.verdict = verdict
         self.concurrency = positive_int(concurrency, "concurrency")
         self.is_dry_run = dry_run  # not self.dry_run: BaseOperator has a dry_run() method
-        self.progress_every = progress_every
+        self.progress_every = non_negative_int(progress_every, "progress_every")
         self.worker_stats_path = worker_stats_path
 
     # ----------------------------------------------------------------------------------------------------------

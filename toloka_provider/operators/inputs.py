@@ -99,6 +99,34 @@ def positive_int(value: Any, argument: str, *, maximum: int | None = None) -> in
     return value
 
 
+def non_negative_int(value: Any, argument: str) -> int:
+    """An int >= 0; a bool is not an int here."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TolokaInputError(f"{argument!r} must be an int >= 0, got {value!r}")
+    return value
+
+
+def checked_assignment(item: Any, where: str) -> dict:
+    """An assignment the review and the aggregation can read: an object with an ``id``, ``tasks`` and
+    ``solutions`` lists of objects when present. ``where`` names the item (argument, file, line)."""
+    if not isinstance(item, dict):
+        raise TolokaInputError(f"{where} must be an assignment object, got {type(item).__name__}")
+    if item.get("id") in (None, ""):
+        raise TolokaInputError(f"{where} has no 'id' (keys: {sorted(item)[:10]})")
+    for key in ("tasks", "solutions"):
+        value = item.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise TolokaInputError(f"{where} (assignment {item['id']}): {key!r} must be a list, got {type(value).__name__}")
+        for index, element in enumerate(value):
+            if element is not None and not isinstance(element, dict):
+                raise TolokaInputError(
+                    f"{where} (assignment {item['id']}): {key}[{index}] must be an object, got {type(element).__name__}"
+                )
+    return item
+
+
 def unit_fraction(value: Any, argument: str) -> float:
     """A real number in [0, 1]: not a bool, not a string, not NaN."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -120,9 +148,9 @@ def positive_seconds(value: Any, argument: str) -> float:
     return float(value)
 
 
-def non_empty_names(value: Any, argument: str) -> list[str]:
+def non_empty_names(value: Any, argument: str, *, what: str = "output field names") -> list[str]:
     """A non-empty list of non-empty strings (a single string is a list of one)."""
     names = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else None
     if not names or not all(isinstance(name, str) and name for name in names):
-        raise TolokaInputError(f"{argument!r} must be a non-empty list of output field names, got {value!r}")
+        raise TolokaInputError(f"{argument!r} must be a non-empty list of {what}, got {value!r}")
     return names
