@@ -518,3 +518,11 @@ def test_local_aggregation_statuses_are_a_list_of_names():
         TolokaAggregateLocallyOperator(
             task_id="agg", assignments_path="a", fields=["l"], output="o", statuses=[]
         )
+
+
+def test_an_upload_to_a_pool_that_does_not_exist_names_the_argument_and_sends_nothing(monkeypatch):
+    fake, _ = _upload(monkeypatch, tasks=[])
+    operator = TolokaCreateTasksOperator(task_id="up", pool_id="77", tasks=[{"input_values": {}}])
+    with pytest.raises(TolokaApiFailure, match=r"^Argument 'pool_id': the object does not exist.*pool '77'"):
+        operator.execute(make_context())
+    assert _writes(fake) == ["create_pool"]

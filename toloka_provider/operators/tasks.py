@@ -185,7 +185,8 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
         identity = RunIdentity.from_context(context)
         pool_id = str(self.pool_id)
         self.validate_all()
-        self.push_pool_url(context, pool_id)
+        # The pool read gives the link and says, naming 'pool_id', when the pool does not exist.
+        self.read_pool_for_link(context, pool_id)
         summary = upload_tasks(
             self.hook.get_conn(),
             self.iter_tasks(),
