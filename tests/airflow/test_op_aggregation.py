@@ -9,7 +9,6 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
 from test_op_fakes import Obj, install, make_context
 
-from toloka_provider.operators._common import TolokaInputError
 from toloka_provider.operators.aggregation import (
     TolokaAggregateLocallyOperator,
     TolokaAggregateSolutionsOperator,
@@ -21,6 +20,7 @@ from toloka_provider.operators.app import (
     TolokaGetAppItemsOperator,
     TolokaStartAppBatchOperator,
 )
+from toloka_provider.operators.base import TolokaInputError
 from toloka_provider.triggers.operation import TolokaOperationTrigger
 
 

@@ -11,12 +11,12 @@ from airflow.sdk.exceptions import AirflowException
 from test_op_fakes import install, make_context
 
 from toloka_provider.client.errors import InternalApiError
-from toloka_provider.operators._common import TolokaInputError
 from toloka_provider.operators.assignments import (
     TolokaGetAssignmentsOperator,
     TolokaReviewAssignmentsOperator,
     golden_accuracy_by_worker,
 )
+from toloka_provider.operators.base import TolokaInputError
 
 
 def _assignment(i: int, *, user="u1", status="SUBMITTED", answers=("pos",), golden=(None,), pool_id="1"):
@@ -38,8 +38,15 @@ def _assignment(i: int, *, user="u1", status="SUBMITTED", answers=("pos",), gold
 # ---------------------------------------------------------------------------------------------------- get
 
 
-def test_data_interval_window_with_lag(monkeypatch):
+def _install_with_pool(monkeypatch):
+    """The fake with pool "1" (the operators read the pool before fetching: a missing one is an error)."""
     fake = install(monkeypatch)
+    assert fake.create_pool({"project_id": "7"}).id == "1"
+    return fake
+
+
+def test_data_interval_window_with_lag(monkeypatch):
+    fake = _install_with_pool(monkeypatch)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     context = {**make_context(), "data_interval_start": start, "data_interval_end": start + timedelta(hours=1)}
     TolokaGetAssignmentsOperator(task_id="t", pool_id="1").execute(context)
@@ -50,7 +57,7 @@ def test_data_interval_window_with_lag(monkeypatch):
 
 
 def test_explicit_window_and_no_window(monkeypatch):
-    fake = install(monkeypatch)
+    fake = _install_with_pool(monkeypatch)
     TolokaGetAssignmentsOperator(task_id="t", pool_id="1", statuses="ACCEPTED",
                                  submitted_gte="2024-01-01T00:00:00").execute(make_context())
     TolokaGetAssignmentsOperator(task_id="t", pool_id="1").execute(make_context())  # no data interval
@@ -63,7 +70,7 @@ def test_explicit_window_and_no_window(monkeypatch):
 
 
 def test_inline_result_and_the_limit(monkeypatch):
-    fake = install(monkeypatch)
+    fake = _install_with_pool(monkeypatch)
     fake.assignment_pages = [[_assignment(i) for i in range(3)], [_assignment(3)]]
     assert len(TolokaGetAssignmentsOperator(task_id="t", pool_id="1").execute(make_context())) == 4
     with pytest.raises(TolokaInputError, match=r"More than max_inline=3 .*Pass output="):
@@ -71,7 +78,7 @@ def test_inline_result_and_the_limit(monkeypatch):
 
 
 def test_ten_thousand_assignments_to_a_file_keep_the_xcom_small(monkeypatch, tmp_path):
-    fake = install(monkeypatch)
+    fake = _install_with_pool(monkeypatch)
     fake.assignment_pages = [
         [_assignment(p * 1000 + i, status="ACCEPTED" if i % 4 == 0 else "SUBMITTED") for i in range(1000)]
         for p in range(10)
@@ -90,7 +97,7 @@ def test_ten_thousand_assignments_to_a_file_keep_the_xcom_small(monkeypatch, tmp
 
 
 def test_a_failing_fetch_leaves_no_file(monkeypatch, tmp_path):
-    fake = install(monkeypatch)
+    fake = _install_with_pool(monkeypatch)
 
     def pages():
         yield [_assignment(0)]
@@ -243,13 +250,13 @@ def test_review_streams_its_input_and_keeps_only_small_decisions(monkeypatch, tm
     path = tmp_path / "a.jsonl"
     path.write_text("".join(json.dumps(a) + "\n" for a in everything))
     reads = []
-    real_iter_jsonl = module.iter_jsonl
+    real_iter_jsonl = module.iter_jsonl_numbered
 
     def counting_iter_jsonl(source, *, argument):
         reads.append(argument)
         yield from real_iter_jsonl(source, argument=argument)
 
-    monkeypatch.setattr(module, "iter_jsonl", counting_iter_jsonl)
+    monkeypatch.setattr(module, "iter_jsonl_numbered", counting_iter_jsonl)
     operator = TolokaReviewAssignmentsOperator(
         task_id="t", assignments_path=str(path), verdict={"golden_accuracy_threshold": 0.8, "reject_comment": "No"}
     )

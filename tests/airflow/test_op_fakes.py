@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from toloka_provider.client.errors import ConflictStateApiError, ValidationApiError
+from toloka_provider.client.errors import ConflictStateApiError, DoesNotExistApiError, ValidationApiError
 
 
 class Obj(SimpleNamespace):
@@ -89,7 +89,7 @@ class FakeToloka:
 
     def get_pool(self, pool_id):
         self._log("get_pool", pool_id)
-        return self.pools[pool_id]
+        return _existing(self.pools, "pool", pool_id)
 
     # The waits (toloka_provider.client.waits) are plans that send requests through the client's transport;
     # the fake answers the pool reads from its state (logged as get_pool, like the method).
@@ -124,7 +124,7 @@ class FakeToloka:
 
     def get_training(self, training_id):
         self._log("get_training", training_id)
-        return self.trainings[training_id]
+        return _existing(self.trainings, "training", training_id)
 
     def open_training(self, training_id):
         self._log("open_training", training_id)
@@ -228,6 +228,14 @@ class FakeToloka:
     def get_app_items(self, app_project_id, **filters):
         self._log("get_app_items", app_project_id, **filters)
         return iter([Obj(**i) for i in self.items if all(i.get(k) == v for k, v in filters.items())])
+
+
+def _existing(store: dict, kind: str, object_id: str) -> Obj:
+    """The object, or the 404 the real client raises."""
+    if object_id not in store:
+        raise DoesNotExistApiError(404, "DOES_NOT_EXIST", f"{kind} {object_id!r} does not exist", "r", None,
+                                   "GET", f"/api/v1/{kind}s/{object_id}")
+    return store[object_id]
 
 
 class FakeOperation(Obj):

@@ -8,7 +8,8 @@ import uuid
 import pytest
 from test_op_fakes import install, make_context
 
-from toloka_provider.operators._common import OPERATION_ID_NAMESPACE, TolokaInputError
+from toloka_provider.operators.base import TolokaInputError
+from toloka_provider.operators.identity import OPERATION_ID_NAMESPACE
 from toloka_provider.operators.tasks import TolokaCreateTasksOperator
 
 
@@ -45,8 +46,15 @@ def test_retry_reuses_the_operations_and_creates_nothing_twice(monkeypatch):
     assert other_run["created"] == 5 and len(fake.tasks) == 10
 
 
-def test_jsonl_file_with_golden_tasks(monkeypatch, tmp_path):
+def _install_with_pool(monkeypatch):
+    """The fake with pool "1": the operator reads the pool before uploading (a missing one is an error)."""
     fake = install(monkeypatch)
+    assert fake.create_pool({"project_id": "7"}).id == "1"
+    return fake
+
+
+def test_jsonl_file_with_golden_tasks(monkeypatch, tmp_path):
+    fake = _install_with_pool(monkeypatch)
     path = tmp_path / "tasks.jsonl"
     golden = {"input_values": {"text": "g"}, "known_solutions": [{"output_values": {"label": "pos"}}]}
     path.write_text("\n".join(json.dumps(t) for t in [*_tasks(2), golden]) + "\n\n")
@@ -56,7 +64,7 @@ def test_jsonl_file_with_golden_tasks(monkeypatch, tmp_path):
 
 
 def test_csv_file_columns(monkeypatch, tmp_path):
-    fake = install(monkeypatch)
+    fake = _install_with_pool(monkeypatch)
     path = tmp_path / "tasks.csv"
     path.write_text("INPUT:text,GOLDEN:label,HINT:text\nhello,,\nbad,neg,it is negative\n")
     result = TolokaCreateTasksOperator(task_id="task", pool_id="1", tasks_path=f"file://{path}").execute(
@@ -73,7 +81,7 @@ def test_csv_file_columns(monkeypatch, tmp_path):
 
 
 def test_skip_invalid_items_reports_errors_by_global_index(monkeypatch):
-    install(monkeypatch)
+    _install_with_pool(monkeypatch)
     tasks = _tasks(3)
     tasks[2] = {"overlap": 1}  # no input_values
     operator = TolokaCreateTasksOperator(task_id="task", pool_id="1", tasks=tasks, chunk_size=2,
@@ -84,7 +92,7 @@ def test_skip_invalid_items_reports_errors_by_global_index(monkeypatch):
 
 
 def test_invalid_item_without_skip_names_the_range_and_field(monkeypatch):
-    install(monkeypatch)
+    _install_with_pool(monkeypatch)
     tasks = _tasks(3)
     tasks[1] = {"overlap": 1}
     operator = TolokaCreateTasksOperator(task_id="task", pool_id="1", tasks=tasks, chunk_size=10)

@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskD
 from test_op_fakes import install, make_context
 
 from toloka_provider.links import POOL_URL_XCOM_KEY
-from toloka_provider.operators._common import TolokaInputError
+from toloka_provider.operators.base import TolokaInputError
 from toloka_provider.operators.pool import TolokaOpenPoolOperator
 
 

@@ -39,7 +39,7 @@ from toloka_provider.client.errors import (
     ValidationApiError,
 )
 from toloka_provider.hooks.toloka import TolokaConnectionError
-from toloka_provider.operators._common import TolokaApiFailure, TolokaInputError
+from toloka_provider.operators.base import TolokaApiFailure, TolokaInputError
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -532,7 +532,7 @@ def test_operator_input_errors_do_not_retry():
     """The operators' argument errors are AirflowFailException: Airflow does not retry what cannot succeed."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from toloka_provider.operators._common import TolokaInputError
+    from toloka_provider.operators.base import TolokaInputError
 
     assert issubclass(TolokaInputError, AirflowFailException) and issubclass(TolokaInputError, ValueError)
 
@@ -563,8 +563,8 @@ def test_rejections_past_the_auto_accept_period_warn_first_and_fail_after_the_ba
 
     from airflow.sdk.exceptions import AirflowException
 
-    from toloka_provider.operators import assignments as assignments_module
     from toloka_provider.operators.assignments import TolokaReviewAssignmentsOperator
+    from toloka_provider.steps import review as review_step
 
     emu = toloka_emulator_factory(crowd=5, speed=2000.0, operation_delay=0.0)
     monkeypatch.setenv("AIRFLOW_CONN_TOLOKA_DEFAULT", connection_json(host=emu.url, password=emu.token))
@@ -589,7 +589,7 @@ def test_rejections_past_the_auto_accept_period_warn_first_and_fail_after_the_ba
         assert real_time.monotonic() < deadline, "the emulator did not auto-accept"
         real_time.sleep(0.02)
     later = real_time.time() + 2 * 86400
-    monkeypatch.setattr(assignments_module, "time", SimpleNamespace(time=lambda: later))
+    monkeypatch.setattr(review_step, "time", SimpleNamespace(time=lambda: later))
     capfd.readouterr()
     operator = TolokaReviewAssignmentsOperator(
         task_id="review", assignments=submitted, verdict="rel_b_support.verdict_reject_all", concurrency=2

@@ -1,36 +1,42 @@
-"""Operators that aggregate workers' answers: on the Toloka server, or locally (majority vote, Dawid-Skene)."""
+"""Operators that aggregate workers' answers: on the Toloka server, or locally (majority vote, Dawid-Skene).
+
+The local methods live in ``toloka_provider.steps.aggregation``; here are the arguments and the files.
+"""
 
 from __future__ import annotations
 
-import collections
 import csv
 import io
 import json
-import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from toloka_provider.operators._common import (
+from toloka_provider.operators.base import (
     TolokaBaseOperator,
     TolokaInputError,
-    as_json_dict,
-    atomic_jsonl_writer,
     default_deferrable,
+    maps_toloka_errors,
+)
+from toloka_provider.operators.files import (
+    atomic_jsonl_writer,
     dump_json_line,
-    iter_jsonl,
+    iter_jsonl_numbered,
     storage_path,
 )
+from toloka_provider.operators.inputs import checked_assignment, non_empty_names, positive_seconds
+from toloka_provider.steps.aggregation import METHODS, collect_votes, dawid_skene, majority_vote
+from toloka_provider.steps.values import as_json_dict
+
+__all__ = [
+    "TolokaAggregateLocallyOperator",
+    "TolokaAggregateSolutionsOperator",
+    "dawid_skene",
+    "majority_vote",
+]
 from toloka_provider.triggers.operation import TolokaOperationTrigger
-
-
-def _field_names(fields: Sequence[str] | str) -> list[str]:
-    names = [fields] if isinstance(fields, str) else list(fields)
-    if not names or not all(isinstance(name, str) and name for name in names):
-        raise TolokaInputError(f"'fields' must be a non-empty list of output field names, got {fields!r}")
-    return names
 
 
 class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
@@ -41,6 +47,8 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
     :param type: ``DAWID_SKENE`` (default) or ``WEIGHTED_DYNAMIC_OVERLAP`` (needs ``answer_weight_skill_id``).
     :param output: where to write the results (templated; no scheme = local file): one
         ``{"pool_id", "task_id", "confidence", "output_values"}`` object per line.
+    :param poll_interval: seconds between checks of the operation (> 0).
+    :param timeout: seconds to wait for the operation at most (> 0), in either mode.
     :param deferrable: wait for the aggregation operation in the triggerer (``TolokaOperationTrigger``);
         defaults to ``[operators] default_deferrable``.
 
@@ -71,11 +79,13 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
         self.type = type
         self.answer_weight_skill_id = answer_weight_skill_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
+        # Checked here: a bad value must not surface after the aggregation was started.
+        self.poll_interval = positive_seconds(poll_interval, "poll_interval")
+        self.timeout = positive_seconds(timeout, "timeout")
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> dict:
-        names = _field_names(self.fields)
+        names = non_empty_names(self.fields, "fields")
         client = self.hook.get_conn()
         operation = client.aggregate_solutions_by_pool(
             type=self.type,
@@ -98,6 +108,7 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
         operation.raise_on_fail()
         return self._write_results(client, str(operation.id))
 
+    @maps_toloka_errors
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict:
         if event.get("status") != "success":
             raise AirflowException(
@@ -120,76 +131,6 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
 
 # ==============================================================================================================
 # Local aggregation
-
-
-def _label_key(output_values: dict, names: list[str]) -> str | None:
-    """A hashable, JSON-reversible key of the answer's aggregated fields (None if a field is missing)."""
-    if any(name not in output_values for name in names):
-        return None
-    return json.dumps([output_values[name] for name in names], sort_keys=True, ensure_ascii=False)
-
-
-def majority_vote(votes: dict[str, list[tuple[str, str]]]) -> dict[str, tuple[str, float]]:
-    """``{task_id: (label, confidence)}``: the most frequent label (ties: the smallest key), confidence = share."""
-    result = {}
-    for task_id, task_votes in votes.items():
-        counts = collections.Counter(label for _, label in task_votes)
-        best = max(counts.items(), key=lambda item: (item[1], [-ord(c) for c in item[0]]))
-        result[task_id] = (best[0], best[1] / len(task_votes))
-    return result
-
-
-def dawid_skene(
-    votes: dict[str, list[tuple[str, str]]], *, max_iterations: int = 50, tolerance: float = 1e-6
-) -> dict[str, tuple[str, float]]:
-    """Dawid-Skene EM: per-worker confusion matrices, started from the majority vote.
-
-    ``votes``: ``{task_id: [(worker_id, label), ...]}``. Returns ``{task_id: (label, posterior)}``.
-    Pure Python; additive smoothing keeps probabilities off zero; stops after ``max_iterations``.
-    """
-    labels = sorted({label for task_votes in votes.values() for _, label in task_votes})
-    workers = sorted({worker for task_votes in votes.values() for worker, _ in task_votes})
-    smoothing = 0.01
-    posteriors: dict[str, dict[str, float]] = {}
-    for task_id, task_votes in votes.items():  # initial E-step: vote shares
-        counts = collections.Counter(label for _, label in task_votes)
-        posteriors[task_id] = {label: counts[label] / len(task_votes) for label in labels}
-    for _ in range(max_iterations):
-        # M-step: class priors and each worker's confusion matrix P(answer | true label).
-        priors = {label: smoothing for label in labels}
-        confusion = {w: {t: {a: smoothing for a in labels} for t in labels} for w in workers}
-        for task_id, task_votes in votes.items():
-            for true_label, weight in posteriors[task_id].items():
-                priors[true_label] += weight
-                for worker, answer in task_votes:
-                    confusion[worker][true_label][answer] += weight
-        prior_total = sum(priors.values())
-        log_priors = {label: math.log(value / prior_total) for label, value in priors.items()}
-        log_confusion = {}
-        for worker, rows in confusion.items():
-            log_confusion[worker] = {}
-            for true_label, row in rows.items():
-                row_total = sum(row.values())
-                log_confusion[worker][true_label] = {a: math.log(v / row_total) for a, v in row.items()}
-        # E-step: posterior over the true label of each task.
-        change = 0.0
-        for task_id, task_votes in votes.items():
-            scores = {
-                label: log_priors[label] + sum(log_confusion[w][label][a] for w, a in task_votes) for label in labels
-            }
-            top = max(scores.values())
-            weights = {label: math.exp(score - top) for label, score in scores.items()}
-            total = sum(weights.values())
-            new = {label: weight / total for label, weight in weights.items()}
-            change = max(change, *(abs(new[label] - posteriors[task_id][label]) for label in labels))
-            posteriors[task_id] = new
-        if change < tolerance:
-            break
-    result = {}
-    for task_id, distribution in posteriors.items():
-        label = max(labels, key=lambda candidate: (distribution[candidate], [-ord(c) for c in candidate]))
-        result[task_id] = (label, distribution[label])
-    return result
 
 
 class TolokaAggregateLocallyOperator(TolokaBaseOperator):
@@ -230,39 +171,25 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         self.method = method
         self.csv_output = csv_output
         self.include_golden = include_golden
-        self.statuses = statuses
+        self.statuses = non_empty_names(statuses, "statuses", what="assignment statuses")
 
     def collect_votes(self, assignments: Iterable[dict], names: list[str]) -> tuple[dict, dict, int]:
-        votes: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
-        inputs: dict[str, dict] = {}
-        golden_task_ids: set[str] = set()
-        for assignment in assignments:
-            if str(assignment.get("status")) not in self.statuses:
-                continue
-            worker = str(assignment.get("user_id"))
-            tasks = assignment.get("tasks") or []
-            solutions = assignment.get("solutions") or []
-            for task, solution in zip(tasks, solutions, strict=False):
-                task_id = str(task.get("id"))
-                if task.get("known_solutions") and not self.include_golden:
-                    golden_task_ids.add(task_id)
-                    continue
-                label = _label_key((solution or {}).get("output_values") or {}, names)
-                if label is None:
-                    continue
-                votes[task_id].append((worker, label))
-                inputs.setdefault(task_id, task.get("input_values") or {})
-        return votes, inputs, len(golden_task_ids)
+        return collect_votes(assignments, names, statuses=self.statuses, include_golden=self.include_golden)
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> dict:
-        names = _field_names(self.fields)
-        if self.method not in ("majority", "dawid_skene"):
+        names = non_empty_names(self.fields, "fields")
+        if self.method not in METHODS:
             raise TolokaInputError(f"'method' must be 'majority' or 'dawid_skene', got {self.method!r}")
         votes, inputs, skipped_golden = self.collect_votes(
-            iter_jsonl(self.assignments_path, argument="assignments_path"), names
+            (
+                checked_assignment(item, f"Argument 'assignments_path': file {self.assignments_path} line {line}")
+                for line, item in iter_jsonl_numbered(self.assignments_path, argument="assignments_path")
+            ),
+            names,
         )
         self.log.info("%d tasks to aggregate (%d golden tasks skipped)", len(votes), skipped_golden)
-        results = majority_vote(votes) if self.method == "majority" else dawid_skene(votes)
+        results = METHODS[self.method](votes)
         rows = []
         for task_id in sorted(results):
             label, confidence = results[task_id]
@@ -292,6 +219,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         return summary
 
     def _write_csv(self, rows: list[dict], names: list[str]) -> str:
+        assert self.csv_output is not None  # execute() writes a CSV only when one was asked for
         input_names = sorted({name for row in rows for name in row["input_values"]})
         buffer = io.StringIO()
         writer = csv.writer(buffer)

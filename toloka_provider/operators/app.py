@@ -5,21 +5,13 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from toloka_provider.operators._common import (
-    CREATE_ATTEMPTS,
-    RunIdentity,
-    TolokaBaseOperator,
-    TolokaInputError,
-    as_json_dict,
-    atomic_jsonl_writer,
-    dump_json_line,
-    enum_value,
-    field,
-    iter_jsonl,
-    load_json_config,
-    may_have_been_applied,
-    storage_path,
-)
+from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
+from toloka_provider.operators.files import atomic_jsonl_writer, dump_json_line, iter_jsonl, storage_path
+from toloka_provider.operators.identity import RunIdentity
+from toloka_provider.operators.inputs import load_json_config
+from toloka_provider.steps import status as status_step
+from toloka_provider.steps.find_or_create import find_or_create_app_batch
+from toloka_provider.steps.values import as_json_dict
 
 
 class TolokaCreateAppBatchOperator(TolokaBaseOperator):
@@ -59,51 +51,25 @@ class TolokaCreateAppBatchOperator(TolokaBaseOperator):
         self.priority_order = priority_order
 
     def batch_name(self, identity: RunIdentity) -> str:
-        if self.name:
-            return str(self.name)
-        suffix = f":{identity.map_index}" if identity.map_index >= 0 else ""
-        return f"airflow:{identity.dag_id}:{identity.run_id}:{identity.task_id}{suffix}"
+        return str(self.name) if self.name else identity.default_name()
 
-    def execute(self, context: Any) -> str:
-        name = self.batch_name(RunIdentity.from_context(context))
-        project_id = str(self.app_project_id)
-        client = self.hook.get_conn()
-        existing = self._find_batch(client, project_id, name)
-        if existing is not None:
-            return existing
+    def load_items(self) -> list:
         if self.items_path is not None:
             items = list(iter_jsonl(self.items_path, argument="items_path"))
         else:
             items = load_json_config(self.items, argument="items", expect=list)
         if not items:
             raise TolokaInputError("No items to put in the batch")
-        kwargs = {"priority_order": self.priority_order} if self.priority_order else {}
-        attempt = 1
-        while True:
-            try:
-                batch = client.create_app_batch(project_id, name=name, items=items, **kwargs)
-                break
-            except Exception as error:
-                # The answer was lost or a 5xx came: the batch may exist (the client does not repeat this POST).
-                if not may_have_been_applied(error) or attempt >= CREATE_ATTEMPTS:
-                    raise
-                self.log.warning(
-                    "Creating batch %r failed (%s); looking for it before trying again (attempt %d of %d)",
-                    name, error, attempt + 1, CREATE_ATTEMPTS,
-                )
-                existing = self._find_batch(client, project_id, name)
-                if existing is not None:
-                    return existing
-                attempt += 1
-        self.log.info("Created batch %s named %r with %d items", batch.id, name, len(items))
-        return str(batch.id)
+        return items
 
-    def _find_batch(self, client: Any, project_id: str, name: str) -> str | None:
-        for batch in client.get_app_batches(project_id):
-            if field(batch, "name") == name:
-                self.log.info("Batch %s named %r exists already (an earlier try); not creating another", batch.id, name)
-                return str(batch.id)
-        return None
+    @maps_toloka_errors
+    def execute(self, context: Any) -> str:
+        name = self.batch_name(RunIdentity.from_context(context))
+        items = self.load_items()  # checked before anything is sent
+        kwargs = {"priority_order": self.priority_order} if self.priority_order else {}
+        return find_or_create_app_batch(
+            self.hook.get_conn(), str(self.app_project_id), name=name, items=items, log=self.log, **kwargs
+        )
 
 
 class TolokaStartAppBatchOperator(TolokaBaseOperator):
@@ -117,22 +83,11 @@ class TolokaStartAppBatchOperator(TolokaBaseOperator):
         self.app_project_id = app_project_id
         self.batch_id = batch_id
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> str:
-        client = self.hook.get_conn()
-        project_id, batch_id = str(self.app_project_id), str(self.batch_id)
-        try:
-            client.start_app_batch(project_id, batch_id)
-        except Exception as error:
-            if getattr(error, "status_code", None) != 409:
-                raise
-            status = enum_value(client.get_app_batch(project_id, batch_id).status)
-            if status == "NEW":
-                raise
-            self.log.info("Batch %s was already started (status %s)", batch_id, status)
-            return status
-        status = enum_value(client.get_app_batch(project_id, batch_id).status)
-        self.log.info("Started batch %s; status %s", batch_id, status)
-        return status
+        return status_step.start_app_batch(
+            self.hook.get_conn(), str(self.app_project_id), str(self.batch_id), log=self.log
+        )
 
 
 class TolokaGetAppItemsOperator(TolokaBaseOperator):
@@ -164,9 +119,10 @@ class TolokaGetAppItemsOperator(TolokaBaseOperator):
         self.batch_id = batch_id
         self.status = status
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> dict:
         client = self.hook.get_conn()
-        filters = {k: str(v) for k, v in (("batch_id", self.batch_id), ("status", self.status)) if v}
+        filters: dict[str, Any] = {k: str(v) for k, v in (("batch_id", self.batch_id), ("status", self.status)) if v}
         path = storage_path(self.output_path)
         count = 0
         status_counts: collections.Counter[str] = collections.Counter()

@@ -1,30 +1,50 @@
-"""Operators that fetch assignments (to XCom or, for any real volume, to a JSONL file) and review them."""
+"""Operators that fetch assignments (to XCom or, for any real volume, to a JSONL file) and review them.
+
+The review's engine (golden accuracy, verdicts, sending with bounded concurrency, 409 read back) is
+``toloka_provider.steps.review``; here are the arguments, the input sources and the XCom.
+"""
 
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import contextlib
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
 from toloka_provider.client.pagination import ASSIGNMENTS as ASSIGNMENTS_LISTING
 from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators._common import (
-    TolokaBaseOperator,
-    TolokaInputError,
+from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
+from toloka_provider.operators.files import (
     atomic_jsonl_writer,
     dump_json_line,
-    enum_value,
-    iter_jsonl,
+    iter_jsonl_numbered,
     storage_path,
 )
+from toloka_provider.operators.inputs import checked_assignment, non_negative_int, positive_int, unit_fraction
+from toloka_provider.steps import review
+from toloka_provider.steps.review import (
+    ACCEPT,
+    REJECT,
+    SKIP,
+    AcceptAll,
+    CallableVerdict,
+    Decision,
+    GoldenVerdict,
+    Verdict,
+    golden_accuracy_by_worker,
+)
+
+__all__ = [
+    "Decision",
+    "TolokaGetAssignmentsOperator",
+    "TolokaReviewAssignmentsOperator",
+    "golden_accuracy_by_worker",
+]
 
 # ==============================================================================================================
 # Fetching
@@ -59,6 +79,10 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         are streamed there as JSONL, page by page, without building models; it is written under a temporary
         name and renamed, so a failed try never leaves a half file.
     :param max_inline: without ``output``, the most assignments returned through XCom; more is an error.
+    :param batch_size: assignments per page (1 to the listing's maximum; default: the client's).
+
+    The pool is read first (it also gives the extra link): a ``pool_id`` that names no pool or training fails
+    with ``TolokaApiFailure`` naming the argument, instead of succeeding with nothing.
 
     XCom: without ``output``, the list of assignment dicts; with it,
     ``{"path", "count", "max_submitted", "status_counts"}``.
@@ -83,21 +107,22 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_PAGE
-        ):
-            raise TolokaInputError(
-                f"'batch_size' must be an int from 1 to {MAX_PAGE} (assignments per page), got {batch_size!r}"
-            )
         self.pool_id = pool_id
         self.statuses = statuses
         self.submitted_gte = submitted_gte
         self.submitted_lt = submitted_lt
+        if use_data_interval not in (None, True, False):
+            raise TolokaInputError(f"'use_data_interval' must be None, True or False, got {use_data_interval!r}")
+        if not isinstance(consistency_lag, timedelta) or consistency_lag < timedelta(0):
+            raise TolokaInputError(
+                f"'consistency_lag' must be a datetime.timedelta >= 0, got {consistency_lag!r}"
+            )
         self.use_data_interval = use_data_interval
         self.consistency_lag = consistency_lag
         self.output_path = output
-        self.max_inline = max_inline
-        self.batch_size = batch_size
+        self.max_inline = non_negative_int(max_inline, "max_inline")
+        # Checked here, at DAG parse time, against the listing's own bound (the client's).
+        self.batch_size = None if batch_size is None else positive_int(batch_size, 'batch_size', maximum=MAX_PAGE)
 
     def _checked_statuses(self) -> list[str]:
         from toloka_provider.client.models import AssignmentStatus
@@ -148,9 +173,11 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         filters["submitted_lt"] = end - self.consistency_lag
         return filters
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> Any:
         filters = self.build_filters(context)
-        self.push_pool_url(context, str(self.pool_id))
+        # A pool that does not exist would list nothing: fail, naming 'pool_id', before writing anything.
+        self.read_pool_for_link(context, self.pool_id)
         self.log.info("Fetching assignments with %s", filters)
         pages = self.hook.get_conn().get_assignments_raw(**filters, batch_size=self.batch_size)
         if self.output_path is None:
@@ -171,6 +198,7 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         return collected
 
     def _write(self, pages: Iterable[list[dict]]) -> dict:
+        assert self.output_path is not None  # execute() writes only when an output was given
         path = storage_path(self.output_path)
         count = 0
         max_submitted: str | None = None
@@ -195,23 +223,7 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
 # ==============================================================================================================
 # Reviewing
 
-ACCEPT, REJECT, SKIP = "accept", "reject", "skip"
-WANTED_STATUS = {ACCEPT: "ACCEPTED", REJECT: "REJECTED"}
-FAILURES_NAMED = 5
-
-
-class Decision(NamedTuple):
-    """What the review keeps of one assignment: its id, what to send, and what the auto-accept check needs.
-
-    The assignment itself (tasks, solutions) is not kept: a review of 100k assignments holds 100k of these
-    small tuples, not 100k parsed assignments.
-    """
-
-    id: str
-    action: str
-    comment: str | None
-    pool_id: str | None = None
-    submitted: str | None = None
+GOLDEN_OPTIONS = frozenset({"golden_accuracy_threshold", "reject_comment", "no_golden", "accept_comment"})
 
 
 class _JsonlAssignments:
@@ -222,43 +234,27 @@ class _JsonlAssignments:
         self.argument = argument
 
     def __iter__(self) -> Iterator[dict]:
-        return iter_jsonl(self.path, argument=self.argument)
+        for line, item in iter_jsonl_numbered(self.path, argument=self.argument):
+            yield checked_assignment(item, f"Argument {self.argument!r}: file {self.path} line {line}")
 
 
-def _solution_matches(output_values: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
-    """A worker's answer is right when every field of a known solution has the same value."""
-    return all(output_values.get(name) == value for name, value in known.items())
+class _ListedAssignments:
+    """The ``assignments`` argument (a list), checked item by item as it is read."""
 
+    def __init__(self, items: list) -> None:
+        self.items = items
 
-def golden_accuracy_by_worker(assignments: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
-    """``{user_id: (correct, golden_answered)}`` over the golden tasks (those with known_solutions)."""
-    scores: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
-    for assignment in assignments:
-        tasks = assignment.get("tasks") or []
-        solutions = assignment.get("solutions") or []
-        for task, solution in zip(tasks, solutions, strict=False):
-            known = [k.get("output_values") or {} for k in task.get("known_solutions") or []]
-            if not known:
-                continue
-            answer = (solution or {}).get("output_values") or {}
-            score = scores[str(assignment.get("user_id"))]
-            score[0] += int(any(_solution_matches(answer, k) for k in known))
-            score[1] += 1
-    return {user: (correct, total) for user, (correct, total) in scores.items()}
-
-
-def _decision(assignment: Mapping[str, Any], action: str, comment: str | None) -> Decision:
-    pool_id, submitted = assignment.get("pool_id"), assignment.get("submitted")
-    return Decision(
-        str(assignment["id"]), action, comment, None if pool_id is None else str(pool_id), submitted and str(submitted)
-    )
+    def __iter__(self) -> Iterator[dict]:
+        for index, item in enumerate(self.items):
+            yield checked_assignment(item, f"Argument 'assignments': item #{index}")
 
 
 class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
     """Accept or reject submitted assignments in a batch, with bounded concurrency.
 
     :param pool_id: fetch the pool's SUBMITTED assignments when neither ``assignments`` nor ``assignments_path``
-        is given; also used to read the pool's auto-accept period (templated).
+        is given (templated). When given, the pool is read first (it also gives the extra link): a pool that
+        does not exist fails with ``TolokaApiFailure`` naming ``pool_id``, before anything is decided.
     :param assignments: a list of assignment dicts (e.g. an XCom of :class:`TolokaGetAssignmentsOperator`).
     :param assignments_path: a JSONL file written by :class:`TolokaGetAssignmentsOperator` (templated).
     :param verdict: how to decide, one of
@@ -266,31 +262,31 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         * ``"accept_all"``;
         * ``{"golden_accuracy_threshold": 0.8, "reject_comment": "...", "no_golden": "accept"|"skip"|"reject",
           "accept_comment": None}``: each worker's accuracy on the golden tasks (tasks with ``known_solutions``)
-          in these assignments; at or above the threshold accept, below reject. Workers without golden answers
-          get ``no_golden`` (default accept);
+          in these assignments; at or above the threshold (a number from 0 to 1) accept, below reject. Workers
+          without golden answers get ``no_golden`` (default accept);
         * ``"package.module.function"``: a callable (imported by its dotted path, so the argument stays
           templatable) that takes an assignment dict and returns ``"accept"``, ``("accept", comment)``,
           ``("reject", comment)`` or ``"skip"``. All verdicts are computed before any request is sent, so a
-          callable returning anything else fails the task before any assignment was touched. Only small
-          :class:`Decision` tuples are kept for that; the assignments are streamed (from the list, the file, or
-          a temporary spool file of the pool's SUBMITTED assignments), never held in memory all at once.
+          callable that raises or returns anything else fails the task, naming the assignment and the
+          callable, before any assignment was touched.
     :param concurrency: requests in flight at once (threads over the sync client; default 8).
     :param dry_run: decide and count, send nothing.
     :param progress_every: log progress every this many decisions.
+    :param worker_stats_path: also write one JSON line per worker (``user_id``, ``assignments``,
+        ``golden_seen``, ``golden_correct``, ``accuracy``, ``decisions``, ``median_seconds``) to this file
+        (templated; written atomically, also in a dry run). Its path is returned as ``worker_stats_path``.
 
     Only assignments whose status (as given) is SUBMITTED are reviewed; others count as ``skipped``.
-    A 409 on an assignment that is already in the wanted state counts as ``already_done`` (a retried task
-    picks up where its first try stopped); one in the other state counts as ``failed``. Failed decisions fail
-    the task after the whole batch was tried, naming the first failures. Rejections of assignments whose
-    pool's auto-accept period has passed are logged as a warning (Toloka will refuse them; they then fail).
+    A state conflict on an assignment that is already in the wanted state counts as ``already_done`` (a
+    retried task picks up where its first try stopped); one in the other state counts as ``failed``. Failed
+    decisions fail the task after the whole batch was tried, naming the first failures. Rejections of
+    assignments whose pool's auto-accept period has passed are logged as a warning (Toloka will refuse them).
 
-    Threads rather than asyncio: the work is a few thousand independent blocking PATCH requests that the sync
-    client already retries; a small thread pool bounds them without running an event loop in the worker.
-
-    XCom: ``{"accepted", "rejected", "skipped", "already_done", "failed"}`` (plus ``"dry_run": true``).
+    XCom: ``{"accepted", "rejected", "skipped", "already_done", "failed"}`` (plus ``"dry_run": true``, and
+    ``"worker_stats_path"`` when asked for).
     """
 
-    template_fields = ("pool_id", "assignments", "assignments_path", "verdict", "toloka_conn_id")
+    template_fields = ("pool_id", "assignments", "assignments_path", "verdict", "worker_stats_path", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
     ui_color = "#f0e4ff"
 
@@ -304,6 +300,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         concurrency: int = 8,
         dry_run: bool = False,
         progress_every: int = 500,
+        worker_stats_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -311,18 +308,73 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             raise TolokaInputError("Give at most one of 'assignments' and 'assignments_path'")
         if assignments is None and assignments_path is None and pool_id is None:
             raise TolokaInputError("Give 'assignments', 'assignments_path' or 'pool_id'")
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise TolokaInputError(f"'concurrency' must be a positive int, got {concurrency!r}")
         self.pool_id = pool_id
         self.assignments = assignments
         self.assignments_path = assignments_path
         self.verdict = verdict
-        self.concurrency = concurrency
+        self.concurrency = positive_int(concurrency, "concurrency")
         self.is_dry_run = dry_run  # not self.dry_run: BaseOperator has a dry_run() method
-        self.progress_every = progress_every
+        self.progress_every = non_negative_int(progress_every, "progress_every")
+        self.worker_stats_path = worker_stats_path
 
     # ----------------------------------------------------------------------------------------------------------
-    # Inputs and decisions
+    # Arguments
+
+    def checked_verdict(self) -> Verdict:
+        """The ``verdict`` argument (after templating) as the review engine's verdict; any mistake is an error."""
+        verdict = self.verdict
+        if verdict == "accept_all":
+            return AcceptAll()
+        if isinstance(verdict, Mapping):
+            return self._golden_verdict(verdict)
+        if callable(verdict):
+            return CallableVerdict(getattr(verdict, "__qualname__", repr(verdict)), verdict)
+        if isinstance(verdict, str):
+            return self._imported_verdict(verdict)
+        raise TolokaInputError(
+            f"verdict must be 'accept_all', a dict with 'golden_accuracy_threshold', or a dotted path to a "
+            f"callable; got {type(verdict).__name__}"
+        )
+
+    @staticmethod
+    def _golden_verdict(options: Mapping[str, Any]) -> GoldenVerdict:
+        unknown = set(options) - GOLDEN_OPTIONS
+        if unknown or "golden_accuracy_threshold" not in options:
+            raise TolokaInputError(
+                f"verdict dict needs 'golden_accuracy_threshold' and may have {sorted(GOLDEN_OPTIONS)}; "
+                f"got keys {sorted(options)}"
+            )
+        threshold = unit_fraction(options["golden_accuracy_threshold"], "golden_accuracy_threshold")
+        no_golden = options.get("no_golden", ACCEPT)
+        if no_golden not in (ACCEPT, SKIP, REJECT):
+            raise TolokaInputError(f"verdict 'no_golden' must be accept, skip or reject; got {no_golden!r}")
+        for name in ("reject_comment", "accept_comment"):
+            if options.get(name) is not None and not isinstance(options[name], str):
+                raise TolokaInputError(f"verdict {name!r} must be a string, got {type(options[name]).__name__}")
+        return GoldenVerdict(
+            threshold=threshold,
+            reject_comment=options.get("reject_comment") or review.DEFAULT_REJECT_COMMENT,
+            accept_comment=options.get("accept_comment"),
+            no_golden=no_golden,
+        )
+
+    @staticmethod
+    def _imported_verdict(path: str) -> CallableVerdict:
+        from airflow.sdk.module_loading import import_string
+
+        try:
+            function = import_string(path)
+        except ImportError as error:
+            raise TolokaInputError(
+                f"verdict {path!r} is not 'accept_all', and it cannot be imported as a callable "
+                f"'package.module.function': {error}"
+            ) from None
+        if not callable(function):
+            raise TolokaInputError(f"verdict {path!r} imports a {type(function).__name__}, not a callable")
+        return CallableVerdict(path, function)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Inputs
 
     @contextlib.contextmanager
     def assignments_source(self, client: Any) -> Iterator[Iterable[dict]]:
@@ -335,7 +387,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         if self.assignments is not None:
             if not isinstance(self.assignments, list):
                 raise TolokaInputError(f"'assignments' must be a list of dicts, got {type(self.assignments).__name__}")
-            yield self.assignments
+            yield _ListedAssignments(self.assignments)
             return
         if self.assignments_path is not None:
             yield _JsonlAssignments(self.assignments_path, "assignments_path")
@@ -353,139 +405,26 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spool)
 
-    def _callable_verdict(self) -> tuple[str, Callable[[dict], Any]]:
-        if callable(self.verdict):
-            return getattr(self.verdict, "__qualname__", repr(self.verdict)), self.verdict
-        from airflow.sdk.module_loading import import_string
-
-        try:
-            function = import_string(self.verdict)
-        except ImportError as error:
-            raise TolokaInputError(
-                f"verdict {self.verdict!r} is not 'accept_all', and it cannot be imported as a callable "
-                f"'package.module.function': {error}"
-            ) from None
-        if not callable(function):
-            raise TolokaInputError(f"verdict {self.verdict!r} imports a {type(function).__name__}, not a callable")
-        return str(self.verdict), function
-
-    def decide(self, assignments: Iterable[Mapping[str, Any]], scored: Iterable[Mapping[str, Any]] | None = None) -> list[Decision]:
-        """A :class:`Decision` for every assignment, computed before anything is sent.
-
-        ``assignments`` is read once, item by item; ``scored`` (default: ``assignments``, then read twice) holds
-        the assignments that golden accuracy is measured on; it may hold more than the ones to decide on.
-        Only the small decisions are kept, never the assignments.
-        """
-        verdict = self.verdict
-        if verdict == "accept_all":
-            return [_decision(a, ACCEPT, None) for a in assignments]
-        if isinstance(verdict, Mapping):
-            return self._decide_by_golden(assignments, verdict, assignments if scored is None else scored)
-        if isinstance(verdict, str) or callable(verdict):
-            name, function = self._callable_verdict()
-            return [_decision(a, *self._normalise(name, function(a), a)) for a in assignments]
-        raise TolokaInputError(
-            f"verdict must be 'accept_all', a dict with 'golden_accuracy_threshold', or a dotted path to a "
-            f"callable; got {type(verdict).__name__}"
-        )
-
-    @staticmethod
-    def _normalise(name: str, returned: Any, assignment: Mapping[str, Any]) -> tuple[str, str | None]:
-        if returned in (ACCEPT, SKIP):
-            return returned, None
-        if isinstance(returned, (tuple, list)) and len(returned) == 2 and returned[0] in (ACCEPT, REJECT):
-            if isinstance(returned[1], str) and (returned[1] or returned[0] == ACCEPT):
-                return returned[0], returned[1]
-            if returned[0] == ACCEPT and returned[1] is None:
-                return ACCEPT, None
-        raise TolokaInputError(
-            f"verdict callable {name} returned {returned!r} for assignment {assignment.get('id')}; expected "
-            f"'accept', ('accept', comment), ('reject', non-empty comment) or 'skip'"
-        )
-
-    def _decide_by_golden(
-        self, assignments: Iterable[Mapping[str, Any]], options: Mapping[str, Any], scored: Iterable[Mapping[str, Any]]
+    def decide(
+        self, assignments: Iterable[Mapping[str, Any]], scored: Iterable[Mapping[str, Any]] | None = None
     ) -> list[Decision]:
-        known_options = {"golden_accuracy_threshold", "reject_comment", "no_golden", "accept_comment"}
-        unknown = set(options) - known_options
-        if unknown or "golden_accuracy_threshold" not in options:
-            raise TolokaInputError(
-                f"verdict dict needs 'golden_accuracy_threshold' and may have {sorted(known_options)}; "
-                f"got keys {sorted(options)}"
-            )
-        threshold = float(options["golden_accuracy_threshold"])
-        reject_comment = options.get("reject_comment") or "Too many mistakes on control tasks"
-        accept_comment = options.get("accept_comment")
-        no_golden = options.get("no_golden", ACCEPT)
-        if no_golden not in (ACCEPT, SKIP, REJECT):
-            raise TolokaInputError(f"verdict 'no_golden' must be accept, skip or reject; got {no_golden!r}")
-        scores = golden_accuracy_by_worker(scored)
-        for user, (correct, total) in sorted(scores.items()):
-            self.log.info("Worker %s: %d of %d golden answers right", user, correct, total)
-        decisions: list[Decision] = []
-        for assignment in assignments:
-            correct, total = scores.get(str(assignment.get("user_id")), (0, 0))
-            action = no_golden if total == 0 else ACCEPT if correct / total >= threshold else REJECT
-            decisions.append(_decision(assignment, action, reject_comment if action == REJECT else accept_comment))
-        return decisions
+        """A :class:`Decision` for every assignment (see ``steps.review.decide``); nothing is sent."""
+        verdict = self.checked_verdict()
+        with self.toloka_errors():
+            return review.decide(assignments, verdict, scored=scored, log=self.log)
 
     # ----------------------------------------------------------------------------------------------------------
-    # Applying
+    # Running
 
-    def _warn_past_auto_accept(self, client: Any, decisions: Iterable[Decision]) -> set[str]:
-        """Toloka accepts by itself after ``auto_accept_period_day``; rejecting later is refused.
-
-        Returns the ids of the rejections that are past that point (they are still sent: the server decides).
-        """
-        now = time.time()
-        late: list[str] = []
-        periods: dict[str, float | None] = {}
-        for decision in decisions:
-            pool_id, submitted = decision.pool_id, decision.submitted
-            if decision.action != REJECT or not pool_id or not submitted:
-                continue
-            if pool_id not in periods:
-                days = getattr(client.get_pool(str(pool_id)), "auto_accept_period_day", None)
-                periods[pool_id] = float(days) * 86400 if days else None
-            if periods[pool_id] is None:
-                continue
-            from toloka_provider.client.dates import parse_datetime
-
-            if parse_datetime(submitted).timestamp() + periods[pool_id] < now:
-                late.append(decision.id)
-        if late:
-            self.log.warning(
-                "%d assignments to reject are past their pool's auto-accept period; Toloka will refuse to "
-                "reject them (first: %s)",
-                len(late),
-                ", ".join(late[:FAILURES_NAMED]),
-            )
-        return set(late)
-
-    def _apply(self, client: Any, assignment_id: str, action: str, comment: str | None) -> tuple[str, str | None]:
-        """Send one decision; return (outcome, failure reason)."""
-        try:
-            if action == ACCEPT:
-                client.accept_assignment(assignment_id, public_comment=comment)
-            else:
-                client.reject_assignment(assignment_id, public_comment=comment)
-            return ("accepted" if action == ACCEPT else "rejected"), None
-        except Exception as error:
-            if getattr(error, "status_code", None) != 409:
-                return "failed", f"{type(error).__name__}: {error}"
-            try:
-                current = enum_value(client.get_assignment(assignment_id).status)
-            except Exception as lookup_error:
-                return "failed", f"409 ({error}); then reading it failed: {lookup_error}"
-            if current == WANTED_STATUS[action]:
-                return "already_done", None
-            return "failed", f"is {current}, wanted {WANTED_STATUS[action]}"
-
+    @maps_toloka_errors
     def execute(self, context: Any) -> dict:
+        verdict = self.checked_verdict()
+        stats_path = None if self.worker_stats_path is None else storage_path(self.worker_stats_path)
         client = self.hook.get_conn()
-        if self.pool_id:
-            self.push_pool_url(context, str(self.pool_id))
+        if self.pool_id is not None:
+            self.read_pool_for_link(context, self.pool_id)
         counts = {"accepted": 0, "rejected": 0, "skipped": 0, "already_done": 0, "failed": 0}
+        summary: dict[str, Any] = {}
         with self.assignments_source(client) as source:
             seen = 0
 
@@ -498,7 +437,9 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
                     else:
                         counts["skipped"] += 1
 
-            decisions = self.decide(submitted_only(), scored=source)
+            decisions = review.decide(submitted_only(), verdict, scored=source, log=self.log)
+            if stats_path is not None:
+                summary["worker_stats_path"] = self._write_worker_stats(stats_path, source, decisions)
         if counts["skipped"]:
             self.log.info("%d assignments are not SUBMITTED; skipping them", counts["skipped"])
         to_send = [decision for decision in decisions if decision.action != SKIP]
@@ -507,20 +448,19 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         accepting = sum(1 for decision in to_send if decision.action == ACCEPT)
         self.log.info(
             "%d assignments: %d to accept, %d to reject, %d skipped",
-            seen,
-            accepting,
-            len(to_send) - accepting,
-            counts["skipped"],
-        )
+            seen, accepting, len(to_send) - accepting, counts["skipped"],
+        )  # fmt: skip
         if self.is_dry_run:
             counts["accepted"] = accepting
             counts["rejected"] = len(to_send) - accepting
-            return {**counts, "dry_run": True}
-        late = self._warn_past_auto_accept(client, to_send)
-        failures = self._send_all(client, to_send, counts)
+            return {**counts, "dry_run": True, **summary}
+        late = review.late_rejections(client, to_send, log=self.log)
+        failures = review.send_decisions(
+            client, to_send, counts, concurrency=self.concurrency, progress_every=self.progress_every, log=self.log
+        )
         self.log.info("Review finished: %s", counts)
         if failures:
-            named = "; ".join(f"{assignment_id}: {reason}" for assignment_id, reason in failures[:FAILURES_NAMED])
+            named = "; ".join(f"{assignment_id}: {reason}" for assignment_id, reason in failures[: review.FAILURES_NAMED])
             late_failed = sum(1 for assignment_id, _ in failures if assignment_id in late)
             hint = (
                 f". {late_failed} of them were rejections past the pool's auto-accept period: Toloka accepted those "
@@ -531,36 +471,12 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             raise AirflowException(
                 f"{counts['failed']} of {len(to_send)} review decisions failed ({counts}); first: {named}{hint}"
             )
-        return counts
+        return {**counts, **summary}
 
-    def _send_all(
-        self, client: Any, to_send: Sequence[Decision], counts: dict[str, int]
-    ) -> list[tuple[str, str]]:
-        failures: list[tuple[str, str]] = []
-        done = 0
-        queue = iter(to_send)
-        # Keep a bounded number of futures: a 100k-assignment batch must not create 100k futures at once.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            pending: dict[concurrent.futures.Future, str] = {}
-
-            def submit_more() -> None:
-                for decision in queue:
-                    future = pool.submit(self._apply, client, decision.id, decision.action, decision.comment)
-                    pending[future] = decision.id
-                    if len(pending) >= self.concurrency * 4:
-                        return
-
-            submit_more()
-            while pending:
-                finished, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in finished:
-                    assignment_id = pending.pop(future)
-                    outcome, reason = future.result()
-                    counts[outcome] += 1
-                    if reason:
-                        failures.append((assignment_id, reason))
-                    done += 1
-                    if self.progress_every and done % self.progress_every == 0:
-                        self.log.info("Reviewed %d of %d: %s", done, len(to_send), counts)
-                submit_more()
-        return failures
+    def _write_worker_stats(self, path: Any, source: Iterable[Mapping[str, Any]], decisions: Sequence[Decision]) -> str:
+        """One JSON line per worker of the reviewed assignments, next to the decisions (atomic)."""
+        rows = review.worker_statistics(source, decisions)
+        with atomic_jsonl_writer(path, argument="worker_stats_path") as handle:
+            handle.writelines(dump_json_line(row) for row in rows)
+        self.log.info("Wrote statistics of %d workers to %s", len(rows), path)
+        return str(path)

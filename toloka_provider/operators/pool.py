@@ -12,16 +12,16 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from toloka_provider.client import waits
 from toloka_provider.client.errors import TolokaArgumentError
 from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators._common import (
-    RunIdentity,
+from toloka_provider.operators.base import (
     TolokaBaseOperator,
     TolokaInputError,
     default_deferrable,
-    fail_fast_on_persistent_api_errors,
-    load_json_config,
-    tag_metadata,
+    maps_toloka_errors,
 )
-from toloka_provider.operators._status import PoolStatusOperator, change_status
+from toloka_provider.operators.identity import RunIdentity, tag_metadata
+from toloka_provider.operators.inputs import load_json_config
+from toloka_provider.operators.status import PoolStatusOperator, change_status
+from toloka_provider.steps.find_or_create import find_or_create_tagged
 from toloka_provider.triggers.pool import TolokaPoolTrigger
 
 
@@ -79,16 +79,18 @@ class TolokaCreatePoolOperator(TolokaBaseOperator):
             config["will_expire"] = will_expire.replace(tzinfo=None).isoformat(timespec="seconds")
         return config
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> str:
         identity = RunIdentity.from_context(context)
         config = self.build_config(identity)
         client = self.hook.get_conn()
-        pool = self.find_or_create(
+        pool = find_or_create_tagged(
             kind="pool",
-            identity=identity,
+            is_ours=identity.is_tagged,
             candidates=lambda: client.get_pools(project_id=config["project_id"]),
             create=lambda: client.create_pool(config),
             argument="pool_config",
+            log=self.log,
         )
         pool_id = str(pool.id)
         self.push_pool_url(context, pool_id)
@@ -154,7 +156,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         except TolokaArgumentError as error:
             raise TolokaInputError(str(error)) from error
 
-    @fail_fast_on_persistent_api_errors  # explicit: a refusal that a retry cannot change fails at once
+    @maps_toloka_errors  # explicit: a refusal that a retry cannot change fails at once
     def execute(self, context: Any) -> str:
         pool_id = str(self.pool_id)
         # Every argument is known good before anything is sent.
@@ -207,6 +209,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
             raise AirflowException(outcome.message) from outcome.error
         return None
 
+    @maps_toloka_errors
     def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
         if event.get("status") != "success":
             raise AirflowException(

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from toloka_provider.links import TolokaProjectLink
-from toloka_provider.operators._common import RunIdentity, TolokaBaseOperator, load_json_config, tag_metadata
+from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
+from toloka_provider.operators.identity import RunIdentity, tag_metadata
+from toloka_provider.operators.inputs import load_json_config
+from toloka_provider.steps.find_or_create import find_or_create_tagged
 
 
 class TolokaCreateProjectOperator(TolokaBaseOperator):
@@ -27,16 +30,18 @@ class TolokaCreateProjectOperator(TolokaBaseOperator):
         super().__init__(**kwargs)
         self.project = project
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> str:
         identity = RunIdentity.from_context(context)
         config = tag_metadata(load_json_config(self.project, argument="project"), identity)
         client = self.hook.get_conn()
-        project = self.find_or_create(
+        project = find_or_create_tagged(
             kind="project",
-            identity=identity,
+            is_ours=identity.is_tagged,
             candidates=lambda: client.get_projects(status="ACTIVE"),
             create=lambda: client.create_project(config),
             argument="project",
+            log=self.log,
         )
         project_id = str(project.id)
         self.push_project_url(context, project_id)

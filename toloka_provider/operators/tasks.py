@@ -1,46 +1,88 @@
-"""Operator that uploads tasks (golden ones included) to a pool in chunks, exactly once per task instance."""
+"""Operator that uploads tasks (golden ones included) to a pool in chunks, exactly once per task instance.
+
+The input (a list, a JSONL file or a CSV file) is validated whole before the first chunk is sent: a mistake on
+line 90,000 must not leave 85,000 tasks in the pool. Errors name the file, the line and the column.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
-import itertools
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators._common import (
-    RunIdentity,
-    TolokaBaseOperator,
-    TolokaInputError,
-    describe_api_error,
-    iter_jsonl,
-    storage_path,
-)
+from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
+from toloka_provider.operators.files import iter_jsonl_numbered, iter_text_lines
+from toloka_provider.operators.identity import RunIdentity
+from toloka_provider.operators.inputs import load_json_config, positive_int
+from toloka_provider.steps.uploads import ERRORS_SAMPLE_SIZE, upload_tasks
 
-ERRORS_SAMPLE_SIZE = 5
+__all__ = ["ERRORS_SAMPLE_SIZE", "TolokaCreateTasksOperator", "tasks_from_csv"]
+
+CSV_PREFIXES = ("INPUT:", "GOLDEN:", "HINT:", "OVERLAP")
 
 
-def tasks_from_csv(path: str) -> Iterator[dict]:
+def _overlap(value: Any, where: str) -> int:
+    """A task's ``overlap`` in JSON: a whole number >= 1 (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TolokaInputError(f"{where}: overlap must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _overlap_cell(text: str, where: str) -> int:
+    """An ``OVERLAP`` CSV cell: the digits of a whole number >= 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise TolokaInputError(f"{where}: OVERLAP must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def tasks_from_csv(path: str, *, argument: str = "tasks_path") -> Iterator[dict]:
     """Read tasks from a CSV file with a header row, in Toloka's upload-file vocabulary.
 
     ``INPUT:<field>`` columns become ``input_values``; non-empty ``GOLDEN:<field>`` columns make the task a
     golden one (``known_solutions: [{"output_values": {...}}]``); ``HINT:text`` becomes
-    ``message_on_unknown_solution``; ``OVERLAP`` sets ``overlap``. CSV cells are strings; give typed values
-    (numbers, booleans, nested objects) in a JSONL file instead.
+    ``message_on_unknown_solution``; ``OVERLAP`` sets ``overlap`` (a whole number). CSV cells are strings;
+    give typed values (numbers, booleans, nested objects) in a JSONL file instead. UTF-8 with or without a
+    byte order mark. The header must name each column once and each row must have as many cells as the header;
+    a mistake names the file, the line and the column.
     """
-    text = storage_path(path).read_text(encoding="utf-8")
-    reader = csv.DictReader(io.StringIO(text))
-    columns = reader.fieldnames or []
+    for _, task in _csv_tasks_numbered(path, argument=argument):
+        yield task
+
+
+def _csv_tasks_numbered(path: str, *, argument: str) -> Iterator[tuple[int, dict]]:
+    lines = (text + "\n" for _, text in iter_text_lines(path, argument=argument))
+    reader = csv.reader(lines)
+    prefix = f"Argument {argument!r}: CSV file {path}"
+    try:
+        columns = next(reader, None) or []
+    except csv.Error as error:
+        raise TolokaInputError(f"{prefix} line 1: {error}") from None
+    seen: dict[str, int] = {}
+    for number, column in enumerate(columns, start=1):
+        if column in seen:
+            raise TolokaInputError(
+                f"{prefix} line 1, column {number}: header {column!r} repeats column {seen[column]}"
+            )
+        seen[column] = number
     if not any(column.startswith("INPUT:") for column in columns):
-        raise TolokaInputError(f"Argument 'tasks_path': CSV file {path} has no INPUT:<field> column (header: {columns})")
-    for row in reader:
+        raise TolokaInputError(f"{prefix} has no INPUT:<field> column (header: {columns})")
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as error:
+            raise TolokaInputError(f"{prefix} line {reader.line_num}: {error}") from None
+        if row is None:
+            return
+        if not row:
+            continue  # a blank line
+        if len(row) != len(columns):
+            raise TolokaInputError(
+                f"{prefix} line {reader.line_num}: {len(row)} cells, but the header has {len(columns)} columns"
+            )
         task: dict[str, Any] = {"input_values": {}}
         golden: dict[str, Any] = {}
-        for column, value in row.items():
-            if column is None or value is None:
-                continue
+        for number, (column, value) in enumerate(zip(columns, row, strict=True), start=1):
             if column.startswith("INPUT:"):
                 task["input_values"][column[6:]] = value
             elif column.startswith("GOLDEN:") and value != "":
@@ -48,16 +90,10 @@ def tasks_from_csv(path: str) -> Iterator[dict]:
             elif column == "HINT:text" and value != "":
                 task["message_on_unknown_solution"] = value
             elif column == "OVERLAP" and value != "":
-                task["overlap"] = int(value)
+                task["overlap"] = _overlap_cell(value, f"{prefix} line {reader.line_num}, column {number}")
         if golden:
             task["known_solutions"] = [{"output_values": golden, "correctness_weight": 1}]
-        yield task
-
-
-def _chunks(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
+        yield reader.line_num, task
 
 
 class TolokaCreateTasksOperator(TolokaBaseOperator):
@@ -67,7 +103,8 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
     :param tasks: a list of task dicts (``input_values``, optional ``known_solutions`` for golden tasks, ...)
         or a JSON string of such a list (templated).
     :param tasks_path: instead of ``tasks``, a JSONL file (one task per line) or a ``.csv`` file
-        (see :func:`tasks_from_csv`), any ``ObjectStoragePath`` URL (templated). Read lazily, chunk by chunk.
+        (see :func:`tasks_from_csv`), any ``ObjectStoragePath`` URL (templated). Read twice, streaming: once
+        to validate all of it, once to upload chunk by chunk.
     :param allow_defaults: tasks without ``overlap`` take the pool's default overlap.
     :param open_pool: open the pool after the last chunk is uploaded.
     :param skip_invalid_items: create the valid tasks and report the invalid ones instead of failing the chunk.
@@ -97,120 +134,73 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
         super().__init__(**kwargs)
         if (tasks is None) == (tasks_path is None):
             raise TolokaInputError("Give exactly one of 'tasks' (a list) and 'tasks_path' (a JSONL or CSV file)")
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise TolokaInputError(f"'chunk_size' must be a positive int, got {chunk_size!r}")
         self.pool_id = pool_id
         self.tasks = tasks
         self.tasks_path = tasks_path
         self.allow_defaults = allow_defaults
         self.open_pool = open_pool
         self.skip_invalid_items = skip_invalid_items
-        self.chunk_size = chunk_size
+        self.chunk_size = positive_int(chunk_size, "chunk_size")
+
+    def _numbered_source(self) -> Iterator[tuple[str, Any]]:
+        """``(how to name the task in an error, the task as given)``: "Task #i", plus the file and line."""
+        if self.tasks_path is None:
+            for index, task in enumerate(load_json_config(self.tasks, argument="tasks", expect=list)):
+                yield f"Task #{index}", task
+            return
+        path = str(self.tasks_path)
+        numbered = (
+            _csv_tasks_numbered(path, argument="tasks_path")
+            if path.lower().endswith(".csv")
+            else iter_jsonl_numbered(path, argument="tasks_path")
+        )
+        for index, (line, task) in enumerate(numbered):
+            yield f"Argument 'tasks_path': file {path} line {line}: task #{index}", task
 
     def iter_tasks(self) -> Iterator[dict]:
-        if self.tasks_path is not None:
-            path = str(self.tasks_path)
-            source: Iterable[dict] = (
-                tasks_from_csv(path) if path.lower().endswith(".csv") else iter_jsonl(path, argument="tasks_path")
-            )
-        else:
-            from toloka_provider.operators._common import load_json_config
-
-            source = load_json_config(self.tasks, argument="tasks", expect=list)
+        """The tasks, each checked (an object, the operator's pool, a whole-number overlap), ``pool_id`` set."""
         pool_id = str(self.pool_id)
-        for index, task in enumerate(source):
+        for where, task in self._numbered_source():
             if not isinstance(task, dict):
-                raise TolokaInputError(f"Task #{index} must be a JSON object, got {type(task).__name__}")
+                raise TolokaInputError(f"{where} must be a JSON object, got {type(task).__name__}")
             given = task.setdefault("pool_id", pool_id)
             if str(given) != pool_id:
-                raise TolokaInputError(f"Task #{index} has pool_id {given!r}, but the operator's pool_id is {pool_id!r}")
+                raise TolokaInputError(f"{where} has pool_id {given!r}, but the operator's pool_id is {pool_id!r}")
+            if "input_values" in task and not isinstance(task["input_values"], dict):
+                raise TolokaInputError(
+                    f"{where}: 'input_values' must be a JSON object, got {type(task['input_values']).__name__}"
+                )
+            if "overlap" in task:
+                _overlap(task["overlap"], where)
             yield task
 
+    def validate_all(self) -> int:
+        """Read the whole input once and check every task; return how many there are. Sends nothing."""
+        count = sum(1 for _ in self.iter_tasks())
+        self.log.info("Checked %d tasks for pool %s", count, self.pool_id)
+        return count
+
+    @maps_toloka_errors
     def execute(self, context: Any) -> dict:
         identity = RunIdentity.from_context(context)
         pool_id = str(self.pool_id)
-        self.push_pool_url(context, pool_id)
-        client = self.hook.get_conn()
-        created = failed = 0
-        errors_sample: dict[str, Any] = {}
-        offset = 0
-        chunks = _chunks(self.iter_tasks(), self.chunk_size)
-        chunk = next(chunks, None)
-        chunk_index = 0
-        while chunk is not None:
-            following = next(chunks, None)  # read ahead: only the last chunk may open the pool
-            try:
-                chunk_errors = self._create_chunk(
-                    client,
-                    chunk,
-                    operation_id=identity.operation_id("tasks", pool_id, chunk_index),
-                    open_pool=self.open_pool and following is None,
-                    offset=offset,
-                    created_before=created,
-                )
-            except Exception:
-                # Say what is in the pool now: the user (or the retry) must know what the failed try left.
-                self.log.error(
-                    "Upload to pool %s stopped at chunk %d (tasks %d..%d): %d tasks were created before it, "
-                    "%d failed validation; a retry of this task instance resends the same chunks under the same "
-                    "operation ids and creates nothing twice",
-                    pool_id, chunk_index, offset, offset + len(chunk) - 1, created, failed,
-                )  # fmt: skip
-                raise
-            failed += len(chunk_errors)
-            created += len(chunk) - len(chunk_errors)
-            for index, errors in chunk_errors.items():
-                if len(errors_sample) < ERRORS_SAMPLE_SIZE:
-                    errors_sample[index] = errors
-            offset += len(chunk)
-            self.log.info(
-                "Chunk %d: %d tasks sent; %d created, %d failed so far",
-                chunk_index,
-                len(chunk),
-                created,
-                failed,
-            )
-            chunk, chunk_index = following, chunk_index + 1
-        if failed:
-            self.log.warning("%d tasks were not created; first errors: %s", failed, errors_sample)
-        return {"pool_id": pool_id, "created": created, "failed": failed, "errors_sample": errors_sample}
-
-    def _create_chunk(
-        self, client: Any, chunk: list[dict], *, operation_id: str, open_pool: bool, offset: int, created_before: int = 0
-    ) -> dict[str, Any]:
-        """Create one chunk; return its validation errors keyed by the task's index in the whole input."""
-        try:
-            result = client.create_tasks(
-                chunk,
-                async_mode=True,
-                allow_defaults=self.allow_defaults,
-                open_pool=open_pool,
-                skip_invalid_items=self.skip_invalid_items,
-                operation_id=operation_id,
-            )
-        except Exception as error:
-            payload = getattr(error, "payload", None)
-            if getattr(error, "code", None) != "VALIDATION_ERROR":
-                raise
-            if self.skip_invalid_items and isinstance(payload, dict):
-                # Nothing in the chunk was valid: the client raises instead of returning an empty result.
-                return {str(offset + int(k)): v for k, v in payload.items() if str(k).isdigit()} or {
-                    str(offset): payload
-                }
-            # The payload is keyed by the position in the chunk; name the tasks by their index in the whole input.
-            invalid = sorted(int(k) for k in payload if str(k).isdigit()) if isinstance(payload, dict) else []
-            details = (
-                "; ".join(
-                    f"task #{offset + k}: {json.dumps(payload[str(k)], default=str)[:300]}"
-                    for k in invalid[:ERRORS_SAMPLE_SIZE]
-                )
-                or describe_api_error(error)
-            )
-            more = f" (and {len(invalid) - ERRORS_SAMPLE_SIZE} more)" if len(invalid) > ERRORS_SAMPLE_SIZE else ""
-            raise TolokaInputError(
-                f"Toloka rejected tasks {offset}..{offset + len(chunk) - 1} of pool {self.pool_id} (one chunk; none "
-                f"of it was created; {created_before} tasks of earlier chunks were). Fix the invalid tasks, or "
-                f"pass skip_invalid_items=True to create the valid ones. {details}{more}"
-            ) from error
-        errors = getattr(result, "validation_errors", None) or {}
-        return {str(offset + int(index)): problem for index, problem in errors.items()}
+        self.validate_all()
+        # The pool read gives the link and says, naming 'pool_id', when the pool does not exist.
+        self.read_pool_for_link(context, pool_id)
+        summary = upload_tasks(
+            self.hook.get_conn(),
+            self.iter_tasks(),
+            pool_id=pool_id,
+            chunk_size=self.chunk_size,
+            operation_id=lambda chunk_index: identity.operation_id("tasks", pool_id, chunk_index),
+            open_pool=self.open_pool,
+            allow_defaults=self.allow_defaults,
+            skip_invalid_items=self.skip_invalid_items,
+            log=self.log,
+        )
+        return {
+            "pool_id": pool_id,
+            "created": summary.created,
+            "failed": summary.failed,
+            "errors_sample": summary.errors_sample,
+        }

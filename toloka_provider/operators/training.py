@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from toloka_provider.links import TolokaProjectLink
-from toloka_provider.operators._common import (
-    RunIdentity,
-    TolokaBaseOperator,
-    TolokaInputError,
-    load_json_config,
-    tag_metadata,
-)
-from toloka_provider.operators._status import TrainingStatusOperator
+from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
+from toloka_provider.operators.identity import RunIdentity, tag_metadata
+from toloka_provider.operators.inputs import load_json_config
+from toloka_provider.operators.status import TrainingStatusOperator
+from toloka_provider.steps.find_or_create import find_or_create_tagged
 
 
 class TolokaCreateTrainingOperator(TolokaBaseOperator):
@@ -34,6 +31,7 @@ class TolokaCreateTrainingOperator(TolokaBaseOperator):
         self.training = training
         self.project_id = project_id
 
+    @maps_toloka_errors
     def execute(self, context: Any) -> str:
         identity = RunIdentity.from_context(context)
         config = tag_metadata(load_json_config(self.training, argument="training"), identity)
@@ -43,12 +41,13 @@ class TolokaCreateTrainingOperator(TolokaBaseOperator):
         if not project_id:
             raise TolokaInputError("Give 'project_id', or set 'project_id' in the 'training' config")
         client = self.hook.get_conn()
-        training = self.find_or_create(
+        training = find_or_create_tagged(
             kind="training",
-            identity=identity,
+            is_ours=identity.is_tagged,
             candidates=lambda: client.get_trainings(project_id=str(project_id)),
             create=lambda: client.create_training(config),
             argument="training",
+            log=self.log,
         )
         training_id = str(training.id)
         self.push_project_url(context, str(project_id))
