@@ -157,8 +157,10 @@ def test_argument_errors_of_the_client_become_input_errors():
 
 
 def test_a_listing_that_does_not_advance_fails_without_retry():
-    error = PaginationError("GET /api/v1/pools: the page after cursor id>7 repeated it")
-    with pytest.raises(TolokaApiFailure, match=r"listing that does not advance \(not retried\): GET /api/v1/pools"):
+    error = PaginationError("/api/v1/pools", "7", "the same page again")
+    with pytest.raises(
+        TolokaApiFailure, match=r"listing that does not advance \(not retried\): GET /api/v1/pools: .* cursor '7'"
+    ):
         RaisingOperator(task_id="t", error=error).execute({})
 
 
