@@ -21,7 +21,8 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Hashable, Iterable, Mapping
+from array import array
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -127,9 +128,19 @@ class _Segments:
         ends = list(itertools.accumulate(sizes))
         return cls(order, [end - size for end, size in zip(ends, sizes, strict=True)], ends)
 
-    def sums(self, values: list[float]) -> list[float]:
-        ordered = values if self.order is None else map(values.__getitem__, self.order)
-        prefix = list(itertools.accumulate(ordered, initial=0.0))
+    def arrange(self, per_answer: Sequence[int]) -> array:
+        """A per-answer index list put in run order, once, for :meth:`sums` (a C array: gathers through it
+        touch no Python int objects)."""
+        return array("l", per_answer if self.order is None else map(per_answer.__getitem__, self.order))
+
+    def sums(self, table: Sequence[Any], keys: Sequence[int], zero: Any = 0.0) -> list[Any]:
+        """Per run, the sum of ``table[key]`` over its answers (``keys`` in run order: see :meth:`arrange`).
+
+        One fused pass (gather + prefix sum), then one subtraction per run. ``table`` is best a C array of
+        doubles: a gather in another order than the table's then reads contiguous memory, not scattered
+        float objects (about 3x faster at 100,000 answers).
+        """
+        prefix = list(itertools.accumulate(map(table.__getitem__, keys), initial=zero))
         get = prefix.__getitem__
         return list(map(operator.sub, map(get, self.ends), map(get, self.starts)))
 
@@ -223,27 +234,27 @@ def wawa(
     return _result(data, rows, weights, 0)
 
 
-def _start_columns(data: _Encoded, golden_rows: dict[int, int]) -> list[list[float]]:
-    """Initial posteriors from the vote shares, as one list over tasks per label."""
+def _start_columns(data: _Encoded, golden_rows: dict[int, int]) -> list[array]:
+    """Initial posteriors from the vote shares, as one array over tasks per label."""
     rows = _vote_posteriors(data)
     _clamp(rows, golden_rows, data.classes)
-    return [list(column) for column in zip(*rows, strict=True)]
+    return [array("d", column) for column in zip(*rows, strict=True)]
 
 
-def _normalise(scores: list[list[float]], golden_rows: dict[int, int]) -> tuple[list[list[float]], float]:
+def _normalise(scores: list[list[float]], golden_rows: dict[int, int]) -> tuple[list[array], float]:
     """Per-label log scores over tasks -> posteriors (same layout) and the log-likelihood of the answers."""
     top = list(map(max, *scores)) if len(scores) > 1 else list(scores[0])
     exps = [list(map(math.exp, map(operator.sub, column, top))) for column in scores]
     totals = list(map(sum, zip(*exps, strict=True)))
     log_likelihood = math.fsum(top) + math.fsum(map(math.log, totals))
-    posteriors = [list(map(operator.truediv, column, totals)) for column in exps]
+    posteriors = [array("d", map(operator.truediv, column, totals)) for column in exps]
     for t, label in golden_rows.items():  # known answers stay fixed
         for i, column in enumerate(posteriors):
             column[t] = 1.0 if i == label else 0.0
     return posteriors, log_likelihood
 
 
-def _columns_to_rows(columns: list[list[float]]) -> list[list[float]]:
+def _columns_to_rows(columns: Sequence[Sequence[float]]) -> list[list[float]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
@@ -261,42 +272,66 @@ def one_coin_dawid_skene(
     k, tasks, n, workers = data.classes, len(data.tasks), len(data.task), len(data.workers)
     golden_rows = data.golden_rows(golden)
     by_task = _Segments(None, data.starts, data.ends)
+    # Each answer's (task, label) cell in the flat task-major posterior table.
+    cell = array("l", [t * k + label for t, label in zip(data.task, data.label, strict=True)])
+    workers_of = array("l", data.worker)
     by_worker = _Segments.grouped(data.worker, workers)
+    cell_by_worker = by_worker.arrange(cell)
+    by_cell = _Segments.grouped(cell, tasks * k)
+    worker_by_cell = by_cell.arrange(data.worker)
     counts = [len(positions) for positions in data.by_worker]
-    # is_label[i][a] = 1.0 when answer a gave label i.
-    is_label = [[1.0 if label == i else 0.0 for label in data.label] for i in range(k)]
     posteriors = _start_columns(data, golden_rows)
-    get_worker = data.worker
+    flat = array("d", bytes(8 * tasks * k))
     previous = -math.inf
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
         # M-step: skill = expected share of a worker's answers that are right (P(true = their label)).
-        right_per_answer = [0.0] * n
-        for i in range(k):
-            own = map(posteriors[i].__getitem__, data.task)
-            right_per_answer = list(map(operator.add, right_per_answer, map(operator.mul, own, is_label[i])))
-        skills = [min(max(r / m, _EPSILON), 1 - _EPSILON) for r, m in zip(by_worker.sums(right_per_answer), counts, strict=True)]
+        for i, column in enumerate(posteriors):
+            flat[i::k] = column
+        right = by_worker.sums(flat, cell_by_worker)
+        skills = [min(max(r / m, _EPSILON), 1 - _EPSILON) for r, m in zip(right, counts, strict=True)]
         priors = [max(math.fsum(column) / tasks, _EPSILON) for column in posteriors]
         log_wrong = [math.log((1 - p) / (k - 1)) if k > 1 else 0.0 for p in skills]
         bonus = [math.log(p) - wrong for p, wrong in zip(skills, log_wrong, strict=True)]
-        # E-step: every answer adds log_wrong to all labels and log(p) - log_wrong to its own label.
-        bonus_per_answer = list(map(bonus.__getitem__, get_worker))
-        base = by_task.sums(list(map(log_wrong.__getitem__, get_worker)))
+        # E-step: every answer adds log_wrong to all labels of its task and log(p) - log_wrong to its own.
+        base = by_task.sums(log_wrong, workers_of)
+        own = by_cell.sums(bonus, worker_by_cell)
         scores = []
         for i in range(k):
-            own = by_task.sums(list(map(operator.mul, bonus_per_answer, is_label[i])))
             prior = math.log(priors[i])
-            scores.append([prior + b + o for b, o in zip(base, own, strict=True)])
+            scores.append(list(map(prior.__add__, map(operator.add, base, own[i::k]))))
         posteriors, log_likelihood = _normalise(scores, golden_rows)
         if log_likelihood - previous < tolerance * n:
             break
         previous = log_likelihood
-    right_per_answer = [0.0] * n
-    for i in range(k):
-        own = map(posteriors[i].__getitem__, data.task)
-        right_per_answer = list(map(operator.add, right_per_answer, map(operator.mul, own, is_label[i])))
-    quality = [r / m for r, m in zip(by_worker.sums(right_per_answer), counts, strict=True)]
+    for i, column in enumerate(posteriors):
+        flat[i::k] = column
+    quality = [r / m for r, m in zip(by_worker.sums(flat, cell_by_worker), counts, strict=True)]
     return _result(data, _columns_to_rows(posteriors), quality, iterations)
+
+
+def _pairs(columns: Sequence[Sequence[float]]) -> list[list[complex]]:
+    """Columns packed two by two into complex numbers (the real part one column, the imaginary the next).
+
+    Complex addition adds both parts in one C operation, so a gather-and-sum pass over pairs does the work
+    of two passes over single columns: the EM steps below run half as many passes over the answers.
+    """
+    packed = []
+    for first in range(0, len(columns), 2):
+        if first + 1 < len(columns):
+            packed.append(list(map(complex, columns[first], columns[first + 1])))
+        else:
+            packed.append(list(map(complex, columns[first])))
+    return packed
+
+
+def _unpair(sums: list[list[complex]], k: int) -> list[list[float]]:
+    columns: list[list[float]] = []
+    for pair in sums:
+        columns.append([value.real for value in pair])
+        if len(columns) < k:
+            columns.append([value.imag for value in pair])
+    return columns
 
 
 def dawid_skene(
@@ -315,10 +350,11 @@ def dawid_skene(
     k, tasks, n, workers = data.classes, len(data.tasks), len(data.task), len(data.workers)
     golden_rows = data.golden_rows(golden)
     by_task = _Segments(None, data.starts, data.ends)
-    # A (worker, label) cell per answer: the M-step sums posteriors over each cell's answers.
-    cell = [w * k + label for w, label in zip(data.worker, data.label, strict=True)]
+    # Each answer's (worker, label) cell: the M-step sums posteriors over each cell's answers.
+    cell = array("l", [w * k + label for w, label in zip(data.worker, data.label, strict=True)])
     by_cell = _Segments.grouped(cell, workers * k)
-    posteriors = _start_columns(data, golden_rows)
+    task_by_cell = by_cell.arrange(data.task)
+    posteriors: list[Sequence[float]] = list(_start_columns(data, golden_rows))
     uniform = math.log(1.0 / k)
     priors = [1.0 / k] * k
     # log_confusion[true][w * k + answer] = log P(answer | true) for worker w.
@@ -328,25 +364,21 @@ def dawid_skene(
     log = math.log
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
         # M-step: counts[true][cell] = sum of P(true) over the cell's answers; rows normalised per worker.
-        counts = [by_cell.sums(list(map(posteriors[true].__getitem__, data.task))) for true in range(k)]
+        counts = _unpair([by_cell.sums(pair, task_by_cell, 0j) for pair in _pairs(posteriors)], k)
         priors = [max(math.fsum(column) / tasks, _EPSILON) for column in posteriors]
         for true in range(k):
             row = counts[true]
             out = log_confusion[true]
             for w in range(workers):
                 base = w * k
-                total = sum(row[base:base + k])
-                if total > 0:
-                    out[base:base + k] = [log(max(v / total, _EPSILON)) for v in row[base:base + k]]
-                else:
-                    out[base:base + k] = [uniform] * k
+                values = row[base:base + k]
+                total = sum(values)
+                out[base:base + k] = [log(max(v / total, _EPSILON)) for v in values] if total > 0 else [uniform] * k
         # E-step: a task's log score for `true` is its log prior plus its answers' log P(answer | true).
-        scores = []
-        for true in range(k):
-            per_answer = list(map(log_confusion[true].__getitem__, cell))
-            prior = log(priors[true])
-            scores.append([prior + total for total in by_task.sums(per_answer)])
-        posteriors, log_likelihood = _normalise(scores, golden_rows)
+        totals = _unpair([by_task.sums(pair, cell, 0j) for pair in _pairs(log_confusion)], k)
+        scores = [list(map(log(priors[true]).__add__, totals[true])) for true in range(k)]
+        columns, log_likelihood = _normalise(scores, golden_rows)
+        posteriors = list(columns)
         if log_likelihood - previous < tolerance * n:
             break
         previous = log_likelihood
