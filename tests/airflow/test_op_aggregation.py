@@ -79,7 +79,7 @@ def test_local_majority_vote_skips_golden_and_rejected(tmp_path):
     result = TolokaAggregateLocallyOperator(task_id="t", assignments_path=str(path), fields=["c"],
                                             output=str(output), csv_output=str(csv_output)).execute(make_context())
     assert result == {"path": f"file://{output}", "count": 2, "method": "majority", "skipped_golden": 1,
-                      "csv_path": f"file://{csv_output}"}
+                      "csv_path": f"file://{csv_output}", "worker_quality_path": None}
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert rows[0] == {"task_id": "t0", "input_values": {"n": 0}, "output_values": {"c": "cat"},
                        "confidence": round(2 / 3, 6), "votes": 3}
@@ -99,6 +99,37 @@ def test_dawid_skene_trusts_the_reliable_workers():
     assert result["x"][0] == "b"  # majority would say "a"
     assert majority_vote(votes)["x"] == ("a", 2 / 3)
     assert 0.5 < result["x"][1] <= 1.0
+
+
+@pytest.mark.parametrize("method", ["wawa", "one_coin", "dawid_skene"])
+def test_local_aggregation_writes_worker_quality_beside_the_labels(tmp_path, method):
+    path = tmp_path / "a.jsonl"
+    # r1..r3 agree; "spam" always answers "dog"; every assignment also answers the golden task g ("cat").
+    assignments = [_assignment(w, ["cat", "dog", "cat"], golden="cat") for w in ("r1", "r2", "r3")]
+    spam = _assignment("spam", ["dog", "dog", "dog"], golden="cat")
+    spam["solutions"][-1] = {"output_values": {"c": "dog"}}  # wrong on golden too
+    assignments.append(spam)
+    path.write_text("".join(json.dumps(a) + "\n" for a in assignments))
+    output, quality = tmp_path / "labels.jsonl", tmp_path / "quality.jsonl"
+    result = TolokaAggregateLocallyOperator(
+        task_id="t", assignments_path=str(path), fields=["c"], output=str(output), method=method,
+        golden_init=True, worker_quality_output=str(quality),
+    ).execute(make_context())
+    assert result["worker_quality_path"] == f"file://{quality}" and result["method"] == method
+    assert result["count"] == 3 and result["skipped_golden"] == 1  # g informs quality but is not written
+    labels = {row["task_id"]: row["output_values"]["c"] for row in map(json.loads, output.read_text().splitlines())}
+    assert labels == {"t0": "cat", "t1": "dog", "t2": "cat"}
+    rows = [json.loads(line) for line in quality.read_text().splitlines()]
+    assert [row["user_id"] for row in rows] == ["r1", "r2", "r3", "spam"]
+    assert all(row["answers"] == 4 for row in rows)
+    by_worker = {row["user_id"]: row["quality"] for row in rows}
+    assert min(by_worker["r1"], by_worker["r2"], by_worker["r3"]) > by_worker["spam"]
+
+
+def test_local_aggregation_golden_init_must_be_a_bool(tmp_path):
+    with pytest.raises(TolokaInputError, match="'golden_init' must be True or False, got 'yes'"):
+        TolokaAggregateLocallyOperator(task_id="t", assignments_path="a.jsonl", fields=["c"],
+                                       output=str(tmp_path / "o"), golden_init="yes")
 
 
 def test_local_aggregation_bad_arguments(tmp_path):

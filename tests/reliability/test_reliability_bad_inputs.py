@@ -396,7 +396,7 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("aggregate locally: unknown method", "TolokaAggregateLocallyOperator",
              _execute("aggregation", "TolokaAggregateLocallyOperator", assignments_path="a.jsonl", fields=["label"],
                       output="labels.jsonl", method="mean"),
-             TolokaInputError, ("'method' must be 'majority' or 'dawid_skene', got 'mean'",)),
+             TolokaInputError, ("'method' must be one of 'majority', 'wawa', 'one_coin', 'dawid_skene', got 'mean'",)),
     BadInput("aggregate locally: unwritable output path", "TolokaAggregateLocallyOperator",
              _execute("aggregation", "TolokaAggregateLocallyOperator",
                       assignments_path=lambda env: env.file("a.jsonl", ""), fields=["label"],

@@ -1,4 +1,4 @@
-"""Operators that aggregate workers' answers: on the Toloka server, or locally (majority vote, Dawid-Skene).
+"""Operators that aggregate workers' answers: on the Toloka server, or locally (majority, Wawa, Dawid–Skene).
 
 The local methods live in ``toloka_provider.steps.aggregation``; here are the arguments and the files.
 """
@@ -27,7 +27,13 @@ from toloka_provider.operators.files import (
     storage_path,
 )
 from toloka_provider.operators.inputs import checked_assignment, non_empty_names, positive_seconds
-from toloka_provider.steps.aggregation import METHODS, collect_votes, dawid_skene, majority_vote
+from toloka_provider.steps.aggregation import (
+    METHODS,
+    aggregate_votes,
+    collect_votes,
+    dawid_skene,
+    majority_vote,
+)
 from toloka_provider.steps.values import as_json_dict
 
 __all__ = [
@@ -138,18 +144,28 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
 
     :param assignments_path: the JSONL file (templated).
     :param fields: output field names to aggregate together (templated).
-    :param method: ``"majority"`` (confidence = share of votes for the winner) or ``"dawid_skene"``
-        (confidence = posterior probability; EM over per-worker confusion matrices, at most 50 iterations).
+    :param method: ``"majority"`` (confidence = share of votes for the winner), ``"wawa"`` (a majority vote
+        weighted by each worker's agreement with the majority), ``"one_coin"`` (Dawid–Skene with one accuracy
+        per worker: the better fit when wrong answers are spread evenly) or ``"dawid_skene"`` (a confusion
+        matrix per worker); the last three give confidence = posterior probability. See
+        :mod:`toloka_provider.aggregation`; accuracy matches crowd-kit's implementations (README).
     :param output: JSONL file to write (templated): one object per task with ``task_id``, ``input_values``,
         ``output_values``, ``confidence``, ``votes``.
     :param csv_output: optionally also a CSV file (``task_id``, ``INPUT:*``, ``OUTPUT:*``, ``CONFIDENCE``, ``VOTES``).
     :param include_golden: also aggregate golden tasks (those with known_solutions); default False (skip them).
+    :param golden_init: start each worker's quality from their golden answers (golden tasks' answers are
+        used as evidence with their known labels fixed); the golden tasks are still not written unless
+        ``include_golden``. Default False.
+    :param worker_quality_output: optionally a JSONL file (templated) with each worker's estimated quality
+        beside the labels: ``{"user_id", "quality", "answers"}`` (quality = estimated probability of a right
+        answer), sorted by user id.
     :param statuses: which assignment statuses count (default SUBMITTED and ACCEPTED: rejected work does not vote).
 
-    Needs no connection. XCom: ``{"path", "count", "method", "skipped_golden", "csv_path"}``.
+    Needs no connection. XCom: ``{"path", "count", "method", "skipped_golden", "csv_path",
+    "worker_quality_path"}``.
     """
 
-    template_fields = ("assignments_path", "fields", "output_path", "csv_output", "method")
+    template_fields = ("assignments_path", "fields", "output_path", "csv_output", "method", "worker_quality_output")
     ui_color = "#e4f0f0"
 
     def __init__(
@@ -161,6 +177,8 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         method: str = "majority",
         csv_output: str | None = None,
         include_golden: bool = False,
+        golden_init: bool = False,
+        worker_quality_output: str | None = None,
         statuses: Sequence[str] = ("SUBMITTED", "ACCEPTED"),
         **kwargs: Any,
     ) -> None:
@@ -171,27 +189,40 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         self.method = method
         self.csv_output = csv_output
         self.include_golden = include_golden
+        if not isinstance(golden_init, bool):
+            raise TolokaInputError(f"'golden_init' must be True or False, got {golden_init!r}")
+        self.golden_init = golden_init
+        self.worker_quality_output = worker_quality_output
         self.statuses = non_empty_names(statuses, "statuses", what="assignment statuses")
 
-    def collect_votes(self, assignments: Iterable[dict], names: list[str]) -> tuple[dict, dict, int]:
-        return collect_votes(assignments, names, statuses=self.statuses, include_golden=self.include_golden)
+    def collect_votes(
+        self, assignments: Iterable[dict], names: list[str], golden_out: dict[str, str] | None = None
+    ) -> tuple[dict, dict, int]:
+        return collect_votes(
+            assignments, names, statuses=self.statuses, include_golden=self.include_golden, golden_out=golden_out
+        )
 
     @maps_toloka_errors
     def execute(self, context: Any) -> dict:
         names = non_empty_names(self.fields, "fields")
         if self.method not in METHODS:
-            raise TolokaInputError(f"'method' must be 'majority' or 'dawid_skene', got {self.method!r}")
+            raise TolokaInputError(f"'method' must be one of {', '.join(map(repr, METHODS))}, got {self.method!r}")
+        golden: dict[str, str] | None = {} if self.golden_init else None
         votes, inputs, skipped_golden = self.collect_votes(
             (
                 checked_assignment(item, f"Argument 'assignments_path': file {self.assignments_path} line {line}")
                 for line, item in iter_jsonl_numbered(self.assignments_path, argument="assignments_path")
             ),
             names,
+            golden,
         )
         self.log.info("%d tasks to aggregate (%d golden tasks skipped)", len(votes), skipped_golden)
-        results = METHODS[self.method](votes)
+        fitted = aggregate_votes(votes, self.method, golden=golden) if votes else None
+        results = dict(fitted.labels) if fitted is not None else {}
         rows = []
         for task_id in sorted(results):
+            if task_id not in inputs or (golden and task_id in golden and not self.include_golden):
+                continue
             label, confidence = results[task_id]
             values = dict(zip(names, json.loads(label), strict=True))
             rows.append(
@@ -212,11 +243,30 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
             "method": self.method,
             "skipped_golden": skipped_golden,
             "csv_path": None,
+            "worker_quality_path": None,
         }
         if self.csv_output:
             summary["csv_path"] = self._write_csv(rows, names)
+        if self.worker_quality_output:
+            summary["worker_quality_path"] = self._write_worker_quality(fitted, votes)
         self.log.info("Wrote %d aggregated tasks to %s", len(rows), path)
         return summary
+
+    def _write_worker_quality(self, fitted: Any, votes: dict[str, list[tuple[str, str]]]) -> str:
+        assert self.worker_quality_output is not None
+        answers: dict[str, int] = {}
+        for task_votes in votes.values():
+            for worker, _ in task_votes:
+                answers[worker] = answers.get(worker, 0) + 1
+        quality = fitted.worker_quality if fitted is not None else {}
+        path = storage_path(self.worker_quality_output)
+        with atomic_jsonl_writer(path, argument="worker_quality_output") as handle:
+            handle.write("".join(
+                dump_json_line({"user_id": worker, "quality": round(quality[worker], 6), "answers": answers[worker]})
+                for worker in sorted(quality)
+            ))
+        self.log.info("Wrote the estimated quality of %d workers to %s", len(quality), path)
+        return str(path)
 
     def _write_csv(self, rows: list[dict], names: list[str]) -> str:
         assert self.csv_output is not None  # execute() writes a CSV only when one was asked for

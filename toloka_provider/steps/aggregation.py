@@ -1,16 +1,21 @@
-"""Local aggregation of workers' answers: majority vote and Dawid-Skene, over answers read from assignments.
+"""Local aggregation step: answers read from assignments, aggregated by ``toloka_provider.aggregation``.
 
 Pure functions over plain data (``{task_id: [(worker_id, label key), ...]}``); the operator reads the file
-and writes the results.
+and writes the results. The methods themselves (majority vote, Wawa, one-coin and full Dawid–Skene, with
+golden initialisation and per-worker quality) are in :mod:`toloka_provider.aggregation`.
 """
 
 from __future__ import annotations
 
 import collections
 import json
-import math
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
+
+from toloka_provider import aggregation
+
+#: Method names the local aggregation operator takes.
+METHODS = tuple(aggregation.METHODS)
 
 
 def label_key(output_values: dict, names: list[str]) -> str | None:
@@ -20,68 +25,28 @@ def label_key(output_values: dict, names: list[str]) -> str | None:
     return json.dumps([output_values[name] for name in names], sort_keys=True, ensure_ascii=False)
 
 
+def _answers(votes: Mapping[str, list[tuple[str, str]]]) -> list[tuple[str, str, str]]:
+    return [(task_id, worker, label) for task_id, task_votes in votes.items() for worker, label in task_votes]
+
+
 def majority_vote(votes: dict[str, list[tuple[str, str]]]) -> dict[str, tuple[str, float]]:
     """``{task_id: (label, confidence)}``: the most frequent label (ties: the smallest key), confidence = share."""
-    result = {}
-    for task_id, task_votes in votes.items():
-        counts = collections.Counter(label for _, label in task_votes)
-        best = max(counts.items(), key=lambda item: (item[1], [-ord(c) for c in item[0]]))
-        result[task_id] = (best[0], best[1] / len(task_votes))
-    return result
+    return dict(aggregation.majority_vote(_answers(votes)).labels)  # type: ignore[arg-type]
 
 
-def dawid_skene(
-    votes: dict[str, list[tuple[str, str]]], *, max_iterations: int = 50, tolerance: float = 1e-6
-) -> dict[str, tuple[str, float]]:
-    """Dawid-Skene EM: per-worker confusion matrices, started from the majority vote.
+def dawid_skene(votes: dict[str, list[tuple[str, str]]]) -> dict[str, tuple[str, float]]:
+    """``{task_id: (label, posterior)}`` by Dawid–Skene (per-worker confusion matrices, EM from the majority)."""
+    return dict(aggregation.dawid_skene(_answers(votes)).labels)  # type: ignore[arg-type]
 
-    ``votes``: ``{task_id: [(worker_id, label), ...]}``. Returns ``{task_id: (label, posterior)}``.
-    Pure Python; additive smoothing keeps probabilities off zero; stops after ``max_iterations``.
-    """
-    labels = sorted({label for task_votes in votes.values() for _, label in task_votes})
-    workers = sorted({worker for task_votes in votes.values() for worker, _ in task_votes})
-    smoothing = 0.01
-    posteriors: dict[str, dict[str, float]] = {}
-    for task_id, task_votes in votes.items():  # initial E-step: vote shares
-        counts = collections.Counter(label for _, label in task_votes)
-        posteriors[task_id] = {label: counts[label] / len(task_votes) for label in labels}
-    for _ in range(max_iterations):
-        # M-step: class priors and each worker's confusion matrix P(answer | true label).
-        priors = {label: smoothing for label in labels}
-        confusion = {w: {t: {a: smoothing for a in labels} for t in labels} for w in workers}
-        for task_id, task_votes in votes.items():
-            for true_label, weight in posteriors[task_id].items():
-                priors[true_label] += weight
-                for worker, answer in task_votes:
-                    confusion[worker][true_label][answer] += weight
-        prior_total = sum(priors.values())
-        log_priors = {label: math.log(value / prior_total) for label, value in priors.items()}
-        log_confusion: dict[str, dict[str, dict[str, float]]] = {}
-        for worker, rows in confusion.items():
-            log_confusion[worker] = {}
-            for true_label, row in rows.items():
-                row_total = sum(row.values())
-                log_confusion[worker][true_label] = {a: math.log(v / row_total) for a, v in row.items()}
-        # E-step: posterior over the true label of each task.
-        change = 0.0
-        for task_id, task_votes in votes.items():
-            scores = {
-                label: log_priors[label] + sum(log_confusion[w][label][a] for w, a in task_votes)
-                for label in labels
-            }
-            top = max(scores.values())
-            weights = {label: math.exp(score - top) for label, score in scores.items()}
-            total = sum(weights.values())
-            new = {label: weight / total for label, weight in weights.items()}
-            change = max(change, *(abs(new[label] - posteriors[task_id][label]) for label in labels))
-            posteriors[task_id] = new
-        if change < tolerance:
-            break
-    result = {}
-    for task_id, distribution in posteriors.items():
-        label = max(labels, key=lambda candidate: (distribution[candidate], [-ord(c) for c in candidate]))
-        result[task_id] = (label, distribution[label])
-    return result
+
+def aggregate_votes(
+    votes: Mapping[str, list[tuple[str, str]]],
+    method: str,
+    *,
+    golden: Mapping[str, str] | None = None,
+) -> aggregation.AggregationResult:
+    """Run ``method`` over the votes; ``golden`` (``{task_id: label key}``) initialises worker quality."""
+    return aggregation.aggregate(_answers(votes), method, golden=golden)
 
 
 def collect_votes(
@@ -90,8 +55,14 @@ def collect_votes(
     *,
     statuses: Collection[str],
     include_golden: bool,
+    golden_out: dict[str, str] | None = None,
 ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, dict], int]:
-    """``(votes, input values by task, golden tasks skipped)`` from assignments in ``statuses``."""
+    """``(votes, input values by task, golden tasks skipped)`` from assignments in ``statuses``.
+
+    With ``golden_out`` (a dict to fill), answers to golden tasks are kept among the votes and their known
+    labels go to ``golden_out``, so that worker quality can start from golden accuracy; the golden tasks
+    still count as skipped (they are not written out) unless ``include_golden``.
+    """
     votes: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
     inputs: dict[str, dict] = {}
     golden_task_ids: set[str] = set()
@@ -103,15 +74,19 @@ def collect_votes(
         solutions = assignment.get("solutions") or []
         for task, solution in zip(tasks, solutions, strict=False):
             task_id = str(task.get("id"))
-            if task.get("known_solutions") and not include_golden:
-                golden_task_ids.add(task_id)
-                continue
+            known = task.get("known_solutions")
+            if known:
+                if not include_golden:
+                    golden_task_ids.add(task_id)
+                if golden_out is not None:
+                    truth = label_key((known[0] or {}).get("output_values") or {}, names)
+                    if truth is not None:
+                        golden_out[task_id] = truth
+                elif not include_golden:
+                    continue
             label = label_key((solution or {}).get("output_values") or {}, names)
             if label is None:
                 continue
             votes[task_id].append((worker, label))
             inputs.setdefault(task_id, task.get("input_values") or {})
     return votes, inputs, len(golden_task_ids)
-
-
-METHODS = {"majority": majority_vote, "dawid_skene": dawid_skene}
