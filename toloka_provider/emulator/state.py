@@ -47,6 +47,7 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 import threading
 import time
@@ -60,6 +61,7 @@ from typing import Any
 from toloka_provider.emulator.errors import ApiError, does_not_exist, inappropriate_status
 
 UTC = timezone.utc
+log = logging.getLogger(__name__)
 
 KINDS = (
     "projects",
@@ -76,6 +78,11 @@ KINDS = (
     "app_projects",
     "app_batches",
     "app_items",
+    "skills",
+    "user_skills",
+    "user_restrictions",
+    "message_threads",
+    "webhook_subscriptions",
 )
 
 # Kinds that belong to a pool and get a per-pool sorted id list.
@@ -94,9 +101,21 @@ SINGULAR = {
     "app_projects": "app_project",
     "app_batches": "app_batch",
     "app_items": "app_item",
+    "skills": "skill",
+    "user_skills": "user_skill",
+    "user_restrictions": "user_restriction",
+    "message_threads": "message_thread",
+    "webhook_subscriptions": "webhook_subscription",
 }
 
-_NUMERIC_ID_BASE = {"projects": 100_000_000, "pools": 100_000_000, "trainings": 100_000_000}
+_NUMERIC_ID_BASE = {
+    "projects": 100_000_000,
+    "pools": 100_000_000,
+    "trainings": 100_000_000,
+    "skills": 100_000_000,
+    "user_skills": 100_000_000,
+    "user_restrictions": 100_000_000,
+}
 _UUID_KINDS = {"operations", "aggregations", "app_projects", "app_batches"}
 # Different salts per kind so that a task and an assignment with the same counter get different ids.
 _KIND_SALT = {kind: (index + 1) * 0x5BD1E995 for index, kind in enumerate(KINDS)}
@@ -192,6 +211,11 @@ class State:
         self.assignments_accepted = 0
         self.assignments_rejected = 0
         self.double_decisions = 0
+        # Callables ``listener(event_type, fields)`` told about pool and assignment events (webhooks.py);
+        # called with the lock held, so they must only record, never block.
+        self.event_listeners: list[Any] = []
+        # Bumped on every change to skills, user skills or restrictions: the crowd re-checks who may work.
+        self.quality_version = 0
 
     # Attribute access per kind: state.pools, state.assignments, ...
     def __getattr__(self, name: str) -> Any:
@@ -225,6 +249,14 @@ class State:
         """Block up to ``timeout`` seconds for :meth:`notify_changed` (releases the lock while waiting)."""
         with self.lock:
             self._changed.wait(timeout)
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        """Tell the event listeners (webhook delivery) that ``event_type`` happened (``pool_id`` ...)."""
+        for listener in list(self.event_listeners):
+            try:
+                listener(event_type, fields)
+            except Exception:  # a listener must never break the change that emitted the event
+                log.exception("event listener failed for %s", event_type)
 
     # -------------------------------------------------------------------------------------------- ids
     def new_id(self, kind: str) -> str:
@@ -293,6 +325,8 @@ class State:
                 pool["last_stopped"] = now
                 if close_reason:
                     pool["last_close_reason"] = close_reason
+                if kind == "pools":
+                    self.emit("POOL_CLOSED", pool_id=pool_id, close_reason=close_reason or "MANUAL")
             self.notify_changed()
             return pool
 
@@ -334,6 +368,12 @@ class State:
             else:
                 assignment["rejected"] = now
                 self.assignments_rejected += 1
+            self.emit(
+                "ASSIGNMENT_APPROVED" if status == "ACCEPTED" else "ASSIGNMENT_REJECTED",
+                pool_id=assignment.get("pool_id"),
+                assignment_id=assignment_id,
+                task_suite_id=assignment.get("task_suite_id"),
+            )
             self.notify_changed()
             return assignment
 
