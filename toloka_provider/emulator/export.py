@@ -168,7 +168,14 @@ def export_assignments(request: Request) -> tuple:
                     known = task.get("known_solutions") or []
                     known_values = (known[0].get("output_values") or {}) if known else {}
                     row += [_cell(known_values.get(name)) for name in output_fields]
-                    row.append(_cell(task.get("message_on_unknown_solution")))
+                    # Assignments carry a view of each task; the hint lives on the stored task.
+                    stored = state.tasks.get(task.get("id")) or {}
+                    row.append(
+                        _cell(
+                            task.get("message_on_unknown_solution")
+                            or stored.get("message_on_unknown_solution")
+                        )
+                    )
                 values = {
                     "link": f"http://{host}/task/{pool_id}/{assignment['id']}",
                     "assignment_id": assignment["id"],
