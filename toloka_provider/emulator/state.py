@@ -8,15 +8,17 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
   ``state.objects[kind]`` (also reachable as attributes: ``state.pools``, ``state.assignments``, ...), kinds::
 
       projects pools trainings tasks task_suites assignments operations operation_logs attachments
-      user_bonuses aggregations app_projects app_batches app_items
+      user_bonuses aggregations app_projects app_batches app_items skills user_skills user_restrictions
+      message_threads webhook_subscriptions
 
   ``operation_logs[op_id]`` is a list of log items; ``aggregations[op_id]`` a list of AggregatedSolution
   dicts sorted by task_id; ``attachment_content[att_id]`` holds download bytes. Every other dict maps id ->
   object. Dict order is insertion order = id order.
 * **Ids** come from :meth:`State.new_id` (or :meth:`State.create`, which also stores and indexes the object).
   They are fixed-width strings whose string order is creation order, per kind: numeric for projects, pools,
-  trainings (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks, task suites, assignments, attachments,
-  user bonuses and app items, UUID-shaped for operations, app projects and app batches.
+  trainings, skills, user skills and restrictions (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks,
+  task suites, assignments, attachments, user bonuses, app items, message threads and webhook subscriptions,
+  UUID-shaped for operations, app projects and app batches.
 * **Per-pool indexes**: ``state.pool_index(kind, pool_id)`` is the list of ids of that kind (tasks,
   task_suites, assignments, attachments) in the pool, sorted (append-only, because ids only grow). Objects
   must enter through :meth:`State.create` (or :meth:`State.store` for an id minted earlier) to be indexed.
@@ -37,6 +39,10 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
   done; :meth:`State.operation_view` shows it as PENDING, then RUNNING, then its final status as real time
   passes (``operation_delay`` seconds in total, default 0.1). The effect of the operation is applied by the
   caller right away (so a lost response or a retry sees it).
+* **Events**: :meth:`State.emit` tells ``state.event_listeners`` (webhook delivery) about ``POOL_CLOSED``
+  (from :meth:`set_pool_status`), ``ASSIGNMENT_APPROVED`` / ``ASSIGNMENT_REJECTED`` (from
+  :meth:`decide_assignment`) and the crowd's ``ASSIGNMENT_CREATED`` / ``ASSIGNMENT_SUBMITTED``. Listeners run
+  with the lock held and only record. ``state.quality_version`` moves on every skill / ban change.
 * **Counters**: ``state.counters`` (see :meth:`State.counters_snapshot`): ``requests`` by
   ``"METHOD /route/template STATUS"``, ``created`` by singular kind (project, pool, training, task,
   task_suite, user_bonus, assignment, ...), ``assignments_accepted``, ``assignments_rejected``,
