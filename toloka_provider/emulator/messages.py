@@ -224,6 +224,14 @@ def _change_folders(add: bool):
     return handle
 
 
+def list_threads(request: Request) -> tuple:
+    # Copy the nested lists under the lock: a reply may append to a thread while the page is being sent.
+    with request.state.lock:
+        status, page = list_page(request, MESSAGE_THREADS)
+        page["items"] = [_view(thread) for thread in page["items"]]
+    return status, page
+
+
 def worker_writes(state: State, user_id: str, body: dict) -> dict:
     """A worker sends the requester a message: a new thread, or a reply to ``body["thread_id"]``.
 
@@ -274,7 +282,7 @@ def worker_writes(state: State, user_id: str, body: dict) -> dict:
 
 
 def register(router: Router, state: State) -> None:
-    router.add("GET", f"{API}/message-threads", lambda request: list_page(request, MESSAGE_THREADS))
+    router.add("GET", f"{API}/message-threads", list_threads)
     router.add("POST", f"{API}/message-threads/compose", compose)
     router.add("POST", f"{API}/message-threads/{{id}}/reply", reply)
     router.add("POST", f"{API}/message-threads/{{id}}/add-to-folders", _change_folders(True))
