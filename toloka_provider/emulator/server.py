@@ -31,7 +31,7 @@ from toloka_provider.emulator.state import EmulatorOptions, State
 log = logging.getLogger(__name__)
 
 # Modules of this package that add routes and the crowd, when they exist (written separately).
-PLUGIN_MODULES = ("crowd", "analytics", "apps", "quality", "messages", "webhooks", "export")
+PLUGIN_MODULES = ("crowd", "analytics", "apps", "quality", "messages", "webhooks", "export", "project_check")
 
 _REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
