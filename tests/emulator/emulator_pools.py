@@ -114,15 +114,23 @@ def assignments(api: Api, pool_id: str) -> list[dict]:
     return call(api, "GET", "/assignments", params={"pool_id": pool_id, "limit": 100000})["items"]
 
 
-def wait_quiet(api: Api, pool_id: str, seconds: float = 0.3, timeout: float = 20.0) -> list[dict]:
-    """Wait until the crowd has stopped adding assignments to the pool for ``seconds`` (it found nobody)."""
-    deadline = time.monotonic() + timeout
-    last, since = -1, time.monotonic()
-    while True:
-        current = assignments(api, pool_id)
-        if len(current) != last or any(a["status"] == "ACTIVE" for a in current):
-            last, since = len(current), time.monotonic()
-        elif time.monotonic() - since >= seconds:
-            return current
-        assert time.monotonic() < deadline, f"pool {pool_id} kept changing for {timeout}s"
-        time.sleep(0.03)
+def wait_settled(
+    api: Api, pool_id: str, expected: int, hold: float = 0.3, timeout: float = 20.0
+) -> list[dict]:
+    """Wait until the pool holds ``expected`` assignments, none ACTIVE; then check for ``hold`` seconds that the
+    crowd adds no more (nobody left who may work). Returns the assignments."""
+    current = wait_for(
+        lambda: (
+            len(found := assignments(api, pool_id)) >= expected
+            and not any(a["status"] == "ACTIVE" for a in found)
+            and found
+        ),
+        timeout,
+        f"{expected} assignments in pool {pool_id}",
+    )
+    time.sleep(hold)
+    again = assignments(api, pool_id)
+    assert len(current) == len(again) == expected, (
+        f"expected {expected} assignments, got {len(current)} then {len(again)}"
+    )
+    return again

@@ -15,7 +15,7 @@ from emulator_pools import (
     make_pool,
     make_project,
     wait_closed,
-    wait_quiet,
+    wait_settled,
     workers,
 )
 
@@ -280,8 +280,8 @@ def test_wider_bans(api, scope):
         assert sum(a["user_id"] == banned for a in assignments(api, elsewhere)) == 6
     else:
         # Overlap 6 needs all six workers: with one banned everywhere the pool cannot complete.
-        quiet = wait_quiet(api, elsewhere)
-        assert len(quiet) == 30 and banned not in {a["user_id"] for a in quiet}
+        quiet = wait_settled(api, elsewhere, 30)
+        assert banned not in {a["user_id"] for a in quiet}
         assert call(api, "GET", f"/pools/{elsewhere}")["status"] == "OPEN"
 
 
@@ -296,8 +296,8 @@ def test_ban_ends_when_it_expires_on_the_emulator_clock(api):
         json={"scope": "ALL_PROJECTS", "user_id": banned, "will_expire": until},
     )
     call(api, "POST", f"/pools/{pool_id}/open", 202)
-    quiet = wait_quiet(api, pool_id)
-    assert len(quiet) == 25 and banned not in {a["user_id"] for a in quiet}
+    quiet = wait_settled(api, pool_id, 25)
+    assert banned not in {a["user_id"] for a in quiet}
     assert call(api, "GET", f"/pools/{pool_id}")["status"] == "OPEN"
     control(api, "POST", "/_emulator/clock/advance", json={"seconds": 3601})
     assert wait_closed(api, pool_id)["last_close_reason"] == "COMPLETED"
@@ -313,7 +313,7 @@ def test_ban_ends_when_it_is_deleted(api):
         api, "PUT", "/user-restrictions", json={"scope": "POOL", "user_id": banned, "pool_id": pool_id}
     )
     call(api, "POST", f"/pools/{pool_id}/open", 202)
-    assert len(wait_quiet(api, pool_id)) == 20
+    wait_settled(api, pool_id, 20)
     call(api, "DELETE", f"/user-restrictions/{restriction['id']}", 204)
     assert wait_closed(api, pool_id)["last_close_reason"] == "COMPLETED"
     assert sum(a["user_id"] == banned for a in assignments(api, pool_id)) == 4
@@ -331,7 +331,7 @@ def test_skill_filter_decides_who_works(api):
 
     # Without the skill the filter fails; raising a value lets that worker in.
     unfiltered = make_pool(api, real=4, overlap=3, filter=skill_filter, open_pool=True)
-    assert len(wait_quiet(api, unfiltered)) == 8
+    wait_settled(api, unfiltered, 8)
     call(api, "PUT", "/user-skills", json={"skill_id": skill_id, "user_id": crowd[5], "value": 100})
     assert wait_closed(api, unfiltered)["last_close_reason"] == "COMPLETED"
     assert {a["user_id"] for a in assignments(api, unfiltered)} == {crowd[0], crowd[1], crowd[5]}
