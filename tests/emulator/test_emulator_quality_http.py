@@ -370,3 +370,35 @@ def test_worker_record_shows_bonuses(api):
     assert [b["amount"] for b in record["bonuses"]] == [0.5, 0.25]
     assert record["bonuses"][0]["public_title"] == {"EN": "Thanks"}
     assert control(api, "GET", "/_emulator/workers/nobody", 404)["code"] == "DOES_NOT_EXIST"
+
+
+def test_filter_semantics_without_http():
+    from toloka_provider.emulator import quality
+    from toloka_provider.emulator.state import EmulatorOptions, State
+
+    state = State(EmulatorOptions(seed=7, crowd=6, spammers=0.0))
+    user_id = next(iter(quality.worker_profiles(state)))
+    metadata = quality.worker_profiles(state)[user_id]["metadata"]
+    holds = lambda node: quality.filter_holds(state, user_id, node)  # noqa: E731
+    country = {"category": "profile", "key": "country", "operator": "EQ", "value": metadata["country"]}
+    other_country = {**country, "value": "ZZ"}
+    assert holds(None) and holds({}) and holds(country) and not holds(other_country)
+    assert holds({"or": [other_country, country]}) and not holds({"and": [other_country, country]})
+    assert holds({"and": [{"or": [country]}, {"or": [other_country, country]}]})
+    assert holds({"category": "profile", "key": "languages", "operator": "IN", "value": "EN"})
+    assert not holds({"category": "profile", "key": "languages", "operator": "NOT_IN", "value": "EN"})
+    client = {
+        "category": "computed",
+        "key": "client_type",
+        "operator": "EQ",
+        "value": metadata["attributes"]["client_type"],
+    }
+    assert holds(client)
+    # An attribute the emulator does not model: only NE / NOT_IN hold.
+    assert not holds({"category": "profile", "key": "education", "operator": "EQ", "value": "HIGH"})
+    assert holds({"category": "profile", "key": "education", "operator": "NE", "value": "HIGH"})
+    # No skill value: EQ null holds, comparisons do not.
+    skill = {"category": "skill", "key": "1", "operator": "GTE", "value": 0}
+    assert not holds(skill) and not holds({**skill, "operator": "LT", "value": 100})
+    assert holds({**skill, "operator": "EQ", "value": None})
+    assert not holds({**skill, "operator": "NE", "value": None})
