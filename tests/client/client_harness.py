@@ -116,7 +116,8 @@ class Harness:
         return httpx.Response(status, content=content, headers=headers)
 
     # ---- calling ----
-    def call(self, name: str, *args: Any, client=None, **kwargs: Any) -> Any:
+    def call(self, name: str, /, *args: Any, client=None, **kwargs: Any) -> Any:
+        # ``name`` is positional-only: some methods take a ``name`` filter (find_skills, patch_app_batch).
         client = client or self.make_client()
         if self.mode == "sync":
             result = getattr(client, name)(*args, **kwargs)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pendulum
 import pytest
+from model_examples_quality import QUALITY_EXAMPLES
 
 from toloka_provider.client import models
 from toloka_provider.client.errors import FailedOperationError
@@ -337,6 +338,8 @@ EXAMPLES: dict[type[BaseModel], dict] = {
         "x_item": {"a": [1, 2]},
     },
 }
+
+EXAMPLES.update(QUALITY_EXAMPLES)  # the issue-14 models (model_examples_quality.py)
 
 
 def all_model_classes() -> set[type[BaseModel]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from toloka_provider.client import streaming
 from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import make_config
 from toloka_provider.client.environment import Environment
@@ -146,6 +147,8 @@ class AsyncTolokaClient(TolokaApi):
             return None
         if type(effect) is Now:
             return self._clock()
+        if isinstance(effect, streaming.StreamEffect):  # streamed bodies (the TSV export)
+            return await streaming.perform_async(self, effect)
         raise TypeError(f"unexpected effect {effect!r}")
 
     async def _run(self, plan: Plan) -> Any:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import attrs
 import pendulum
@@ -48,6 +48,7 @@ from toloka_provider.client.errors import FailedOperationError
 
 __all__ = [
     "AggregatedSolution",
+    "AllProjectsUserRestriction",
     "App",
     "AppBatch",
     "AppBatchStatus",
@@ -61,6 +62,12 @@ __all__ = [
     "Attachment",
     "BaseModel",
     "BatchCreateResult",
+    "CloneResults",
+    "Folder",
+    "Interlocutor",
+    "InterlocutorRole",
+    "Message",
+    "MessageThread",
     "OpenStrEnum",
     "Operation",
     "OperationLogItem",
@@ -70,15 +77,28 @@ __all__ = [
     "Pool",
     "PoolCloseReason",
     "PoolStatus",
+    "PoolUserRestriction",
     "Project",
     "ProjectStatus",
+    "ProjectUpdateDifferenceLevel",
+    "ProjectUserRestriction",
+    "RecipientsSelectType",
     "Requester",
     "SearchResult",
+    "Skill",
     "Solution",
+    "SystemUserRestriction",
     "Task",
     "TaskSuite",
     "Training",
+    "User",
     "UserBonus",
+    "UserRestriction",
+    "UserRestrictionScope",
+    "UserSkill",
+    "WebhookEventType",
+    "WebhookSubscription",
+    "WebhookTestResult",
     "to_decimal",
     "to_jsonable",
 ]
@@ -121,6 +141,14 @@ class OpenStrEnum(str, Enum):
 class ProjectStatus(OpenStrEnum):
     ACTIVE = "ACTIVE"
     ARCHIVED = "ARCHIVED"
+
+
+class ProjectUpdateDifferenceLevel(OpenStrEnum):
+    """How a project update would change the project (``check_update_project_for_major_version_change``)."""
+
+    EQUAL = "EQUAL"
+    BREAKING_CHANGE = "BREAKING_CHANGE"
+    NON_BREAKING_CHANGE = "NON_BREAKING_CHANGE"
 
 
 class AssignmentsIssuingType(OpenStrEnum):
@@ -1121,3 +1149,266 @@ class AppItem(BaseModel):
     created_at: pendulum.DateTime | None = _datetime()
     started_at: pendulum.DateTime | None = _datetime()
     finished_at: pendulum.DateTime | None = _datetime()
+
+
+# Quality control, messaging, webhooks, users (issue 14) -------------------------------------------------
+
+
+class UserRestrictionScope(OpenStrEnum):
+    SYSTEM = "SYSTEM"
+    ALL_PROJECTS = "ALL_PROJECTS"
+    PROJECT = "PROJECT"
+    POOL = "POOL"
+
+
+class WebhookEventType(OpenStrEnum):
+    POOL_CLOSED = "POOL_CLOSED"
+    DYNAMIC_OVERLAP_COMPLETED = "DYNAMIC_OVERLAP_COMPLETED"
+    ASSIGNMENT_CREATED = "ASSIGNMENT_CREATED"
+    ASSIGNMENT_SUBMITTED = "ASSIGNMENT_SUBMITTED"
+    ASSIGNMENT_SKIPPED = "ASSIGNMENT_SKIPPED"
+    ASSIGNMENT_EXPIRED = "ASSIGNMENT_EXPIRED"
+    ASSIGNMENT_APPROVED = "ASSIGNMENT_APPROVED"
+    ASSIGNMENT_REJECTED = "ASSIGNMENT_REJECTED"
+    TEST_EVENT = "TEST_EVENT"
+
+
+class Folder(OpenStrEnum):
+    """Message thread folders (``folder`` / ``folder_ne`` filters, add/remove-to-folders)."""
+
+    INBOX = "INBOX"
+    OUTBOX = "OUTBOX"
+    AUTOMATIC_NOTIFICATION = "AUTOMATIC_NOTIFICATION"
+    IMPORTANT = "IMPORTANT"
+    UNREAD = "UNREAD"
+
+
+class RecipientsSelectType(OpenStrEnum):
+    DIRECT = "DIRECT"
+    FILTER = "FILTER"
+    ALL = "ALL"
+
+
+class InterlocutorRole(OpenStrEnum):
+    USER = "USER"
+    REQUESTER = "REQUESTER"
+    ADMINISTRATOR = "ADMINISTRATOR"
+    SYSTEM = "SYSTEM"
+
+
+@_model
+class Skill(BaseModel):
+    """A skill: a 0..100 value per performer, set by quality-control rules or by ``set_user_skill``.
+
+    ``public_name`` and ``public_requester_description`` are ``{LANG: str}`` dicts. The API's ``global`` flag
+    (a Python keyword) is kept in ``unknown_fields``.
+    """
+
+    name: str | None = _plain()
+    private_comment: str | None = _plain()
+    hidden: bool | None = _plain()
+    skill_ttl_hours: int | None = _plain()
+    training: bool | None = _plain()
+    public_name: dict[str, str] | None = _plain()
+    public_requester_description: dict[str, str] | None = _plain()
+    owner: Owner | None = _nested(Owner)
+    deprecated: bool | None = _plain()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    created: pendulum.DateTime | None = _datetime()
+
+
+@_model
+class UserSkill(BaseModel):
+    """One performer's value of one skill: ``value`` rounded to an int, ``exact_value`` as given (Decimal)."""
+
+    id: str | None = _id()
+    skill_id: str | None = _id()
+    user_id: str | None = _id()
+    value: int | None = _plain()
+    exact_value: Decimal | None = _money()
+    created: pendulum.DateTime | None = _datetime()
+    modified: pendulum.DateTime | None = _datetime()
+
+
+@_model
+class UserRestriction(BaseModel):
+    """A ban of one performer, in one of four scopes; ``will_expire`` None means until lifted.
+
+    ``UserRestriction.from_json_dict`` returns the subclass of the ``scope``: :class:`SystemUserRestriction`,
+    :class:`AllProjectsUserRestriction`, :class:`ProjectUserRestriction` (``project_id``) or
+    :class:`PoolUserRestriction` (``pool_id``); a scope this client does not know stays a ``UserRestriction``
+    with its other keys in ``unknown_fields``. The subclasses fill ``scope`` themselves.
+    """
+
+    Scope = UserRestrictionScope
+
+    scope: UserRestrictionScope | None = _enum(UserRestrictionScope)
+    user_id: str | None = _id()
+    private_comment: str | None = _plain()
+    will_expire: pendulum.DateTime | None = _datetime()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    created: pendulum.DateTime | None = _datetime()
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> UserRestriction:
+        if cls is UserRestriction and isinstance(data, Mapping):
+            scope = data.get("scope")
+            subclass = _RESTRICTION_BY_SCOPE.get(scope.value if isinstance(scope, Enum) else scope)  # type: ignore[arg-type]
+            if subclass is not None:
+                return subclass.from_json_dict(data)
+        return super().from_json_dict(data)
+
+
+def _scope_field(scope: UserRestrictionScope) -> Any:
+    return attrs.field(
+        default=scope,
+        metadata={_WRITER: _write_enum, _CONVERTER: _enum_converter(UserRestrictionScope)},
+    )
+
+
+@_model
+class SystemUserRestriction(UserRestriction):
+    """Banned from all of Toloka (a system-wide restriction)."""
+
+    scope: UserRestrictionScope | None = _scope_field(UserRestrictionScope.SYSTEM)
+
+
+@_model
+class AllProjectsUserRestriction(UserRestriction):
+    """Banned from all of this requester's projects."""
+
+    scope: UserRestrictionScope | None = _scope_field(UserRestrictionScope.ALL_PROJECTS)
+
+
+@_model
+class ProjectUserRestriction(UserRestriction):
+    """Banned from one project (``project_id``)."""
+
+    scope: UserRestrictionScope | None = _scope_field(UserRestrictionScope.PROJECT)
+    project_id: str | None = _id()
+
+
+@_model
+class PoolUserRestriction(UserRestriction):
+    """Banned from one pool (``pool_id``)."""
+
+    scope: UserRestrictionScope | None = _scope_field(UserRestrictionScope.POOL)
+    pool_id: str | None = _id()
+
+
+_RESTRICTION_BY_SCOPE: dict[str, type[UserRestriction]] = {
+    "SYSTEM": SystemUserRestriction,
+    "ALL_PROJECTS": AllProjectsUserRestriction,
+    "PROJECT": ProjectUserRestriction,
+    "POOL": PoolUserRestriction,
+}
+
+
+@_model
+class Interlocutor(BaseModel):
+    """A participant of a message thread."""
+
+    id: str | None = _id()
+    role: InterlocutorRole | None = _enum(InterlocutorRole)
+    myself: bool | None = _plain()
+
+
+@_model
+class Message(BaseModel):
+    """One message of a thread. The wire key ``from`` (a Python keyword) is the attribute ``from_``."""
+
+    text: dict[str, str] | None = _plain()
+    from_: Interlocutor | None = _nested(Interlocutor)
+    created: pendulum.DateTime | None = _datetime()
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> Message:
+        if isinstance(data, Mapping) and "from" in data:
+            data = {("from_" if key == "from" else key): value for key, value in data.items()}
+        return super().from_json_dict(data)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {("from" if key == "from_" else key): value for key, value in super().to_json_dict().items()}
+
+
+@_model
+class MessageThread(BaseModel):
+    """A message thread with performers. ``topic`` is ``{LANG: str}``; ``meta`` (``{pool_id, project_id,
+    assignment_id}``) and ``compose_details`` (``{recipients_select_type, recipients_ids, recipients_filter}``)
+    stay plain dicts; ``folders`` are :class:`Folder` values."""
+
+    id: str | None = _id()
+    topic: dict[str, str] | None = _plain()
+    interlocutors_inlined: bool | None = _plain()
+    interlocutors: list[Interlocutor] | None = _nested_list(Interlocutor)
+    messages_inlined: bool | None = _plain()
+    messages: list[Message] | None = _nested_list(Message)
+    meta: dict[str, Any] | None = _plain()
+    answerable: bool | None = _plain()
+    folders: list[str] | None = _plain()
+    compose_details: dict[str, Any] | None = _plain()
+    created: pendulum.DateTime | None = _datetime()
+
+
+@_model
+class WebhookSubscription(BaseModel):
+    """Toloka POSTs ``{"events": [...]}`` of ``event_type`` in ``pool_id`` to ``webhook_url``; with a
+    ``secret_key`` each notification is signed (header ``Toloka-Signature``)."""
+
+    EventType = WebhookEventType
+
+    webhook_url: str | None = _plain()
+    event_type: WebhookEventType | None = _enum(WebhookEventType)
+    pool_id: str | None = _id()
+    secret_key: str | None = _plain()
+    # Read-only (set by the server).
+    id: str | None = _id()
+    created: pendulum.DateTime | None = _datetime()
+
+
+@_model
+class WebhookTestResult(BaseModel):
+    """The answer of ``POST /webhook-subscriptions/{id}/test``; the attributes keep the wire's camelCase keys."""
+
+    success: bool | None = _plain()
+    responseReceivedAt: pendulum.DateTime | None = _datetime()
+    errorType: str | None = _plain()
+    originalStatusCode: int | None = _plain()
+    uuids: list[str] | None = _plain()
+
+
+@_model
+class User(BaseModel):
+    """A performer's metadata (``GET /user-metadata/{id}``). ``attributes`` (country by phone/IP, client type,
+    device, OS...) stays a plain dict."""
+
+    id: str | None = _id()
+    country: str | None = _plain()
+    languages: list[str] | None = _plain()
+    adult_allowed: bool | None = _plain()
+    attributes: dict[str, Any] | None = _plain()
+
+
+class CloneResults(NamedTuple):
+    """What ``clone_project`` made: the new project, its pools and its trainings (unpacks as a 3-tuple)."""
+
+    project: Project
+    pools: list[Pool]
+    trainings: list[Training]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project.to_json_dict(),
+            "pools": [pool.to_json_dict() for pool in self.pools],
+            "trainings": [training.to_json_dict() for training in self.trainings],
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> CloneResults:
+        return cls(
+            Project.from_json_dict(data["project"]),
+            [Pool.from_json_dict(pool) for pool in data.get("pools") or ()],
+            [Training.from_json_dict(training) for training in data.get("trainings") or ()],
+        )

@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from toloka_provider.client import streaming
 from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import make_config
 from toloka_provider.client.environment import Environment
@@ -124,6 +125,8 @@ class TolokaClient(TolokaApi):
             return None
         if type(effect) is Now:
             return self._clock()
+        if isinstance(effect, streaming.StreamEffect):  # streamed bodies (the TSV export)
+            return streaming.perform_sync(self, effect)
         raise TypeError(f"unexpected effect {effect!r}")
 
     def _run(self, plan: Plan) -> Any:

@@ -1,0 +1,194 @@
+"""The assignments table export (``GET /api/new/requester/pools/{pool_id}/assignments.tsv``), I/O-free.
+
+This is the file the web UI's "Download results" gives, and what toloka-kit's ``get_assignments_df`` reads with
+pandas: one row per task per assignment, columns prefixed ``INPUT:``, ``OUTPUT:``, ``GOLDEN:``, ``HINT:``,
+``ACCEPT:`` and ``ASSIGNMENT:``. The query is toloka-kit's: ``status`` (comma list, in the export's own
+vocabulary where ACCEPTED is ``APPROVED``; default APPROVED), ``startTimeFrom`` / ``startTimeTo``,
+``excludeBanned``, ``field`` (the ``ASSIGNMENT:`` columns wanted) and ``addRowDelimiter=false``.
+
+The body is tab-separated with the quoting pandas and the csv module read by default: a value holding a tab,
+a newline or a double quote is wrapped in double quotes, with inner quotes doubled. :class:`TsvRows` splits a
+body that arrives in chunks into rows without holding more than one unfinished row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from toloka_provider.client import core, dates, errors
+from toloka_provider.client.protocol import Emit, Plan, TransportFailure
+from toloka_provider.client.streaming import CloseStream, ReadStream, StreamedResponse, streamed
+
+TSV_PATH = "/api/new/requester/pools/{pool_id}/assignments.tsv"
+
+#: Statuses of the export (its ACCEPTED is APPROVED; ACCEPTED is translated).
+EXPORT_STATUSES = ("ACTIVE", "SUBMITTED", "APPROVED", "REJECTED", "SKIPPED", "EXPIRED")
+DEFAULT_STATUSES = ("APPROVED",)
+#: ``ASSIGNMENT:`` columns the export can add (toloka-kit's ``GetAssignmentsTsvParameters.Field``).
+EXPORT_FIELDS = (
+    "link", "assignment_id", "task_id", "task_suite_id", "worker_id", "status", "started", "submitted",
+    "accepted", "rejected", "skipped", "expired", "reward",
+)  # fmt: skip
+DEFAULT_FIELDS = ("link", "assignment_id", "worker_id", "status", "started")
+
+
+def _bad(argument: str, expected: str, got: Any) -> errors.TolokaArgumentError:
+    return errors.TolokaArgumentError(f"{argument} must be {expected}, got {type(got).__name__} {got!r}")
+
+
+def _names(value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def tsv_query(
+    status: Any = None,
+    start_time_from: datetime | str | None = None,
+    start_time_to: datetime | str | None = None,
+    exclude_banned: bool | None = None,
+    field: Any = None,
+) -> dict[str, str]:
+    """The export's query string, checked before any request (``TolokaArgumentError`` names the argument)."""
+    statuses = []
+    for item in _names(DEFAULT_STATUSES if status is None else status):
+        name = getattr(item, "value", item)
+        name = "APPROVED" if name == "ACCEPTED" else name
+        if name not in EXPORT_STATUSES:
+            raise _bad(
+                "status", f"one of {', '.join(EXPORT_STATUSES)} (ACCEPTED means APPROVED), or a list", item
+            )
+        statuses.append(name)
+    if not statuses:
+        raise _bad("status", "at least one status", status)
+    columns = []
+    for item in _names(DEFAULT_FIELDS if field is None else field):
+        name = getattr(item, "value", item)
+        short = name.removeprefix("ASSIGNMENT:") if isinstance(name, str) else None
+        if short not in EXPORT_FIELDS:
+            raise _bad(
+                "field",
+                f"ASSIGNMENT: columns among {', '.join(EXPORT_FIELDS)} (with or without the prefix)",
+                item,
+            )
+        columns.append(f"ASSIGNMENT:{short}")
+    query = {"status": ",".join(statuses), "field": ",".join(columns), "addRowDelimiter": "false"}
+    for argument, key, value in (
+        ("start_time_from", "startTimeFrom", start_time_from),
+        ("start_time_to", "startTimeTo", start_time_to),
+    ):
+        if value is None:
+            continue
+        try:
+            moment = dates.parse_datetime(value)
+        except (TypeError, ValueError):
+            raise _bad(argument, "a datetime or an ISO 8601 string", value) from None
+        query[key] = dates.format_datetime(moment)
+    if exclude_banned is not None:
+        if not isinstance(exclude_banned, bool):
+            raise _bad("exclude_banned", "a bool", exclude_banned)
+        query["excludeBanned"] = "true" if exclude_banned else "false"
+    return query
+
+
+class TsvRows:
+    """Incremental TSV reader: ``feed(bytes)`` returns the rows completed by that chunk, ``close()`` the rest.
+
+    A row ends at a newline outside quotes. With doubled inner quotes, a newline is outside quotes exactly
+    when the row so far holds an even number of ``"`` characters, so finding where complete rows end needs
+    only counting; the csv module then parses those rows (quoted tabs, newlines and quotes included).
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._pending = ""  # text of the unfinished row (and anything after it)
+
+    def feed(self, chunk: bytes) -> list[list[str]]:
+        text = self._pending + self._decoder.decode(chunk)
+        end = self._complete_up_to(text)
+        self._pending = text[end:]
+        return self._parse(text[:end])
+
+    def close(self) -> list[list[str]]:
+        text = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        if not text.strip("\r\n"):
+            return []
+        if text.count('"') % 2:
+            raise ValueError("the TSV export ended inside a quoted value (the body was cut short)")
+        return self._parse(text if text.endswith("\n") else text + "\n")
+
+    @staticmethod
+    def _complete_up_to(text: str) -> int:
+        """The index just past the last newline that ends a row (0 when no row is complete)."""
+        end = 0
+        quotes = 0
+        start = 0
+        while True:
+            newline = text.find("\n", start)
+            if newline < 0:
+                return end
+            quotes += text.count('"', start, newline)
+            if quotes % 2 == 0:
+                end = newline + 1
+            start = newline + 1
+
+    @staticmethod
+    def _parse(text: str) -> list[list[str]]:
+        if not text:
+            return []
+        return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter="\t") if row]
+
+
+def rows_as_dicts(header: list[str], rows: list[list[str]]) -> list[dict[str, str]]:
+    width = len(header)
+    out = []
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(
+                f"the TSV export has a row of {len(row)} values under {width} columns: {row[:5]!r}"
+            )
+        out.append(dict(zip(header, row, strict=True)))
+    return out
+
+
+def table_plan(new_policy: core.PolicyFactory, path: str, query: Mapping[str, str]) -> Plan:
+    """Stream the export and emit its rows as dicts, one list per chunk received; the body is never held."""
+    response = yield from streamed(core.call(new_policy, "GET", path, params=query))
+    if not isinstance(response, StreamedResponse):  # a transport that read it whole: parse it at once
+        reader = TsvRows()
+        rows = reader.feed(response.body) + reader.close()
+        if rows:
+            yield Emit(rows_as_dicts(rows[0], rows[1:]))
+        return
+    stream = response.stream
+    reader = TsvRows()
+    header: list[str] | None = None
+    finished = False
+    try:
+        while True:
+            chunk = yield ReadStream(stream)
+            if isinstance(chunk, TransportFailure):
+                raise errors.TransportError(
+                    chunk.description, method="GET", path=path, attempts=1
+                ) from chunk.exception
+            rows = reader.feed(chunk) if chunk else reader.close()
+            if header is None and rows:
+                header, rows = rows[0], rows[1:]
+            if rows:
+                yield Emit(rows_as_dicts(header, rows))  # type: ignore[arg-type]
+            if not chunk:
+                finished = True
+                return
+    except GeneratorExit:
+        stream.abandon()  # the caller stopped iterating: no effect may be yielded now
+        raise
+    except BaseException:
+        if not finished:
+            yield CloseStream(stream)
+        raise
