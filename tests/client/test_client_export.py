@@ -277,3 +277,28 @@ def test_get_assignments_df_reads_the_export_with_pandas(mode, monkeypatch):
         )
     ]
     assert read == [(TRICKY, {"sep": "\t", "encoding": "utf-8-sig"})]
+
+
+def test_get_assignments_df_with_real_pandas(mode):
+    pandas = pytest.importorskip("pandas")  # the [pandas] extra; the test above covers the wiring without it
+    server = ScriptedServer().reply(200, raw=TRICKY)
+    with Harness(mode, server) as harness:
+        frame = harness.call("get_assignments_df", "21")
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns) == ["INPUT:text", "OUTPUT:label", "GOLDEN:label", "ASSIGNMENT:worker_id"]
+    # tabs, newlines and quotes inside values
+    assert frame["INPUT:text"].tolist() == [row["INPUT:text"] for row in TRICKY_ROWS]
+    assert frame["ASSIGNMENT:worker_id"].tolist() == ["w1", "w2", "w3"]
+    assert frame["GOLDEN:label"].isna().tolist() == [True, False, True]  # as toloka-kit's read_csv gives them
+
+
+def test_a_redirect_is_an_error_not_an_empty_table(mode):
+    from toloka_provider.client import ApiError
+
+    server = ScriptedServer().reply(
+        302, raw=b"<html>moved</html>", headers={"Location": "https://elsewhere.test/x.tsv"}
+    )
+    with Harness(mode, server) as harness, pytest.raises(ApiError) as caught:
+        harness.call("iter_assignments_table", "21")
+    assert caught.value.status_code == 302
+    assert len(server.calls) == 1  # not followed: the token is never sent to another host

@@ -61,6 +61,7 @@ def test_set_user_restriction_in_every_scope(mode, restriction, body, subclass):
         (models.ProjectUserRestriction(user_id="w1"), r"user_restriction project_id must be an id for a PROJECT"),
         ({"scope": "pool", "user_id": "w1", "pool_id": "1"}, r"user_restriction scope must be one of SYSTEM, ALL_PROJECTS, PROJECT, POOL, got str 'pool'"),
         (models.SystemUserRestriction(), r"user_restriction user_id must be a performer id"),
+        (models.UserRestriction(user_id="w1"), r"user_restriction scope must be one of SYSTEM, .* got NoneType None"),
     ],
 )  # fmt: skip
 def test_bad_restriction_is_refused_before_any_request(mode, restriction, message):
@@ -70,6 +71,17 @@ def test_bad_restriction_is_refused_before_any_request(mode, restriction, messag
         with pytest.raises(TolokaArgumentError, match=message):
             client.set_user_restriction(restriction)
     assert server.calls == []
+
+
+def test_a_scope_newer_than_this_client_can_be_sent_as_an_enum_member(mode):
+    body = {"scope": "REGION", "user_id": "w1"}
+    server = ScriptedServer().reply(200, {**body, "id": "ur1"})
+    with Harness(mode, server) as harness:
+        result = harness.call(
+            "set_user_restriction", {"scope": models.UserRestrictionScope("REGION"), "user_id": "w1"}
+        )
+    assert server.requests_made() == [("PUT", f"{V1}/user-restrictions", {}, body)]
+    assert type(result) is models.UserRestriction and result.scope == "REGION"
 
 
 @pytest.mark.parametrize(

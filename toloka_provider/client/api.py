@@ -13,6 +13,8 @@ for ``get_*``).
 from __future__ import annotations
 
 import copy
+import enum
+import importlib
 import io
 import json
 import logging
@@ -72,7 +74,7 @@ def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
     return filters
 
 
-def _check_enum_names(argument: str, value: Any, enum_class: type) -> None:
+def _check_enum_names(argument: str, value: Any, enum_class: type[enum.Enum]) -> None:
     values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
     known = [member.value for member in enum_class]
     for item in values:
@@ -1169,9 +1171,9 @@ class TolokaApi:
         its scope."""
         body = core.as_body(user_restriction, "user_restriction")
         scope = body.get("scope")
-        if scope not in ("SYSTEM", "ALL_PROJECTS", "PROJECT", "POOL") and not isinstance(
-            user_restriction, models.UserRestriction
-        ):
+        given = user_restriction.get("scope") if isinstance(user_restriction, Mapping) else user_restriction.scope
+        # A scope given as an enum member passes even if this client does not list it (a newer scope).
+        if scope not in ("SYSTEM", "ALL_PROJECTS", "PROJECT", "POOL") and not isinstance(given, enum.Enum):
             raise _bad("user_restriction scope", "one of SYSTEM, ALL_PROJECTS, PROJECT, POOL", scope)
         for needed_scope, key in (("PROJECT", "project_id"), ("POOL", "pool_id")):
             if scope == needed_scope and not body.get(key):
@@ -1659,7 +1661,7 @@ class TolokaApi:
         ``toloka-airflow-provider[pandas]`` extra; ``iter_assignments_table`` reads the same export without it.
         """
         try:
-            import pandas
+            pandas = importlib.import_module("pandas")  # the optional [pandas] extra
         except ImportError:
             raise ImportError(
                 "get_assignments_df() needs pandas: pip install 'toloka-airflow-provider[pandas]' "

@@ -16,12 +16,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from toloka_provider.client import core, dates, errors
-from toloka_provider.client.protocol import Emit, Plan, TransportFailure
+from toloka_provider.client.protocol import Emit, TransportFailure
 from toloka_provider.client.streaming import CloseStream, ReadStream, StreamedResponse, streamed
 
 TSV_PATH = "/api/new/requester/pools/{pool_id}/assignments.tsv"
@@ -87,7 +87,9 @@ def tsv_query(
         try:
             moment = dates.parse_datetime(value)
         except (TypeError, ValueError):
-            raise _bad(argument, "a datetime or an ISO 8601 string", value) from None
+            moment = None
+        if moment is None:
+            raise _bad(argument, "a datetime or an ISO 8601 string", value)
         query[key] = dates.format_datetime(moment)
     if exclude_banned is not None:
         if not isinstance(exclude_banned, bool):
@@ -157,10 +159,17 @@ def rows_as_dicts(header: list[str], rows: list[list[str]]) -> list[dict[str, st
     return out
 
 
-def table_plan(new_policy: core.PolicyFactory, path: str, query: Mapping[str, str]) -> Plan:
+def table_plan(
+    new_policy: core.PolicyFactory, path: str, query: Mapping[str, str]
+) -> Generator[Any, Any, None]:
     """Stream the export and emit its rows as dicts, one list per chunk received; the body is never held."""
     response = yield from streamed(core.call(new_policy, "GET", path, params=query))
-    if not isinstance(response, StreamedResponse):  # a transport that read it whole: parse it at once
+    if not isinstance(response, StreamedResponse):
+        if not 200 <= response.status < 300:  # e.g. a redirect: its body is not the export
+            raise errors.error_from_response(
+                response.status, response.body, method="GET", path=path, request_id_header=response.request_id
+            )
+        # A transport that read the body whole (no stream support): parse it at once.
         reader = TsvRows()
         rows = reader.feed(response.body) + reader.close()
         if rows:

@@ -8,6 +8,8 @@ toloka-kit names a larger maximum, so a server that holds to the docs never refu
 
 from __future__ import annotations
 
+import enum
+
 from toloka_provider.client import models
 from toloka_provider.client.pagination import APPS, RANGE_SUFFIXES, V1, Listing
 
@@ -55,7 +57,7 @@ APPS_LISTING = Listing(
 
 #: Enum-valued filters other than ``status``, checked by name before the request (a misspelt value would
 #: match nothing, silently): filter name -> enum.
-ENUM_FILTERS = {
+ENUM_FILTERS: dict[str, type[enum.Enum]] = {
     "scope": models.UserRestrictionScope,
     "folder": models.Folder,
     "folder_ne": models.Folder,

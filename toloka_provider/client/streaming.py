@@ -22,6 +22,7 @@ everything else here is I/O-free.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
 from typing import Any
 
 import attrs
@@ -56,7 +57,7 @@ class CloseStream:
 StreamEffect = (OpenStream, ReadStream, CloseStream)
 
 
-def streamed(plan: Plan) -> Plan:
+def streamed(plan: Plan) -> Generator[Any, Any, Any]:
     """Run a ``core.call`` plan with its ``Request`` effects sent as ``OpenStream`` (same retries, same errors)."""
     sent = None
     while True:
@@ -107,6 +108,7 @@ def perform_sync(client: Any, effect: Any) -> Any:
                 headers={"Content-Type": "application/json"} if request.body is not None else None,
                 timeout=client._timeout,
                 stream=True,
+                allow_redirects=False,  # as httpx: the token is never sent elsewhere; a 3xx is not the body
             )
         except errors as exc:
             return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
