@@ -7,7 +7,8 @@ Routes (``register(router, state)``)::
     GET   /api/app/v0/app-projects/{id}                      POST .../{id}/archive, .../{id}/unarchive
     GET   /api/app/v0/app-projects/{id}/batches              POST .../{id}/batches
     GET   /api/app/v0/app-projects/{id}/batches/{batch_id}   PATCH .../batches/{batch_id}
-    POST  .../batches/{batch_id}/start | /stop | /resume
+    POST  .../batches/{batch_id}/start | /stop | /resume | /archive | /unarchive
+    POST  /api/app/v0/app-projects/{id}/batches/sync     (labelled before the answer)
     GET   /api/app/v0/app-projects/{id}/items                POST .../{id}/items, POST .../{id}/items/bulk
     GET   /api/app/v0/app-projects/{id}/items/{item_id}
 
@@ -20,7 +21,12 @@ What happens
       ``output_data`` on the next; the batch is COMPLETED when all its items are. Each completed item
       charges ``item_price`` to the balance; when the balance cannot pay, the batch and its pending items
       become NO_MONEY. ``stop`` makes the batch STOPPED (unfinished items STOPPED), ``resume`` / ``start``
-      again PROCESSING.
+      again PROCESSING. ``archive`` (any batch but a PROCESSING one) makes it ARCHIVE, ``unarchive`` gives it
+      back the status it had.
+    * ``batches/sync`` creates a batch whose items are labelled before the answer (COMPLETED with
+      ``output_data``, ``item_price`` charged each; NO_MONEY when the balance cannot pay). The answer is the
+      OpenAPI's ``{"batch": ..., "items": [...]}`` with the batch's own fields also at the top level, because
+      toloka-kit reads the whole body as the batch.
     * ``output_data`` is what a seeded worker of the crowd answers for the item's ``input_data`` (the truth
       file is matched on ``input_data``).
 
@@ -113,6 +119,8 @@ class _AppsBook:
         self.in_progress: dict[str, list[str]] = {}  # batch id -> item ids started last tick
         self.ready_at: dict[str, float] = {}  # app project id -> monotonic time it becomes READY
         self.next_item: dict[str, int] = {}  # batch id -> position of the first item that may be NEW
+        self.archived_from: dict[str, str] = {}  # archived batch id -> its status before archiving
+        self.answerer: Any = None  # a crowd (not started) that answers sync batches
 
 
 _BOOKS: weakref.WeakKeyDictionary[Any, _AppsBook] = weakref.WeakKeyDictionary()
@@ -575,6 +583,75 @@ def _stop_batch(request: Any) -> tuple:
         return 200, None
 
 
+def _archive_batch(archived: bool) -> Callable[[Any], tuple]:
+    def handler(request: Any) -> tuple:
+        state = request.state
+        with state.lock:
+            batch = _batch_or_404(state, request.params["app_project_id"], request.params["batch_id"])
+            book = _book(state)
+            if archived and batch["status"] != "ARCHIVE":
+                if batch["status"] in ("PROCESSING", "STOPPING", "LOADING"):
+                    raise inappropriate_status(
+                        f"batch {batch['id']} is {batch['status']}; stop it or let it finish before archiving",
+                        ["NEW", "COMPLETED", "STOPPED", "NO_MONEY", "ERROR", "CANCELLED"],
+                    )
+                book.archived_from[batch["id"]] = batch["status"]
+                batch["status"] = "ARCHIVE"
+            elif not archived and batch["status"] == "ARCHIVE":
+                batch["status"] = book.archived_from.pop(batch["id"], "COMPLETED")
+            return 200, None
+
+    return handler
+
+
+def _sync_batch(request: Any) -> tuple:
+    state = request.state
+    body = _require_object_body(request)
+    with state.lock:
+        project = _project_or_404(state, request.params["app_project_id"])
+        if project["status"] != "READY":
+            raise inappropriate_status(f"app project {project['id']} is {project['status']}", ["READY"])
+        errors = {}
+        if not isinstance(body.get("name"), str) or not body["name"].strip():
+            errors["name"] = field_error("VALUE_REQUIRED", "expected a non-empty string")
+        items = body.get("items")
+        if not isinstance(items, list) or not items:
+            errors["items"] = field_error("ARRAY_EXPECTED", "expected a non-empty array of input_data objects")
+        if errors:
+            raise validation_error(errors)
+        now = state.now_wire()
+        batch = {
+            "id": state.new_id("app_batches"),
+            "app_project_id": project["id"],
+            "name": body["name"],
+            "status": "PROCESSING",
+            "item_price": project.get("item_price"),
+            "created_at": now,
+            "started_at": now,
+            "read_only": False,
+            "priority_order": "FIVE",
+        }
+        created = _new_items(state, project, batch, items, ignore_errors=False)
+        state.store("app_batches", batch)
+        state.created["app_batch"] += 1
+        book = _book(state)
+        if book.answerer is None:
+            from toloka_provider.emulator.crowd import Crowd  # the crowd imports this module
+
+            book.answerer = Crowd(state)
+        price = Decimal(str(batch.get("item_price") or 0))
+        for item in created:
+            if state.balance < price:
+                item["status"] = "NO_MONEY"
+                batch["status"] = "NO_MONEY"
+                continue
+            item.update(status="COMPLETED", started_at=now, finished_at=now)
+            item["output_data"] = _item_answer(book.answerer, project, item)
+            state.charge(price)
+        view = dict(_batch_view(state, batch))
+        return 200, {**view, "batch": view, "items": [dict(item) for item in created]}
+
+
 # ------------------------------------------------------------------------------------------- the crowd's part
 
 
@@ -667,3 +744,6 @@ def register(router: Any, state: Any) -> None:
     add("POST", f"{PREFIX}/app-projects/{{app_project_id}}/batches/{{batch_id}}/start", _start_batch)
     add("POST", f"{PREFIX}/app-projects/{{app_project_id}}/batches/{{batch_id}}/resume", _start_batch)
     add("POST", f"{PREFIX}/app-projects/{{app_project_id}}/batches/{{batch_id}}/stop", _stop_batch)
+    add("POST", f"{PREFIX}/app-projects/{{app_project_id}}/batches/{{batch_id}}/archive", _archive_batch(True))
+    add("POST", f"{PREFIX}/app-projects/{{app_project_id}}/batches/{{batch_id}}/unarchive", _archive_batch(False))
+    add("POST", f"{PREFIX}/app-projects/{{app_project_id}}/batches/sync", _sync_batch)

@@ -12,6 +12,13 @@
                                             synthetic assignments (5 tasks and 5 solutions each)
 ``GET  /_emulator/counters``                requests by ``"METHOD /template STATUS"``, created objects,
                                             accepted / rejected assignments, ``double_decisions``
+``GET  /_emulator/workers``                 the crowd's workers: user id, accuracy, spammer
+``GET  /_emulator/workers/{user_id}``       one worker's record: profile, skills, bans in force, bonuses
+                                            (and their total), messages received, assignments by status
+``POST /_emulator/workers/{user_id}/messages``  the worker writes to the requester: body ``{text, topic?,
+                                            pool_id?, assignment_id?, thread_id?}``; lands in INBOX+UNREAD
+``GET  /_emulator/webhooks``                webhook deliveries: sent / failed / pending events, last 1000
+                                            attempts (url, event types, status, error)
 ``GET  /requester/project/{id}``            HTML page of a project (target of the Airflow extra links)
 ``GET  /requester/project/{id}/pool/{id}``  HTML page of a pool
 ==========================================  ===========================================================
@@ -192,5 +199,36 @@ def register(router: Router, emulator: Any) -> None:
     router.add("POST", "/_emulator/clock/advance", advance, auth=False)
     router.add("POST", "/_emulator/bulk-load", bulk_load, auth=False)
     router.add("GET", "/_emulator/counters", counters, auth=False)
+    def list_workers(request: Request) -> tuple:
+        from toloka_provider.emulator import quality
+
+        with state.lock:
+            profiles = quality.worker_profiles(state)
+            workers = [
+                {"user_id": user_id, "index": p["index"], "accuracy": p["accuracy"], "spammer": p["spammer"]}
+                for user_id, p in profiles.items()
+            ]
+        return 200, {"items": workers}
+
+    def get_worker(request: Request) -> tuple:
+        from toloka_provider.emulator import quality
+
+        with state.lock:
+            return 200, quality.worker_record(state, request.params["user_id"])
+
+    def worker_message(request: Request) -> tuple:
+        from toloka_provider.emulator import messages
+
+        return 201, messages.worker_writes(state, request.params["user_id"], _json_body(request))
+
+    def webhook_report(request: Request) -> tuple:
+        from toloka_provider.emulator import webhooks
+
+        return 200, webhooks.delivery_report(state)
+
+    router.add("GET", "/_emulator/workers", list_workers, auth=False)
+    router.add("GET", "/_emulator/workers/{user_id}", get_worker, auth=False)
+    router.add("POST", "/_emulator/workers/{user_id}/messages", worker_message, auth=False)
+    router.add("GET", "/_emulator/webhooks", webhook_report, auth=False)
     router.add("GET", "/requester/project/{project_id}", project_page, auth=False)
     router.add("GET", "/requester/project/{project_id}/pool/{pool_id}", pool_page, auth=False)

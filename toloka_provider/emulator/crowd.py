@@ -61,7 +61,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from toloka_provider.emulator import apps
+from toloka_provider.emulator import apps, quality
 from toloka_provider.emulator.state import format_datetime, parse_datetime
 from toloka_provider.emulator.truth import TruthTable, hash_unit, load_truth, random_value, wrong_value
 
@@ -132,7 +132,7 @@ class _PoolWork:
         self.suite_mode = False
         self.active: list[str] = []  # assignment ids created ACTIVE, submitted on the next tick
         self.complete_since: datetime | None = None
-        self.stuck_version = -1  # unit-count version at which no worker could take anything
+        self.stuck_version: Any = -1  # (unit count, eligibility key) at which no worker could take anything
 
 
 class Crowd:
@@ -376,12 +376,14 @@ class Crowd:
         """Issue one assignment in ``pool``; False when nobody can take anything now."""
         work = self._pool_work(pool["id"])
         self._sync(work)
-        if work.stuck_version == len(work.units):
+        # Nobody could take anything: retry only when tasks were added or who may work has changed.
+        stuck_key = (len(work.units), quality.eligibility_key(self.state, now))
+        if work.stuck_version == stuck_key:
             return False
         reward = Decimal(str(pool.get("reward_per_assignment") or 0))
-        picked = self._pick(work, pool)
+        picked = self._pick(work, pool, now)
         if picked is None:
-            work.stuck_version = len(work.units)
+            work.stuck_version = stuck_key
             return False
         if not self._can_afford(reward):
             log.info("pool %s: balance %s cannot pay the next assignment", pool["id"], self.state.balance)
@@ -391,13 +393,16 @@ class Crowd:
         self._create_assignment(work, pool, worker, unit_ids, reward, now)
         return True
 
-    def _pick(self, work: _PoolWork, pool: Mapping[str, Any]) -> tuple[Worker, list[str]] | None:
+    def _pick(self, work: _PoolWork, pool: dict, now: datetime) -> tuple[Worker, list[str]] | None:
         if not self.workers or not work.units:
             return None
         count = len(self.workers)
         first = work.rng.randrange(count)
         for step in range(count):
             worker = self.workers[(first + step) % count]
+            # Bans in force for this pool, and the pool's filter (skills, profile), decide who may work.
+            if not quality.may_work(self.state, worker.user_id, pool, now):
+                continue
             unit_ids = self._suite_for(work, pool, worker)
             if unit_ids:
                 return worker, unit_ids
@@ -494,6 +499,9 @@ class Crowd:
             "owner": {"id": state.requester_id, "myself": True},
         }
         state.create("assignments", assignment)
+        state.emit(
+            "ASSIGNMENT_CREATED", pool_id=pool["id"], assignment_id=assignment["id"], task_suite_id=suite_id
+        )
         work.active.append(assignment["id"])
         self._pending_solutions[assignment["id"]] = solutions
         self._undecided[assignment["id"]] = (pool["id"], reward)
@@ -524,6 +532,12 @@ class Crowd:
                 assignment["solutions"] = self._pending_solutions.pop(assignment_id, [])
                 assignment["status"] = "SUBMITTED"
                 assignment["submitted"] = stamp
+                state.emit(
+                    "ASSIGNMENT_SUBMITTED",
+                    pool_id=pool_id,
+                    assignment_id=assignment_id,
+                    task_suite_id=assignment.get("task_suite_id"),
+                )
                 if auto_accept:
                     state.decide_assignment(assignment_id, "ACCEPTED")
                     self._forget_undecided(assignment_id)

@@ -31,7 +31,7 @@ from toloka_provider.emulator.state import EmulatorOptions, State
 log = logging.getLogger(__name__)
 
 # Modules of this package that add routes and the crowd, when they exist (written separately).
-PLUGIN_MODULES = ("crowd", "analytics", "apps")
+PLUGIN_MODULES = ("crowd", "analytics", "apps", "quality", "messages", "webhooks", "export", "project_check")
 
 _REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
@@ -196,9 +196,14 @@ class TolokaEmulator:
         if crowd_module is not None and hasattr(crowd_module, "Crowd"):
             self.crowd = crowd_module.Crowd(self.state, self.options)
             self.crowd.start()
+        # Background services of plugins (webhook delivery): started here, stopped in stop().
+        self._services = [module.start_service(self.state) for module in self._plugins.values() if hasattr(module, "start_service")]
         return self
 
     def stop(self) -> None:
+        for service in getattr(self, "_services", ()):
+            service.stop()
+        self._services = []
         if self.crowd is not None:
             self.crowd.stop()
             self.crowd = None

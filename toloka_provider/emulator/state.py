@@ -8,15 +8,17 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
   ``state.objects[kind]`` (also reachable as attributes: ``state.pools``, ``state.assignments``, ...), kinds::
 
       projects pools trainings tasks task_suites assignments operations operation_logs attachments
-      user_bonuses aggregations app_projects app_batches app_items
+      user_bonuses aggregations app_projects app_batches app_items skills user_skills user_restrictions
+      message_threads webhook_subscriptions
 
   ``operation_logs[op_id]`` is a list of log items; ``aggregations[op_id]`` a list of AggregatedSolution
   dicts sorted by task_id; ``attachment_content[att_id]`` holds download bytes. Every other dict maps id ->
   object. Dict order is insertion order = id order.
 * **Ids** come from :meth:`State.new_id` (or :meth:`State.create`, which also stores and indexes the object).
   They are fixed-width strings whose string order is creation order, per kind: numeric for projects, pools,
-  trainings (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks, task suites, assignments, attachments,
-  user bonuses and app items, UUID-shaped for operations, app projects and app batches.
+  trainings, skills, user skills and restrictions (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks,
+  task suites, assignments, attachments, user bonuses, app items, message threads and webhook subscriptions,
+  UUID-shaped for operations, app projects and app batches.
 * **Per-pool indexes**: ``state.pool_index(kind, pool_id)`` is the list of ids of that kind (tasks,
   task_suites, assignments, attachments) in the pool, sorted (append-only, because ids only grow). Objects
   must enter through :meth:`State.create` (or :meth:`State.store` for an id minted earlier) to be indexed.
@@ -37,6 +39,10 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
   done; :meth:`State.operation_view` shows it as PENDING, then RUNNING, then its final status as real time
   passes (``operation_delay`` seconds in total, default 0.1). The effect of the operation is applied by the
   caller right away (so a lost response or a retry sees it).
+* **Events**: :meth:`State.emit` tells ``state.event_listeners`` (webhook delivery) about ``POOL_CLOSED``
+  (from :meth:`set_pool_status`), ``ASSIGNMENT_APPROVED`` / ``ASSIGNMENT_REJECTED`` (from
+  :meth:`decide_assignment`) and the crowd's ``ASSIGNMENT_CREATED`` / ``ASSIGNMENT_SUBMITTED``. Listeners run
+  with the lock held and only record. ``state.quality_version`` moves on every skill / ban change.
 * **Counters**: ``state.counters`` (see :meth:`State.counters_snapshot`): ``requests`` by
   ``"METHOD /route/template STATUS"``, ``created`` by singular kind (project, pool, training, task,
   task_suite, user_bonus, assignment, ...), ``assignments_accepted``, ``assignments_rejected``,
@@ -47,6 +53,7 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 import threading
 import time
@@ -60,6 +67,7 @@ from typing import Any
 from toloka_provider.emulator.errors import ApiError, does_not_exist, inappropriate_status
 
 UTC = timezone.utc
+log = logging.getLogger(__name__)
 
 KINDS = (
     "projects",
@@ -76,6 +84,11 @@ KINDS = (
     "app_projects",
     "app_batches",
     "app_items",
+    "skills",
+    "user_skills",
+    "user_restrictions",
+    "message_threads",
+    "webhook_subscriptions",
 )
 
 # Kinds that belong to a pool and get a per-pool sorted id list.
@@ -94,9 +107,21 @@ SINGULAR = {
     "app_projects": "app_project",
     "app_batches": "app_batch",
     "app_items": "app_item",
+    "skills": "skill",
+    "user_skills": "user_skill",
+    "user_restrictions": "user_restriction",
+    "message_threads": "message_thread",
+    "webhook_subscriptions": "webhook_subscription",
 }
 
-_NUMERIC_ID_BASE = {"projects": 100_000_000, "pools": 100_000_000, "trainings": 100_000_000}
+_NUMERIC_ID_BASE = {
+    "projects": 100_000_000,
+    "pools": 100_000_000,
+    "trainings": 100_000_000,
+    "skills": 100_000_000,
+    "user_skills": 100_000_000,
+    "user_restrictions": 100_000_000,
+}
 _UUID_KINDS = {"operations", "aggregations", "app_projects", "app_batches"}
 # Different salts per kind so that a task and an assignment with the same counter get different ids.
 _KIND_SALT = {kind: (index + 1) * 0x5BD1E995 for index, kind in enumerate(KINDS)}
@@ -192,6 +217,11 @@ class State:
         self.assignments_accepted = 0
         self.assignments_rejected = 0
         self.double_decisions = 0
+        # Callables ``listener(event_type, fields)`` told about pool and assignment events (webhooks.py);
+        # called with the lock held, so they must only record, never block.
+        self.event_listeners: list[Any] = []
+        # Bumped on every change to skills, user skills or restrictions: the crowd re-checks who may work.
+        self.quality_version = 0
 
     # Attribute access per kind: state.pools, state.assignments, ...
     def __getattr__(self, name: str) -> Any:
@@ -225,6 +255,14 @@ class State:
         """Block up to ``timeout`` seconds for :meth:`notify_changed` (releases the lock while waiting)."""
         with self.lock:
             self._changed.wait(timeout)
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        """Tell the event listeners (webhook delivery) that ``event_type`` happened (``pool_id`` ...)."""
+        for listener in list(self.event_listeners):
+            try:
+                listener(event_type, fields)
+            except Exception:  # a listener must never break the change that emitted the event
+                log.exception("event listener failed for %s", event_type)
 
     # -------------------------------------------------------------------------------------------- ids
     def new_id(self, kind: str) -> str:
@@ -293,6 +331,8 @@ class State:
                 pool["last_stopped"] = now
                 if close_reason:
                     pool["last_close_reason"] = close_reason
+                if kind == "pools":
+                    self.emit("POOL_CLOSED", pool_id=pool_id, close_reason=close_reason or "MANUAL")
             self.notify_changed()
             return pool
 
@@ -334,6 +374,12 @@ class State:
             else:
                 assignment["rejected"] = now
                 self.assignments_rejected += 1
+            self.emit(
+                "ASSIGNMENT_APPROVED" if status == "ACCEPTED" else "ASSIGNMENT_REJECTED",
+                pool_id=assignment.get("pool_id"),
+                assignment_id=assignment_id,
+                task_suite_id=assignment.get("task_suite_id"),
+            )
             self.notify_changed()
             return assignment
 
