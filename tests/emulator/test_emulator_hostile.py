@@ -302,6 +302,27 @@ def test_a_body_over_the_limit_is_413_without_reading_it(emu, length):
     assert_still_serving(emu)
 
 
+def test_expect_100_continue_is_answered_413_for_an_oversized_body_and_100_otherwise(emu):
+    data = request_bytes(
+        "POST", "/api/v1/projects", headers={"Content-Length": "2000000", "Expect": "100-continue"}
+    )
+    status, headers, content = exchange(emu, data)
+    assert_json_error(status, headers, content, 413, "PAYLOAD_TOO_LARGE")
+    body = json.dumps(PROJECT).encode()
+    with connect(emu) as sock:
+        sock.sendall(
+            request_bytes(
+                "POST",
+                "/api/v1/projects",
+                headers={"Content-Length": str(len(body)), "Expect": "100-continue"},
+            )
+        )
+        assert sock.recv(25) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        assert read_response(sock)[0] == 201
+    assert_still_serving(emu)
+
+
 def test_a_body_shorter_than_its_length_times_out_with_408(emu):
     started = time.monotonic()
     with connect(emu) as sock:

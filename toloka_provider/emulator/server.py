@@ -236,6 +236,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         finally:
             reader.deadline = None
 
+    def handle_expect_100(self) -> bool:
+        # Refuse an oversized body before the client is told to send it.
+        length = (self.headers.get("Content-Length") or "").strip()
+        if length.isdigit() and (len(length) > 18 or int(length) > self.server.app.max_body_bytes):
+            self.send_error(413, f"The body is {_clip(length, 40)} bytes; at most {self.server.app.max_body_bytes} are accepted")
+            return False
+        return super().handle_expect_100()
+
     def _dispatch(self) -> None:
         try:
             self.server.app.serve(self, self.command)
