@@ -122,9 +122,12 @@ def _convert(value: str, kind: str, name: str) -> Any:
     return value
 
 
-def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[dict], bool]], dict]:
+def build_predicates(
+    request: Request, spec: ListSpec, implied: frozenset[str] = frozenset()
+) -> tuple[list[Callable[[dict], bool]], dict]:
     """Predicates for the request's filters, plus the id bounds (``{"gt": .., "gte": .., ...}``) so that the
-    caller can start a keyset scan at the right place."""
+    caller can start a keyset scan at the right place. Filters named in ``implied`` are checked (their
+    values parsed) but get no predicate: the caller's scan already guarantees them."""
     predicates: list[Callable[[dict], bool]] = []
     id_bounds: dict[str, str] = {}
     for name, values in request.query.items():
@@ -135,7 +138,10 @@ def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[d
             predicates.append(spec.custom[name](value))
             continue
         if name in spec.exact:
-            get = _getter(spec.exact[name])
+            if name in implied:
+                continue
+            field_path = spec.exact[name]
+            get = _getter(field_path)
             if name in spec.int_fields:
                 wanted_int = _convert(value, "int", name)
                 predicates.append(lambda obj, g=get, w=wanted_int: g(obj) == w)
@@ -147,6 +153,8 @@ def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[d
             elif "," in value:
                 allowed = frozenset(part.strip() for part in value.split(","))
                 predicates.append(lambda obj, g=get, a=allowed: g(obj) in a)
+            elif "." not in field_path:  # the hot path (status=...): one call per object, not two
+                predicates.append(lambda obj, p=field_path, w=value: obj.get(p) == w)
             else:
                 predicates.append(lambda obj, g=get, w=value: g(obj) == w)
             continue
@@ -160,7 +168,8 @@ def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[d
             bound = _convert(value, kind, name)
             if base == "id" or path == spec.id_field:
                 id_bounds[op] = bound
-            predicates.append(_range_predicate(_getter(path), op, bound))
+            if name not in implied:
+                predicates.append(_range_predicate(_getter(path), op, bound))
             break
     return predicates, id_bounds
 
@@ -199,12 +208,18 @@ def select(
     state = request.state
     limit = parse_limit(request, spec)
     sort = parse_sort(request, spec)
-    predicates, id_bounds = build_predicates(request, spec)
+    pool_id = request.arg("pool_id")
+    implied: frozenset[str] = frozenset()
+    if source is None and spec.pool_indexed and pool_id:
+        # The scan below walks the pool's own sorted id list from the id bound on: the pool filter and that
+        # bound hold for every object it sees, so they cost nothing per object.
+        start_bound = "id_gt" if request.query.get("id_gt") else "id_gte"  # as the bisect below picks
+        implied = frozenset(("pool_id", start_bound))
+    predicates, id_bounds = build_predicates(request, spec, implied)
     id_order = not sort or sort == [(spec.id_field, False)]
     with state.lock:
         if source is None:
             objects = state.objects[spec.kind]
-            pool_id = request.arg("pool_id")
             if spec.pool_indexed and pool_id:
                 ids = state.pool_index(spec.kind, pool_id)
                 start = 0
