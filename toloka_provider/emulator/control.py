@@ -22,7 +22,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from toloka_provider.emulator.encoding import FrozenJSONList
 from toloka_provider.emulator.errors import ApiError, invalid_parameter
 from toloka_provider.emulator.router import RawResponse, Request, Router
 from toloka_provider.emulator.state import State
@@ -33,9 +32,7 @@ _LABELS = ("cat", "dog", "bird")
 def bulk_load_assignments(state: State, pool_id: str, count: int, status: str = "SUBMITTED") -> dict:
     """Add ``count`` synthetic assignments to a pool, fast (for benchmarks): 5 tasks + 5 solutions each,
     each suite of 5 tasks done by 3 workers (``bulk-worker-0..99``). No balance is charged; the tasks and
-    suites are not stored as objects of their own. Tasks and answer sets are read-only
-    :class:`FrozenJSONList` values shared between assignments: small in memory, and copied into answers
-    without being encoded again."""
+    suites are not stored as objects of their own."""
     if status not in ("ACTIVE", "SUBMITTED", "ACCEPTED", "REJECTED", "SKIPPED", "EXPIRED"):
         raise ValueError(f"unknown assignment status {status!r}")
     if count < 0:
@@ -48,25 +45,24 @@ def bulk_load_assignments(state: State, pool_id: str, count: int, status: str = 
         # Three workers share each suite of 5 tasks (overlap 3), as in a real pool; the task and solution
         # objects are shared between assignments (nobody mutates them), which keeps loading fast.
         answer_sets = [
-            FrozenJSONList({"output_values": {"result": _LABELS[(shift + position) % 3]}} for position in range(5))
+            [{"output_values": {"result": _LABELS[(shift + position) % 3]}} for position in range(5)]
             for shift in range(3)
         ]
-        workers = [f"bulk-worker-{index}" for index in range(100)]
-        tasks: Any = ()
+        tasks: list[dict] = []
         suite_id = ""
         for number in range(count):
             if number % 3 == 0:
                 suite_id = state.new_id("task_suites")
-                tasks = FrozenJSONList(
+                tasks = [
                     {"id": state.new_id("tasks"), "input_values": {"image": f"https://example.com/images/{number}-{position}.jpg"}}
                     for position in range(5)
-                )
+                ]
             solutions = answer_sets[number % 3]
             assignment: dict[str, Any] = {
                 "id": state.new_id("assignments"),
                 "task_suite_id": suite_id,
                 "pool_id": pool_id,
-                "user_id": workers[number % 100],
+                "user_id": f"bulk-worker-{number % 100}",
                 "status": status,
                 "reward": reward,
                 "tasks": tasks,
