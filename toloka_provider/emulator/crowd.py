@@ -45,6 +45,9 @@ Pool upkeep (every tick, also while the crowd is paused)
       Only the crowd's own assignments are tracked for auto-accept (not the benchmark's bulk-loaded ones).
 
 Apps batches that are PROCESSING are worked on by the same crowd (see ``apps.py``); they share the budget.
+
+A pool that makes the crowd fail (an absurd reward, a broken object put into the state) is logged with its
+traceback and closed with ``last_close_reason`` ``BLOCKED``; the other pools go on being worked.
 """
 
 from __future__ import annotations
@@ -167,6 +170,8 @@ class Crowd:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.ticks = 0
+        self._failures_logged: set[tuple[str, str]] = set()
+        self._submitting = ""  # the pool _submit_active is on, to tell which one failed
 
     # ----------------------------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -218,14 +223,28 @@ class Crowd:
             self._upkeep(now)
             if self.paused:
                 return 0
-            self._submit_active(now)
+            for _ in range(len(self._pools) + 1):
+                try:
+                    self._submit_active(now)
+                    break
+                except Exception:
+                    # Close the pool it failed on and go on with the rest (pools done so far are empty).
+                    failed = self._pools.get(self._submitting)
+                    if failed is not None:
+                        failed.active = []
+                    self._pool_failed(self._submitting, "submitting assignments")
             units = self._refill() if budget is None else int(budget)
             started = 0
             if units > 0:
                 open_pools = [pool for pool in state.pools.values() if pool.get("status") == "OPEN"]
                 if open_pools:
                     started = self._work_pools(open_pools, units, now)
-                items_done = apps.work_batches(state, self, units - started, now) if units > started else 0
+                items_done = 0
+                if units > started:
+                    try:
+                        items_done = apps.work_batches(state, self, units - started, now)
+                    except Exception:
+                        self._pool_failed("(app batches)", "working on app batches", close=False)
                 if budget is None:
                     self._budget -= started + items_done
             self._check_completion(now)
@@ -248,11 +267,31 @@ class Crowd:
         for pool in list(state.pools.values()):
             if pool.get("status") != "OPEN":
                 continue
-            expires = self._will_expire(pool)
-            if expires is not None and expires <= now:
-                log.info("pool %s expired at %s", pool["id"], format_datetime(expires))
-                state.set_pool_status("pools", pool["id"], "CLOSED", "EXPIRED")
+            try:
+                expires = self._will_expire(pool)
+                if expires is not None and expires <= now:
+                    log.info("pool %s expired at %s", pool["id"], format_datetime(expires))
+                    state.set_pool_status("pools", pool["id"], "CLOSED", "EXPIRED")
+            except Exception:
+                self._pool_failed(str(pool.get("id")), "checking expiry")
         self._auto_accept(now)
+
+    def _pool_failed(self, pool_id: str, phase: str, *, close: bool = True) -> None:
+        """Called in an ``except`` block: log the failure with its traceback and close the pool (BLOCKED),
+        so that one bad pool never stops the crowd for the others. A failure that closing cannot stop
+        (auto-accept goes on in closed pools) is logged once per pool and phase."""
+        key = (pool_id, phase)
+        if close or key not in self._failures_logged:
+            self._failures_logged.add(key)
+            log.exception("crowd: pool %s failed while %s%s", pool_id, phase, "; closing it" if close else "")
+        if not close:
+            return
+        try:
+            pool = self.state.pools.get(pool_id)
+            if pool is not None and pool.get("status") == "OPEN":
+                self.state.set_pool_status("pools", pool_id, "CLOSED", "BLOCKED")
+        except Exception:
+            log.exception("crowd: pool %s could not be closed", pool_id)
 
     def _will_expire(self, pool: Mapping[str, Any]) -> datetime | None:
         text = pool.get("will_expire")
@@ -272,15 +311,18 @@ class Crowd:
         for pool_id, queue in self._review_queues.items():
             if not queue:
                 continue
-            pool = state.pools.get(pool_id) or {}
-            days = pool.get("auto_accept_period_day") or DEFAULT_AUTO_ACCEPT_DAYS
-            deadline = format_datetime(now - timedelta(days=float(days)))
-            while queue and queue[0][0] <= deadline:
-                _, assignment_id = queue.popleft()
-                assignment = state.assignments.get(assignment_id)
-                if assignment is not None and assignment.get("status") == "SUBMITTED":
-                    state.decide_assignment(assignment_id, "ACCEPTED")
-                self._forget_undecided(assignment_id)
+            try:
+                pool = state.pools.get(pool_id) or {}
+                days = pool.get("auto_accept_period_day") or DEFAULT_AUTO_ACCEPT_DAYS
+                deadline = format_datetime(now - timedelta(days=float(days)))
+                while queue and queue[0][0] <= deadline:
+                    _, assignment_id = queue.popleft()
+                    assignment = state.assignments.get(assignment_id)
+                    if assignment is not None and assignment.get("status") == "SUBMITTED":
+                        state.decide_assignment(assignment_id, "ACCEPTED")
+                    self._forget_undecided(assignment_id)
+            except Exception:
+                self._pool_failed(pool_id, "auto-accepting", close=False)
 
     # ---------------------------------------------------------------------------------- the money
     def _forget_undecided(self, assignment_id: str) -> None:
@@ -365,7 +407,11 @@ class Crowd:
                     break
                 if pool.get("status") != "OPEN":
                     continue
-                outcome = self._start_one(pool, now)
+                try:
+                    outcome = self._start_one(pool, now)
+                except Exception:
+                    self._pool_failed(str(pool.get("id")), "starting an assignment")
+                    continue
                 if outcome:
                     started += 1
                     still_busy.append(pool)
@@ -522,6 +568,7 @@ class Crowd:
         for pool_id, work in self._pools.items():
             if not work.active:
                 continue
+            self._submitting = pool_id
             pool = state.pools.get(pool_id) or {}
             auto_accept = pool.get("auto_accept_solutions", True) is not False
             queue = self._review_queues.setdefault(pool_id, deque())
@@ -555,18 +602,21 @@ class Crowd:
                 continue
             if not work.units or work.active:
                 continue
-            self._sync(work)
-            counted = [unit for unit in work.units.values() if not unit.golden] or list(work.units.values())
-            if any(self._remaining(work, unit, pool) > 0 for unit in counted):
-                work.complete_since = None
-                continue
-            if work.complete_since is None:
-                work.complete_since = now
-            delay = float(pool.get("auto_close_after_complete_delay_seconds") or 0)
-            if now >= work.complete_since + timedelta(seconds=delay):
-                log.info("pool %s completed: closing", pool_id)
-                state.set_pool_status("pools", pool_id, "CLOSED", "COMPLETED")
-                work.complete_since = None
+            try:
+                self._sync(work)
+                counted = [unit for unit in work.units.values() if not unit.golden] or list(work.units.values())
+                if any(self._remaining(work, unit, pool) > 0 for unit in counted):
+                    work.complete_since = None
+                    continue
+                if work.complete_since is None:
+                    work.complete_since = now
+                delay = float(pool.get("auto_close_after_complete_delay_seconds") or 0)
+                if now >= work.complete_since + timedelta(seconds=delay):
+                    log.info("pool %s completed: closing", pool_id)
+                    state.set_pool_status("pools", pool_id, "CLOSED", "COMPLETED")
+                    work.complete_since = None
+            except Exception:
+                self._pool_failed(pool_id, "checking completion")
 
     # --------------------------------------------------------------------------------------- answers
     def answer(self, worker: Worker, task: Mapping[str, Any], output_spec: Mapping[str, Any]) -> dict:

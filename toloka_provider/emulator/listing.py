@@ -9,6 +9,7 @@ id list with ``bisect`` and stops after ``limit + 1`` matches, so a page costs O
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from toloka_provider.emulator.router import Request
 from toloka_provider.emulator.state import normalize_datetime
 
 _RANGE_SUFFIXES = {"_gt": "gt", "_gte": "gte", "_lt": "lt", "_lte": "lte"}
+# ASCII digits only: int() would also take "1_000", " 5", "+5" and other scripts' digits.
+_INTEGER_RE = re.compile(r"-?[0-9]{1,18}")
 
 
 @dataclass
@@ -64,10 +67,9 @@ def parse_limit(request: Request, spec: ListSpec) -> int:
     raw = request.arg("limit")
     if raw is None or raw == "":
         return spec.default_limit
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise invalid_parameter("limit", f"expected an integer, got {raw!r}", "INTEGER_EXPECTED") from None
+    if not _INTEGER_RE.fullmatch(raw):
+        raise invalid_parameter("limit", f"expected an integer, got {_clip(raw)!r}", "INTEGER_EXPECTED")
+    limit = int(raw)
     if limit < 1:
         raise invalid_parameter("limit", f"must be at least 1, got {limit}", "VALUE_LESS_THAN_MIN")
     if limit > spec.max_limit:
@@ -78,40 +80,54 @@ def parse_limit(request: Request, spec: ListSpec) -> int:
 
 
 def parse_sort(request: Request, spec: ListSpec) -> list[tuple[str, bool]]:
-    """``sort=a,-b`` -> [("a", False), ("b", True)] (True = descending)."""
+    """``sort=a,-b`` -> [("a", False), ("b", True)] (True = descending).
+
+    An empty ``sort=``, an empty key (``sort=id,``), an unknown field, ``--id`` and a field named twice are
+    each a 400 naming the parameter."""
     raw = request.arg("sort")
-    if not raw:
+    if raw is None:
         return []
-    keys = []
+    allowed = ", ".join(spec.sort_fields)
+    keys: list[tuple[str, bool]] = []
     for part in raw.split(","):
         part = part.strip()
         descending = part.startswith("-")
         name = part[1:] if descending else part
+        if not name:
+            raise invalid_parameter("sort", f"empty sort key in {_clip(raw)!r}; allowed: {allowed}", "UNKNOWN_ENUM_VALUE")
         if name not in spec.sort_fields:
-            raise invalid_parameter(
-                "sort", f"cannot sort by {name!r}; allowed: {', '.join(spec.sort_fields)}", "UNKNOWN_ENUM_VALUE"
-            )
+            raise invalid_parameter("sort", f"cannot sort by {_clip(name)!r}; allowed: {allowed}", "UNKNOWN_ENUM_VALUE")
+        if any(name == seen for seen, _ in keys):
+            raise invalid_parameter("sort", f"{name!r} is named twice in {_clip(raw)!r}", "INVALID_VALUE")
         keys.append((name, descending))
     return keys
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _convert(value: str, kind: str, name: str) -> Any:
     if kind == "date":
         try:
             return normalize_datetime(value)
-        except ValueError:
-            raise invalid_parameter(name, f"expected an ISO 8601 date-time, got {value!r}", "INVALID_DATE_TIME_SYNTAX") from None
+        except (ValueError, OverflowError):
+            raise invalid_parameter(
+                name, f"expected an ISO 8601 date-time, got {_clip(value)!r}", "INVALID_DATE_TIME_SYNTAX"
+            ) from None
     if kind == "int":
-        try:
-            return int(value)
-        except ValueError:
-            raise invalid_parameter(name, f"expected an integer, got {value!r}", "INTEGER_EXPECTED") from None
+        if not _INTEGER_RE.fullmatch(value):
+            raise invalid_parameter(name, f"expected an integer, got {_clip(value)!r}", "INTEGER_EXPECTED")
+        return int(value)
     return value
 
 
-def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[dict], bool]], dict]:
+def build_predicates(
+    request: Request, spec: ListSpec, implied: frozenset[str] = frozenset()
+) -> tuple[list[Callable[[dict], bool]], dict]:
     """Predicates for the request's filters, plus the id bounds (``{"gt": .., "gte": .., ...}``) so that the
-    caller can start a keyset scan at the right place."""
+    caller can start a keyset scan at the right place. Filters named in ``implied`` are checked (their
+    values parsed) but get no predicate: the caller's scan already guarantees them."""
     predicates: list[Callable[[dict], bool]] = []
     id_bounds: dict[str, str] = {}
     for name, values in request.query.items():
@@ -122,16 +138,23 @@ def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[d
             predicates.append(spec.custom[name](value))
             continue
         if name in spec.exact:
-            get = _getter(spec.exact[name])
+            if name in implied:
+                continue
+            field_path = spec.exact[name]
+            get = _getter(field_path)
             if name in spec.int_fields:
                 wanted_int = _convert(value, "int", name)
                 predicates.append(lambda obj, g=get, w=wanted_int: g(obj) == w)
             elif name in spec.bool_fields:
+                if value.lower() not in ("true", "false"):
+                    raise invalid_parameter(name, f"expected true or false, got {_clip(value)!r}", "BOOLEAN_EXPECTED")
                 wanted_bool = value.lower() == "true"
                 predicates.append(lambda obj, g=get, w=wanted_bool: bool(g(obj)) == w)
             elif "," in value:
                 allowed = frozenset(part.strip() for part in value.split(","))
                 predicates.append(lambda obj, g=get, a=allowed: g(obj) in a)
+            elif "." not in field_path:  # the hot path (status=...): one call per object, not two
+                predicates.append(lambda obj, p=field_path, w=value: obj.get(p) == w)
             else:
                 predicates.append(lambda obj, g=get, w=value: g(obj) == w)
             continue
@@ -145,7 +168,8 @@ def build_predicates(request: Request, spec: ListSpec) -> tuple[list[Callable[[d
             bound = _convert(value, kind, name)
             if base == "id" or path == spec.id_field:
                 id_bounds[op] = bound
-            predicates.append(_range_predicate(_getter(path), op, bound))
+            if name not in implied:
+                predicates.append(_range_predicate(_getter(path), op, bound))
             break
     return predicates, id_bounds
 
@@ -184,12 +208,18 @@ def select(
     state = request.state
     limit = parse_limit(request, spec)
     sort = parse_sort(request, spec)
-    predicates, id_bounds = build_predicates(request, spec)
+    pool_id = request.arg("pool_id")
+    implied: frozenset[str] = frozenset()
+    if source is None and spec.pool_indexed and pool_id:
+        # The scan below walks the pool's own sorted id list from the id bound on: the pool filter and that
+        # bound hold for every object it sees, so they cost nothing per object.
+        start_bound = "id_gt" if request.query.get("id_gt") else "id_gte"  # as the bisect below picks
+        implied = frozenset(("pool_id", start_bound))
+    predicates, id_bounds = build_predicates(request, spec, implied)
     id_order = not sort or sort == [(spec.id_field, False)]
     with state.lock:
         if source is None:
             objects = state.objects[spec.kind]
-            pool_id = request.arg("pool_id")
             if spec.pool_indexed and pool_id:
                 ids = state.pool_index(spec.kind, pool_id)
                 start = 0

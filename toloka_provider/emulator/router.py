@@ -130,10 +130,14 @@ class Router:
 
     def has_path(self, path: str) -> bool:
         """Whether any method serves ``path`` (to tell 405 from 404)."""
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            if self.resolve(method, path) is not None:
-                return True
-        return False
+        return bool(self.allowed_methods(path))
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods that serve ``path`` (HEAD wherever GET is), for a 405's ``Allow`` header."""
+        allowed = [method for method in ("GET", "POST", "PUT", "PATCH", "DELETE") if self.resolve(method, path)]
+        if "GET" in allowed:
+            allowed.insert(1, "HEAD")
+        return allowed
 
     @property
     def templates(self) -> set[str]:

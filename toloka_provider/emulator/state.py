@@ -180,7 +180,10 @@ def parse_datetime(text: str) -> datetime:
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        result = result - sign * offset
+        try:
+            result = result - sign * offset
+        except OverflowError:  # 9999-12-31T23:59-01:00 is past the last date Python has
+            raise ValueError(f"date-time out of range: {text!r}") from None
     return result
 
 
@@ -338,8 +341,11 @@ class State:
 
     # ------------------------------------------------------------------------------------- money
     def charge(self, amount: Any) -> None:
+        value = Decimal(str(amount))
+        if not value.is_finite():  # a NaN balance would make every later comparison raise
+            raise ValueError(f"cannot charge a non-finite amount {amount!r}")
         with self.lock:
-            self.balance -= Decimal(str(amount))
+            self.balance -= value
 
     # ------------------------------------------------------------------------------- assignments
     def decide_assignment(self, assignment_id: str, status: str, public_comment: str | None = None) -> dict:
@@ -359,6 +365,8 @@ class State:
                 raise inappropriate_status(
                     f"Assignment {assignment_id} is {current}; it cannot become {status}", appropriate
                 )
+            if status == "ACCEPTED":  # first, so that a reward that cannot be charged changes nothing
+                self.charge(assignment.get("reward") or 0)
             decisions = self._decisions.get(assignment_id, 0)
             if decisions and not (current == "REJECTED" and status == "ACCEPTED"):
                 self.double_decisions += 1
@@ -369,7 +377,6 @@ class State:
                 assignment["public_comment"] = public_comment
             if status == "ACCEPTED":
                 assignment["accepted"] = now
-                self.charge(assignment.get("reward") or 0)
                 self.assignments_accepted += 1
             else:
                 assignment["rejected"] = now

@@ -1,4 +1,8 @@
-"""Validation of create/update bodies: required fields and types, as VALIDATION_ERROR field-path payloads.
+"""Validation of request bodies: the JSON itself, then required fields and types of create/update bodies.
+
+:func:`parse_json_body` turns the raw body into Python values or raises a 400 ``VALIDATION_ERROR``: UTF-8
+only, no ``NaN``/``Infinity`` and no number that overflows (``1e400``, integers beyond 64 bits), nesting at
+most :data:`MAX_JSON_DEPTH` levels. Python's ``json`` would accept the first two and recurse on the last.
 
 Each ``check_*`` function returns a dict ``{"field.path": {"code", "message"}}`` (empty when valid). The
 checks cover what Toloka rejects most often; they do not try to cover every constraint of the API.
@@ -6,12 +10,86 @@ checks cover what Toloka rejects most often; they do not try to cover every cons
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
-from toloka_provider.emulator.errors import field_error
+from toloka_provider.emulator.errors import ApiError, field_error
 from toloka_provider.emulator.state import State, parse_datetime
 
 _MISSING = object()
+
+#: The deepest nesting of arrays and objects a body may have (handlers copy bodies recursively).
+MAX_JSON_DEPTH = 128
+_INT_MAX = 2**63 - 1
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _BadNumber(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _BadNumber(f"{text[:40]} is out of range for a number")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    # 19 digits and a sign is the longest 64-bit integer: check the value only near the edge.
+    if len(text) > 20:
+        raise _BadNumber(f"{text[:40]}... does not fit in 64 bits")
+    value = int(text)
+    if len(text) > 18 and not -_INT_MAX - 1 <= value <= _INT_MAX:
+        raise _BadNumber(f"{text} does not fit in 64 bits")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The JSON request body as Python values; ApiError 400 VALIDATION_ERROR naming what is wrong."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(400, "VALIDATION_ERROR", f"The request body is not UTF-8: {error}") from None
+    text = text.removeprefix("\ufeff")
+    try:
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
+    except _BadNumber as error:
+        raise ApiError(400, "VALIDATION_ERROR", f"The request body has a number out of range: {error}") from None
+    except RecursionError:
+        body = None
+        too_deep = True
+    except ValueError as error:
+        raise ApiError(400, "VALIDATION_ERROR", f"The request body is not valid JSON: {error}") from None
+    else:
+        # Counting brackets is cheap and bounds the depth; walk the values only when it might be too deep.
+        too_deep = (
+            isinstance(body, (dict, list))
+            and text.count("[") + text.count("{") > MAX_JSON_DEPTH
+            and _deeper_than(body, MAX_JSON_DEPTH)
+        )
+    if too_deep:
+        raise ApiError(
+            400, "VALIDATION_ERROR", f"The request body is nested deeper than {MAX_JSON_DEPTH} levels"
+        )
+    return body
 
 
 class Checker:
