@@ -57,7 +57,7 @@ def test_every_example_dag_loads_without_errors_or_deprecated_imports():
 
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {"text_classification", "incremental_review", "labels_consumer", "app_batch",
-                                   "pool_closed_consumer"}
+                                   "pool_closed_consumer", "text_classification_qc"}
     deprecated = [
         f"{w.filename}:{w.lineno}: {w.message}"
         for w in caught
