@@ -8,11 +8,14 @@ with the quality-control steps of ``toloka_provider.operators.quality`` between 
    median seconds) to ``worker_stats.jsonl``.
 3. **Ban** the workers whose golden accuracy is below ``BAN_BELOW`` over at least ``MIN_GOLDEN`` golden answers, in
    the whole project (``TolokaRestrictWorkersOperator``), so they get none of the relabeling.
-4. Give every measured worker the **skill** "golden accuracy × 100" (``TolokaSetUserSkillsOperator``), and
+4. Give every worker with at least ``MIN_GOLDEN_FOR_SKILL`` golden answers the **skill** "golden accuracy × 100"
+   (``TolokaSetUserSkillsOperator``; fewer answers say more about luck than skill), and
    create a relabel pool open only to workers with the skill at ``SKILLED_AT`` or more.
-5. **Relabel** disputed tickets in that pool: ``RELABEL_ROUNDS`` rounds of ``EXTRA_VOTES_PER_ROUND`` vote each —
-   one vote from a skilled worker settles more than two from the open crowd, so the rounds cost less.
-6. Review both pools (reject the work of workers below ``REVIEW_THRESHOLD`` on golden tasks), aggregate the votes
+5. **Relabel** disputed tickets in that pool: ``RELABEL_ROUNDS`` rounds of ``EXTRA_VOTES_PER_ROUND`` vote each
+   (a ticket left with fewer than three counted votes is disputed too) — a vote from a skilled worker settles
+   more than one from the open crowd, so the rounds cost less.
+6. Review both pools (reject, so do not pay for, the work of workers below ``REVIEW_THRESHOLD`` on golden tasks:
+   the same workers whose votes are dropped), aggregate the votes
    with Dawid-Skene (the banned workers' votes left out), pay **bonuses** to the ``BONUS_TOP_N`` best workers (``TolokaCreateBonusesOperator``, capped
    at ``BONUS_CAP``), and write the labels and ``run_summary.json`` (with the money spent: the requester balance
    before and after).
@@ -61,9 +64,10 @@ DATA = HERE / "data" / "support_tickets"
 
 POOL_EXPIRES_IN = timedelta(days=2)
 MIN_GOLDEN = 3
+MIN_GOLDEN_FOR_SKILL = 8  # a skill from fewer golden answers is mostly luck
 BAN_BELOW = 0.6
-SKILLED_AT = 80
-REVIEW_THRESHOLD = 0.5
+SKILLED_AT = 85
+REVIEW_THRESHOLD = BAN_BELOW  # the work whose votes are dropped is not paid for either
 RELABEL_ROUNDS = 3
 EXTRA_VOTES_PER_ROUND = 1
 MAX_VOTES = 3 + RELABEL_ROUNDS * EXTRA_VOTES_PER_ROUND
@@ -215,7 +219,7 @@ with DAG(
         private_comment="text_classification_qc: golden accuracy",
     )
     skill = TolokaSetUserSkillsOperator(
-        task_id="set_skill", skill_name=SKILL_NAME, statistics_path=stats, min_answers=MIN_GOLDEN,
+        task_id="set_skill", skill_name=SKILL_NAME, statistics_path=stats, min_answers=MIN_GOLDEN_FOR_SKILL,
         reason="golden accuracy in the main pool",
     )
 
