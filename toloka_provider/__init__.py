@@ -14,6 +14,7 @@ _OPERATOR_MODULES = [
     "toloka_provider.operators.assignments",
     "toloka_provider.operators.aggregation",
     "toloka_provider.operators.app",
+    "toloka_provider.operators.quality",
 ]
 _SENSOR_MODULES = [
     "toloka_provider.sensors.pool",
@@ -25,6 +26,7 @@ _TRIGGER_MODULES = [
     "toloka_provider.triggers.pool",
     "toloka_provider.triggers.operation",
     "toloka_provider.triggers.app_batch",
+    "toloka_provider.triggers.pool_events",
 ]
 
 

@@ -56,7 +56,8 @@ def test_every_example_dag_loads_without_errors_or_deprecated_imports():
         dagbag = _load_dagbag(EXAMPLES)
 
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"text_classification", "incremental_review", "labels_consumer", "app_batch"}
+    assert set(dagbag.dag_ids) == {"text_classification", "incremental_review", "labels_consumer", "app_batch",
+                                   "pool_closed_consumer", "text_classification_qc"}
     deprecated = [
         f"{w.filename}:{w.lineno}: {w.message}"
         for w in caught

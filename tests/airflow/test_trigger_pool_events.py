@@ -1,0 +1,209 @@
+"""TolokaPoolClosedEventTrigger (triggers/pool_events.py): the AssetWatcher trigger for closed pools.
+
+Run against the in-process emulator; pools change state between polls through the emulator's own state (the
+trigger's sleep is replaced, so no test waits for a clock). A "restart" is a new trigger built from the first
+one's ``serialize()`` kwargs, as the triggerer builds it, sharing the asset state store (a dict here).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.triggers.base import BaseEventTrigger
+
+from toloka_provider.triggers.pool_events import TolokaPoolClosedEventTrigger, Watermark
+
+PROJECT = "1"
+
+
+class _Stop(Exception):
+    """Ends a test's run of the (endless) trigger."""
+
+
+class FakeStateStore:
+    """The asset state store's async accessors, over a dict (Airflow 3.3's triggerer injects the real one)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, object] = {}
+        self.writes = 0
+
+    async def aget(self, key, default=None):
+        return self.data.get(key, default)
+
+    async def aset(self, key, value):
+        json.dumps(value)  # the store keeps JSON
+        self.data[key] = value
+        self.writes += 1
+
+
+@pytest.fixture
+def emu(toloka_emulator_factory, monkeypatch):
+    emulator = toloka_emulator_factory(crowd=0, operation_delay=0.0)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TOLOKA_EMU",
+        json.dumps({"conn_type": "toloka", "password": emulator.token, "host": emulator.url, "extra": {"retries": 0}}),
+    )
+    return emulator
+
+
+def add_pool(emu, project_id=PROJECT) -> str:
+    return emu.state.create("pools", {"project_id": project_id, "private_name": "p", "status": "OPEN"})["id"]
+
+
+def close(emu, pool_id, reason="COMPLETED") -> None:
+    emu.advance_clock(1)  # distinct close times; ties are covered by their own test
+    emu.state.set_pool_status("pools", pool_id, "OPEN")
+    emu.state.set_pool_status("pools", pool_id, "CLOSED", reason)
+
+
+async def collect(trigger, steps=None, polls=6) -> list[dict]:
+    """Run ``trigger`` for ``polls`` pauses; ``steps[n]`` runs at the n-th pause. Returns the event payloads."""
+    pauses = []
+
+    async def fake_sleep(seconds):
+        pauses.append(seconds)
+        if steps and len(pauses) in steps:
+            steps[len(pauses)]()
+        if len(pauses) >= polls:
+            raise _Stop
+
+    trigger._sleep = fake_sleep
+    events = []
+    with pytest.raises(_Stop):
+        async for event in trigger.run():
+            events.append(event.payload)
+    return events
+
+
+def test_serialize_round_trip_and_argument_checks():
+    trigger = TolokaPoolClosedEventTrigger(project_id="7", toloka_conn_id="c", since="2026-01-02T03:04:05Z",
+                                           close_reasons=["completed"], poll_interval=5)
+    path, kwargs = trigger.serialize()
+    assert path == "toloka_provider.triggers.pool_events.TolokaPoolClosedEventTrigger"
+    assert kwargs == {"project_id": "7", "toloka_conn_id": "c", "since": "2026-01-02T03:04:05.000000",
+                      "close_reasons": ["COMPLETED"], "poll_interval": 5.0, "page_size": 300}
+    again = TolokaPoolClosedEventTrigger(**kwargs)
+    assert again.serialize() == (path, kwargs) and isinstance(again, BaseEventTrigger)
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    # The Airflow hash of an event trigger (how the scheduler identifies a watcher) is stable too.
+    assert BaseEventTrigger.hash(path, kwargs) == BaseEventTrigger.hash(*again.serialize())
+    for bad, message in [
+        ({"project_id": ""}, "project_id must be a non-empty string"),
+        ({"project_id": "1", "poll_interval": 0}, "poll_interval must be a number > 0"),
+        ({"project_id": "1", "page_size": 301}, "page_size must be an integer from 1 to 300"),
+        ({"project_id": "1", "since": "yesterday"}, "since must be an ISO 8601 date-time"),
+        ({"project_id": "1", "close_reasons": []}, "close_reasons must name at least one"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            TolokaPoolClosedEventTrigger(**bad)
+
+
+def test_watermark_json_round_trip():
+    mark = Watermark()
+    mark.advance("a", TolokaPoolClosedEventTrigger(project_id="1", since="2026-01-01T00:00:00").since)
+    assert Watermark.from_json(mark.to_json()).to_json() == mark.to_json()
+    assert Watermark.from_json("garbage") is None
+
+
+@pytest.mark.integration
+async def test_one_event_per_closed_pool(emu):
+    already = add_pool(emu)
+    close(emu, already)  # closed before the watcher started: the baseline, not an event
+    first, second, for_update, other_project = add_pool(emu), add_pool(emu), add_pool(emu), add_pool(emu, "2")
+    steps = {
+        1: lambda: close(emu, first),
+        2: lambda: (close(emu, second, "MANUAL"), close(emu, for_update, "FOR_UPDATE"), close(emu, other_project)),
+    }
+    events = await collect(TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu", poll_interval=10), steps, polls=6)
+    assert [(e["pool_id"], e["close_reason"]) for e in events] == [(first, "COMPLETED"), (second, "MANUAL")]
+    assert all(e["project_id"] == PROJECT and e["event_key"] == f"{e['pool_id']}@{e['last_stopped']}" for e in events)
+
+
+@pytest.mark.integration
+async def test_a_pool_reopened_and_closed_again_is_a_new_event(emu):
+    pool_id = add_pool(emu)
+    steps = {1: lambda: close(emu, pool_id), 3: lambda: close(emu, pool_id)}
+    events = await collect(TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu"), steps, polls=5)
+    assert [e["pool_id"] for e in events] == [pool_id, pool_id]
+    assert events[0]["event_key"] != events[1]["event_key"]
+
+
+@pytest.mark.integration
+async def test_pools_closed_at_the_same_instant_are_each_emitted_once(emu):
+    a, b = add_pool(emu), add_pool(emu)
+
+    def close_both():
+        emu.advance_clock(1)
+        for pool_id in (a, b):
+            emu.state.set_pool_status("pools", pool_id, "CLOSED", "COMPLETED")
+        with emu.state.lock:  # the emulator clock runs on: give both the same close time, as Toloka may
+            emu.state.get("pools", b)["last_stopped"] = emu.state.get("pools", a)["last_stopped"]
+
+    store = FakeStateStore()
+    trigger = TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu")
+    trigger.asset_state_store = store
+    events = await collect(trigger, {1: close_both}, polls=3)
+    assert sorted(e["pool_id"] for e in events) == sorted([a, b])
+    assert events[0]["last_stopped"] == events[1]["last_stopped"]
+    restarted = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])
+    restarted.asset_state_store = store
+    assert await collect(restarted, polls=3) == []
+
+
+@pytest.mark.integration
+async def test_none_twice_across_a_triggerer_restart(emu):
+    store = FakeStateStore()
+    before, during, after = add_pool(emu), add_pool(emu), add_pool(emu)
+    trigger = TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu", poll_interval=1)
+    trigger.asset_state_store = store
+    first_run = await collect(trigger, {1: lambda: close(emu, before)}, polls=4)
+    assert [e["pool_id"] for e in first_run] == [before]
+
+    close(emu, during)  # while the triggerer is down
+    restarted = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])  # as the triggerer re-creates it
+    restarted.asset_state_store = store
+    second_run = await collect(restarted, {2: lambda: close(emu, after)}, polls=4)
+    assert [e["pool_id"] for e in second_run] == [during, after]
+    assert store.data[restarted.state_key]["pool_ids"] == [after]
+
+    third = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])
+    third.asset_state_store = store
+    assert await collect(third, polls=3) == []
+
+
+@pytest.mark.integration
+async def test_without_a_state_store_since_gives_at_least_once(emu):
+    """Airflow 3.2 (no asset state store): with ``since`` a restart emits the same closes again, same keys."""
+    clock = emu.state.now_wire()
+    pool_id = add_pool(emu)
+    trigger = TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu", since=clock)
+    assert trigger.asset_state_store is None
+    first = await collect(trigger, {1: lambda: close(emu, pool_id)}, polls=3)
+    again = await collect(TolokaPoolClosedEventTrigger(**trigger.serialize()[1]), polls=2)
+    assert [e["event_key"] for e in first] == [e["event_key"] for e in again] and len(first) == 1
+
+
+@pytest.mark.integration
+async def test_close_reasons_filter(emu):
+    done, manual = add_pool(emu), add_pool(emu)
+    steps = {1: lambda: (close(emu, manual, "MANUAL"), close(emu, done, "COMPLETED"))}
+    events = await collect(TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu", close_reasons="COMPLETED"), steps, 3)
+    assert [e["pool_id"] for e in events] == [done]
+
+
+@pytest.mark.integration
+async def test_a_persistent_error_ends_the_trigger(emu):
+    emu.revoke_token(emu.token)
+    trigger = TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu")
+    with pytest.raises(RuntimeError, match="rejected"):
+        await collect(trigger, polls=3)
+
+
+@pytest.mark.integration
+async def test_transient_errors_are_polled_through(emu):
+    pool_id = add_pool(emu)
+    emu.set_faults("503=1.0", paths=["/api/v1/pools"])
+    steps = {1: emu.clear_faults, 2: lambda: close(emu, pool_id)}
+    events = await collect(TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu"), steps, polls=4)
+    assert [e["pool_id"] for e in events] == [pool_id]
