@@ -17,10 +17,10 @@ import requests
 from test_op_fakes import make_context
 
 from toloka_provider.client import TolokaClient
-from toloka_provider.client.errors import ApiError
+from toloka_provider.client.errors import AccessDeniedApiError, ApiError, RemoteServiceUnavailableApiError
 from toloka_provider.hooks.toloka import TolokaHook
 from toloka_provider.links import POOL_URL_XCOM_KEY, PROJECT_URL_XCOM_KEY
-from toloka_provider.operators._common import TolokaApiFailure, TolokaInputError
+from toloka_provider.operators.base import TolokaApiFailure, TolokaInputError
 from toloka_provider.operators.quality import (
     TolokaCreateBonusesOperator,
     TolokaRestrictWorkersOperator,
@@ -194,8 +194,10 @@ class _Refusing:
         self.status = status
 
     def find_user_restrictions(self, **filters):
-        raise ApiError(self.status, "ACCESS_DENIED" if self.status == 403 else "INTERNAL", "no", "req-1", None,
-                       "GET", "/api/v1/user-restrictions")
+        # The classes the client maps these codes to (errors.error_from_response).
+        error_class = AccessDeniedApiError if self.status == 403 else RemoteServiceUnavailableApiError
+        raise error_class(self.status, "ACCESS_DENIED" if self.status == 403 else "INTERNAL", "no", "req-1", None,
+                          "GET", "/api/v1/user-restrictions")
 
 
 @pytest.mark.parametrize(("status", "expected"), [(403, TolokaApiFailure), (503, ApiError)])

@@ -28,22 +28,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from toloka_provider.client.errors import is_transient as may_have_been_applied
 from toloka_provider.links import TolokaPoolLink, TolokaProjectLink
-from toloka_provider.operators._common import (
-    RunIdentity,
-    TolokaApiFailure,
-    TolokaBaseOperator,
-    TolokaInputError,
-    describe_api_error,
-    field,
-    iter_jsonl,
-    may_have_been_applied,
-)
+from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, toloka_error_mapping
+from toloka_provider.operators.files import iter_jsonl
+from toloka_provider.operators.identity import RunIdentity
+from toloka_provider.steps.values import field
 
 #: How many entries of a list (banned workers, ...) an XCom carries at most; the counts are always complete.
 XCOM_LIST_LIMIT = 100
@@ -55,25 +50,10 @@ SCOPES = ("POOL", "PROJECT", "ALL_PROJECTS")
 # Shared helpers
 
 
-@contextlib.contextmanager
-def api_errors(conn_id: str) -> Iterator[None]:
-    """Map client errors: transient ones pass through (Airflow retries), persistent ones fail the task at once."""
-    from toloka_provider.client.errors import ApiError, TolokaArgumentError, is_transient
-
-    try:
-        yield
-    except TolokaArgumentError as error:
-        raise TolokaInputError(str(error)) from error
-    except ApiError as error:
-        if is_transient(error):
-            raise
-        if error.status_code == 401:
-            hint = f"the API token of Airflow connection {conn_id!r} was rejected; check or renew it"
-        elif error.status_code == 403:
-            hint = f"the token of Airflow connection {conn_id!r} has no access to this"
-        else:
-            hint = "Toloka refused the request"
-        raise TolokaApiFailure(f"{hint} (not retried): {describe_api_error(error)}", error) from error
+def api_errors(conn_id: str) -> contextlib.AbstractContextManager[None]:
+    """Map client errors the way every operator does (``operators.base.toloka_error_mapping``): bad arguments
+    fail as input errors, transient ones pass through (Airflow retries), persistent ones fail at once."""
+    return toloka_error_mapping(conn_id)
 
 
 def read_statistics(path: Any, *, argument: str = "statistics_path") -> list[dict]:

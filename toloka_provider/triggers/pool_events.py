@@ -47,8 +47,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from toloka_provider.client.errors import is_transient
+from toloka_provider.client.waits import describe_persistent_error, normalise_names
 from toloka_provider.hooks.toloka import TolokaHook
-from toloka_provider.triggers.outcomes import describe_persistent_error, is_transient_error, normalise_names
 
 #: Pools fetched per poll (Toloka's page limit for pools is 300).
 DEFAULT_PAGE_SIZE = 300
@@ -221,7 +222,7 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            if not is_transient_error(error):
+            if not is_transient(error):
                 raise RuntimeError(
                     describe_persistent_error(error, f"Toloka project {self.project_id}'s pools", self.toloka_conn_id)
                 ) from error
