@@ -157,8 +157,8 @@ class TolokaApi:
         return self._run(call_model(self._new_retry_policy, model, "GET", path, params=params))
 
     def _send(
-        self, model: type[models.BaseModel], method: str, path: str, body: Any, params: Mapping[str, str] | None = None,
-        *, idempotent: bool = True,
+        self, model: type[models.BaseModel], method: str, path: str, body: Any,
+        params: Mapping[str, str] | None = None, *, idempotent: bool = True,
     ) -> Any:
         return self._run(
             call_model(self._new_retry_policy, model, method, path, body=body, params=params, idempotent=idempotent)

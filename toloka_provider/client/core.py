@@ -232,7 +232,9 @@ def call_json(
     return decode_json(response, method, path, expect)
 
 
-def call_model(new_policy: PolicyFactory, model: type[models.BaseModel], method: str, path: str, **kwargs: Any) -> Plan:
+def call_model(
+    new_policy: PolicyFactory, model: type[models.BaseModel], method: str, path: str, **kwargs: Any
+) -> Plan:
     """One call whose answer is a JSON object read as ``model``; any other answer is a ``ResponseFormatError``."""
     response: Response = yield from call(new_policy, method, path, **kwargs)
     return parse_model(model, decode_json(response, method, path, dict), response, method, path)
@@ -292,7 +294,9 @@ def parse_page(response: Response, listing: Listing, path: str) -> tuple[list[di
         raise format_error(response, "GET", path, str(exc)) from None
 
 
-def _item_error(response: Response, path: str, model: type[models.BaseModel], index: int, exc: BaseException) -> errors.ResponseFormatError:
+def _item_error(
+    response: Response, path: str, model: type[models.BaseModel], index: int, exc: BaseException
+) -> errors.ResponseFormatError:
     return format_error(
         response, "GET", path, f"item {index} is not a valid {model.__name__}: {type(exc).__name__}: {exc}"
     )
@@ -362,7 +366,9 @@ def prepare_pages(
     return _walk_pages(new_policy, listing, path, query, build)
 
 
-def _lazy_models(model: type[models.BaseModel], items: list, response: Response, path: str, secrets: tuple[str, ...]) -> Any:
+def _lazy_models(
+    model: type[models.BaseModel], items: list, response: Response, path: str, secrets: tuple[str, ...]
+) -> Any:
     """Build each item when the caller's iterator reaches it; a bad item is a ``ResponseFormatError`` then."""
     from_json_dict = model.from_json_dict
     for index, item in enumerate(items):
