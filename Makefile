@@ -19,6 +19,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy toloka_provider
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

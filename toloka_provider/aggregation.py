@@ -23,7 +23,7 @@ import math
 import operator
 from array import array
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -37,17 +37,22 @@ __all__ = [
     "wawa",
 ]
 
+# The caller's own task, worker and label ids: a result is keyed by the same types as its answers.
+TaskT = TypeVar("TaskT", bound=Hashable)
+WorkerT = TypeVar("WorkerT", bound=Hashable)
+LabelT = TypeVar("LabelT", bound=Hashable)
+
 # Keeps every probability away from 0 and 1, so logs stay finite and no worker is "never wrong".
 _EPSILON = 1e-6
 
 
 @attrs.frozen
-class AggregationResult:
+class AggregationResult(Generic[TaskT, WorkerT, LabelT]):
     """``labels``: ``{task_id: (label, confidence)}``; ``worker_quality``: ``{worker_id: accuracy estimate}``;
     ``iterations``: EM iterations run (0 for the voting methods)."""
 
-    labels: dict[Hashable, tuple[Hashable, float]]
-    worker_quality: dict[Hashable, float]
+    labels: dict[TaskT, tuple[LabelT, float]]
+    worker_quality: dict[WorkerT, float]
     iterations: int = 0
 
 
@@ -94,7 +99,7 @@ class _Encoded:
     def by_task(self, t: int) -> range:
         return range(self.starts[t], self.ends[t])
 
-    def golden_rows(self, golden: Mapping[Hashable, Hashable] | None) -> dict[int, int]:
+    def golden_rows(self, golden: Mapping[TaskT, Hashable] | None) -> dict[int, int]:
         """``{task index: label index}`` for the golden tasks that have answers."""
         if not golden:
             return {}
@@ -119,7 +124,7 @@ class _Segments:
         self.ends = ends
 
     @classmethod
-    def grouped(cls, keys: list[int], count: int) -> _Segments:
+    def grouped(cls, keys: Sequence[int], count: int) -> _Segments:
         """Runs of the answers that share a key (0 <= key < count), e.g. a worker index."""
         order = sorted(range(len(keys)), key=keys.__getitem__)
         sizes = [0] * count
@@ -182,7 +187,11 @@ def _agreement(data: _Encoded, rows: list[list[float]]) -> list[float]:
     return quality
 
 
-def _result(data: _Encoded, rows: list[list[float]], quality: list[float], iterations: int) -> AggregationResult:
+def _result(
+    data: _Encoded, rows: list[list[float]], quality: list[float], iterations: int
+) -> AggregationResult[Any, Any, Any]:
+    # Any: ``_Encoded`` keeps the caller's ids as plain hashables; each public method's signature says
+    # that they come back as the types they went in as.
     labels = {}
     for t, row in enumerate(rows):
         best = max(range(len(row)), key=lambda i: (row[i], -i))
@@ -191,8 +200,8 @@ def _result(data: _Encoded, rows: list[list[float]], quality: list[float], itera
 
 
 def majority_vote(
-    answers: Iterable[tuple[Hashable, Hashable, Hashable]], *, golden: Mapping[Hashable, Hashable] | None = None
-) -> AggregationResult:
+    answers: Iterable[tuple[TaskT, WorkerT, LabelT]], *, golden: Mapping[TaskT, LabelT] | None = None
+) -> AggregationResult[TaskT, WorkerT, LabelT]:
     """The most frequent label per task (confidence = its share); quality = agreement with the result.
 
     With ``golden``, golden tasks take their known label, and quality counts them too.
@@ -214,8 +223,8 @@ def _hard(rows: list[list[float]]) -> list[list[float]]:
 
 
 def wawa(
-    answers: Iterable[tuple[Hashable, Hashable, Hashable]], *, golden: Mapping[Hashable, Hashable] | None = None
-) -> AggregationResult:
+    answers: Iterable[tuple[TaskT, WorkerT, LabelT]], *, golden: Mapping[TaskT, LabelT] | None = None
+) -> AggregationResult[TaskT, WorkerT, LabelT]:
     """Worker agreement with aggregate: each worker's weight is their agreement with the majority vote
     (with ``golden``: with the known labels where there are any), then a weighted majority vote."""
     data = _Encoded(answers)
@@ -259,12 +268,12 @@ def _columns_to_rows(columns: Sequence[Sequence[float]]) -> list[list[float]]:
 
 
 def one_coin_dawid_skene(
-    answers: Iterable[tuple[Hashable, Hashable, Hashable]],
+    answers: Iterable[tuple[TaskT, WorkerT, LabelT]],
     *,
-    golden: Mapping[Hashable, Hashable] | None = None,
+    golden: Mapping[TaskT, LabelT] | None = None,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
-) -> AggregationResult:
+) -> AggregationResult[TaskT, WorkerT, LabelT]:
     """Dawid–Skene with one parameter per worker: right with probability ``p``, otherwise any other label
     equally likely. EM from the majority vote, until the log-likelihood per answer gains less than
     ``tolerance``; quality = ``p``."""
@@ -335,12 +344,12 @@ def _unpair(sums: list[list[complex]], k: int) -> list[list[float]]:
 
 
 def dawid_skene(
-    answers: Iterable[tuple[Hashable, Hashable, Hashable]],
+    answers: Iterable[tuple[TaskT, WorkerT, LabelT]],
     *,
-    golden: Mapping[Hashable, Hashable] | None = None,
+    golden: Mapping[TaskT, LabelT] | None = None,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
-) -> AggregationResult:
+) -> AggregationResult[TaskT, WorkerT, LabelT]:
     """Full Dawid–Skene: a confusion matrix ``P(answer | true label)`` per worker, EM from the majority vote,
     until the log-likelihood per answer gains less than ``tolerance``.
 
@@ -401,11 +410,11 @@ METHODS = {
 
 
 def aggregate(
-    answers: Iterable[tuple[Hashable, Hashable, Hashable]],
+    answers: Iterable[tuple[TaskT, WorkerT, LabelT]],
     method: str = "dawid_skene",
     *,
-    golden: Mapping[Hashable, Hashable] | None = None,
-) -> AggregationResult:
+    golden: Mapping[TaskT, LabelT] | None = None,
+) -> AggregationResult[TaskT, WorkerT, LabelT]:
     """Run the named method (one of :data:`METHODS`)."""
     try:
         run = METHODS[method]

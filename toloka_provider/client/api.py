@@ -153,12 +153,12 @@ class TolokaApi:
 
     # ---- small plan builders --------------------------------------------------------------------------
 
-    def _get(self, model: type, path: str, params: Mapping[str, str] | None = None) -> Any:
+    def _get(self, model: type[models.BaseModel], path: str, params: Mapping[str, str] | None = None) -> Any:
         return self._run(call_model(self._new_retry_policy, model, "GET", path, params=params))
 
     def _send(
-        self, model: type, method: str, path: str, body: Any, params: Mapping[str, str] | None = None,
-        *, idempotent: bool = True,
+        self, model: type[models.BaseModel], method: str, path: str, body: Any,
+        params: Mapping[str, str] | None = None, *, idempotent: bool = True,
     ) -> Any:
         return self._run(
             call_model(self._new_retry_policy, model, method, path, body=body, params=params, idempotent=idempotent)
@@ -170,14 +170,14 @@ class TolokaApi:
     def _pages(self, listing, model, name, filters, batch_size, path_fields=None) -> Any:
         return self._iterate(core.prepare_pages(self._new_retry_policy, listing, model, name, filters, batch_size, path_fields))
 
-    def _action_then_get(self, action_path: str, model: type, object_path: str) -> Any:
+    def _action_then_get(self, action_path: str, model: type[models.BaseModel], object_path: str) -> Any:
         def plan() -> Plan:
             yield from core.run_action(self._new_retry_policy, action_path, poll_interval=OPERATION_POLL_INTERVAL)
             return (yield from call_model(self._new_retry_policy, model, "GET", object_path))
 
         return self._run(plan())
 
-    def _clone(self, path: str, model: type, new_id_key: str, base: str) -> Any:
+    def _clone(self, path: str, model: type[models.BaseModel], new_id_key: str, base: str) -> Any:
         def plan() -> Plan:
             # A repeated clone request makes a second clone: retried only after a 429 (see core.call).
             operation = yield from core.run_action(

@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import attrs
 
@@ -72,6 +72,10 @@ def as_body(value: Any, argument: str) -> dict:
     raise errors.TolokaArgumentTypeError(f"{argument} must be a model object or a dict, got {type(value).__name__}")
 
 
+@overload
+def format_sort(sort: None) -> None: ...
+@overload
+def format_sort(sort: str | Iterable[str]) -> str: ...
 def format_sort(sort: str | Iterable[str] | None) -> str | None:
     if sort is None:
         return None
@@ -195,7 +199,7 @@ def _expected(expect: type | tuple[type, ...]) -> str:
     return " or ".join(f"a JSON {_JSON_KINDS.get(kind, kind.__name__).split()[-1]}" for kind in kinds)
 
 
-def parse_model(model: type, data: Any, response: Response, method: str, path: str) -> Any:
+def parse_model(model: type[models.BaseModel], data: Any, response: Response, method: str, path: str) -> Any:
     """``model.from_json_dict(data)``, a ``ResponseFormatError`` naming the model when the data does not fit."""
     try:
         return model.from_json_dict(data)
@@ -228,7 +232,9 @@ def call_json(
     return decode_json(response, method, path, expect)
 
 
-def call_model(new_policy: PolicyFactory, model: type, method: str, path: str, **kwargs: Any) -> Plan:
+def call_model(
+    new_policy: PolicyFactory, model: type[models.BaseModel], method: str, path: str, **kwargs: Any
+) -> Plan:
     """One call whose answer is a JSON object read as ``model``; any other answer is a ``ResponseFormatError``."""
     response: Response = yield from call(new_policy, method, path, **kwargs)
     return parse_model(model, decode_json(response, method, path, dict), response, method, path)
@@ -264,7 +270,7 @@ def step(plan: Plan, value: Any, secrets: tuple[str, ...], last: Any) -> Any:
 
 
 def find_page(
-    new_policy: PolicyFactory, listing: Listing, model: type, method_name: str, path: str,
+    new_policy: PolicyFactory, listing: Listing, model: type[models.BaseModel], method_name: str, path: str,
     filters: Mapping[str, Any], sort: Any, limit: int | None,
 ) -> Plan:
     """Eagerly validated by the caller (``prepare_find``); one GET, one ``SearchResult``."""
@@ -288,14 +294,16 @@ def parse_page(response: Response, listing: Listing, path: str) -> tuple[list[di
         raise format_error(response, "GET", path, str(exc)) from None
 
 
-def _item_error(response: Response, path: str, model: type, index: int, exc: BaseException) -> errors.ResponseFormatError:
+def _item_error(
+    response: Response, path: str, model: type[models.BaseModel], index: int, exc: BaseException
+) -> errors.ResponseFormatError:
     return format_error(
         response, "GET", path, f"item {index} is not a valid {model.__name__}: {type(exc).__name__}: {exc}"
     )
 
 
 def prepare_find(
-    new_policy: PolicyFactory, listing: Listing, model: type, method_name: str,
+    new_policy: PolicyFactory, listing: Listing, model: type[models.BaseModel], method_name: str,
     filters: Mapping[str, Any], sort: Any, limit: int | None, path_fields: Mapping[str, str] | None = None,
 ) -> Plan:
     """Validate a ``find_X`` call now (before any request) and return its plan."""
@@ -332,7 +340,7 @@ def _walk_pages(new_policy: PolicyFactory, listing: Listing, path: str, query: d
 
 
 def prepare_pages(
-    new_policy: PolicyFactory, listing: Listing, model: type | None, method_name: str,
+    new_policy: PolicyFactory, listing: Listing, model: type[models.BaseModel] | None, method_name: str,
     filters: Mapping[str, Any], batch_size: int | None, path_fields: Mapping[str, str] | None = None,
 ) -> Plan:
     """Validate a ``get_X`` call now and return its keyset-paging plan.
@@ -358,7 +366,9 @@ def prepare_pages(
     return _walk_pages(new_policy, listing, path, query, build)
 
 
-def _lazy_models(model: type, items: list, response: Response, path: str, secrets: tuple[str, ...]) -> Any:
+def _lazy_models(
+    model: type[models.BaseModel], items: list, response: Response, path: str, secrets: tuple[str, ...]
+) -> Any:
     """Build each item when the caller's iterator reaches it; a bad item is a ``ResponseFormatError`` then."""
     from_json_dict = model.from_json_dict
     for index, item in enumerate(items):
@@ -458,7 +468,7 @@ class BatchKind:
     """How one kind of object is created in bulk (tasks, task suites, user bonuses)."""
 
     path: str
-    model: type
+    model: type[models.BaseModel]
     created_id_key: str  # in an operation log item's output
     sync_chunk: int  # most objects per sync-mode request
     listing: Listing  # where created objects are read back
@@ -529,7 +539,8 @@ def collect_batch_operation(
     for number, entry in enumerate(log_items or ()):
         if not isinstance(entry, dict):
             raise format_error(response, "GET", log_path, f"log entry {number} is {json_kind(entry)}, not an object")
-        entry_input = entry.get("input") if isinstance(entry.get("input"), dict) else {}
+        entry_input = entry.get("input")
+        entry_input = entry_input if isinstance(entry_input, dict) else {}
         output = entry.get("output")
         output = output if isinstance(output, dict) else {}
         success = bool(entry.get("success"))

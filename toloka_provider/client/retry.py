@@ -30,6 +30,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
+from typing import Literal, overload
 
 import attrs
 
@@ -48,6 +49,16 @@ MAX_RETRIES = 100
 _RETRY_AFTER_MAX_LENGTH = 64  # longer header values are garbage, not parsed
 
 
+def _status_set(statuses: Iterable[int]) -> frozenset[int]:
+    # A named converter: with the generic class ``frozenset`` itself, mypy's attrs plugin types the
+    # ``statuses`` parameter as an unsolvable ``Iterable[_T_co]``.
+    return frozenset(statuses)
+
+
+@overload
+def check_seconds(argument: str, value: object, *, allow_none: Literal[False] = False) -> float: ...
+@overload
+def check_seconds(argument: str, value: object, *, allow_none: bool) -> float | None: ...
 def check_seconds(argument: str, value: object, *, allow_none: bool = False) -> float | None:
     """A non-negative finite number of seconds (``TolokaArgumentError`` naming ``argument`` otherwise)."""
     if value is None and allow_none:
@@ -131,7 +142,7 @@ class RetryPolicy:
     total: int = 3
     backoff_factor: float = 1.0
     backoff_cap: float = 60.0
-    statuses: frozenset[int] = attrs.field(default=RETRY_STATUSES, converter=frozenset)
+    statuses: frozenset[int] = attrs.field(default=RETRY_STATUSES, converter=_status_set)
     retry_quotas: frozenset[str] = attrs.field(default=frozenset({"MIN"}), converter=normalize_retry_quotas)
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
     rng: random.Random = attrs.field(factory=random.Random, repr=False, eq=False)

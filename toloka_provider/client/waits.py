@@ -359,7 +359,7 @@ def check_id(value: Any, argument: str) -> str:
     return value
 
 
-def _get(new_policy: core.PolicyFactory, model: type, path: str) -> Plan:
+def _get(new_policy: core.PolicyFactory, model: type[models.BaseModel], path: str) -> Plan:
     return core.call_model(new_policy, model, "GET", path)
 
 

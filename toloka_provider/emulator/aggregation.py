@@ -38,7 +38,7 @@ def _check_request(body: dict, need_task: bool) -> list[str]:
     fields = body.get("fields")
     if not isinstance(fields, list) or not fields or not all(isinstance(f, dict) and f.get("name") for f in fields):
         errors["fields"] = {"code": "VALUE_REQUIRED", "message": "fields must be a non-empty list of {name}"}
-    if errors:
+    if errors or not isinstance(fields, list):  # a non-list is in errors already (for the type checker)
         raise validation_error(errors)
     return [f["name"] for f in fields]
 

@@ -136,6 +136,22 @@ def _book(state: Any) -> _AppsBook:
 # ------------------------------------------------------------------------------------------- lists
 
 
+def _text_in(field_name: str, wanted: set[str]) -> Callable[[dict], bool]:
+    return lambda obj: str(obj.get(field_name)) in wanted
+
+
+def _id_after(after_id: str) -> Callable[[dict], bool]:
+    return lambda obj: obj["id"] > after_id
+
+
+def _compares(field_name: str, bound: str, compare: Callable[[str, str], bool]) -> Callable[[dict], bool]:
+    return lambda obj: obj.get(field_name) is not None and compare(str(obj.get(field_name)), bound)
+
+
+def _text_of(field_name: str) -> Callable[[dict], str]:
+    return lambda obj: str(obj.get(field_name) or "")
+
+
 def _page(
     request: Any,
     objects: list[dict],
@@ -160,7 +176,7 @@ def _page(
         if value is None:
             continue
         wanted = set(value.split(","))
-        checks.append(lambda obj, f=field_name, w=wanted: str(obj.get(f)) in w)
+        checks.append(_text_in(field_name, wanted))
     operators = {
         "_gt": lambda a, b: a > b,
         "_gte": lambda a, b: a >= b,
@@ -169,7 +185,7 @@ def _page(
     }
     after_id = request.arg("after_id")
     if after_id:
-        checks.append(lambda obj, v=after_id: obj["id"] > v)
+        checks.append(_id_after(after_id))
     for name, field_name in ranges.items():
         for suffix, compare in operators.items():
             value = request.arg(name + suffix)
@@ -180,9 +196,7 @@ def _page(
                     value = normalize_datetime(value)
                 except ValueError as error:
                     raise invalid_parameter(name + suffix, str(error), "INVALID_DATE_TIME_SYNTAX") from None
-            checks.append(
-                lambda obj, f=field_name, v=value, c=compare: obj.get(f) is not None and c(str(obj.get(f)), v)
-            )
+            checks.append(_compares(field_name, value, compare))
     selected = [obj for obj in objects if all(check(obj) for check in checks)]
     sort_text = request.arg("sort") or "id"
     keys = [key.strip() for key in sort_text.split(",") if key.strip()]
@@ -194,7 +208,7 @@ def _page(
             keys.append("id")  # a total order, so that pages never overlap
         for key in reversed(keys):
             field_name = key.lstrip("-")
-            selected.sort(key=lambda obj, f=field_name: str(obj.get(f) or ""), reverse=key.startswith("-"))
+            selected.sort(key=_text_of(field_name), reverse=key.startswith("-"))
     else:
         selected.sort(key=lambda obj: obj["id"])
     return 200, {"content": selected[:limit], "has_more": len(selected) > limit}
@@ -295,7 +309,7 @@ def _create_app_project(request: Any) -> tuple:
             errors["parameters.instruction_classes"] = field_error(
                 "VALUE_REQUIRED", "expected a non-empty list of {label, value} objects"
             )
-    if errors:
+    if errors or app is None:  # a None app is in errors already; the test tells the type checker
         raise validation_error(errors)
     with state.lock:
         project = {
@@ -617,7 +631,7 @@ def _sync_batch(request: Any) -> tuple:
         items = body.get("items")
         if not isinstance(items, list) or not items:
             errors["items"] = field_error("ARRAY_EXPECTED", "expected a non-empty array of input_data objects")
-        if errors:
+        if errors or not isinstance(items, list):  # a non-list is in errors already (for the type checker)
             raise validation_error(errors)
         now = state.now_wire()
         batch = {
@@ -708,7 +722,9 @@ def work_batches(state: Any, crowd: Any, units: int, now: datetime) -> int:
 
 def _item_answer(crowd: Any, project: Mapping[str, Any] | None, item: Mapping[str, Any]) -> dict:
     classes = [entry.get("value") for entry in ((project or {}).get("parameters") or {}).get("instruction_classes") or ()]
-    output_spec = {"category": {"type": "string", "required": True, "allowed_values": classes or ["other"]}}
+    output_spec: dict[str, dict[str, Any]] = {
+        "category": {"type": "string", "required": True, "allowed_values": classes or ["other"]}
+    }
     workers = [worker for worker in crowd.workers if not worker.spammer] or crowd.workers
     if not workers:
         return {"category": output_spec["category"]["allowed_values"][0]}

@@ -232,6 +232,13 @@ def _make_patch(kind: str, set_overlap_or_min: bool):
     return patch
 
 
+def _list(spec: ListSpec):
+    def handle(request: Request) -> tuple:
+        return list_page(request, spec)
+
+    return handle
+
+
 def _get(kind: str):
     def handle(request: Request) -> tuple:
         state = request.state
@@ -243,7 +250,7 @@ def _get(kind: str):
 
 def register(router: Router, state: State) -> None:
     for kind, path, spec in (("tasks", "tasks", TASKS), ("task_suites", "task-suites", TASK_SUITES)):
-        router.add("GET", f"{API}/{path}", lambda request, s=spec: list_page(request, s))
+        router.add("GET", f"{API}/{path}", _list(spec))
         router.add("POST", f"{API}/{path}", _make_create(kind))
         router.add("GET", f"{API}/{path}/{{id}}", _get(kind))
         router.add("PATCH", f"{API}/{path}/{{id}}", _make_patch(kind, False))

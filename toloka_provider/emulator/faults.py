@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 FAULT_KINDS = ("500", "502", "503", "429", "429quota", "drop", "lost")
 
@@ -25,6 +26,8 @@ def parse_fault_spec(spec: str | Mapping[str, float] | None) -> dict[str, float]
     """``"500=0.1,drop=0.02"`` or ``{"500": 0.1}`` -> ``{"500": 0.1, "drop": 0.02}``; ValueError naming the bad part."""
     if spec is None or spec == "":
         return {}
+    # A rate is whatever the caller gave (a number, or text from the spec string); float() checks it below.
+    pairs: list[tuple[str, Any]]
     if isinstance(spec, Mapping):
         pairs = [(str(kind), rate) for kind, rate in spec.items()]
     else:

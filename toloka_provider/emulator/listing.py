@@ -144,19 +144,19 @@ def build_predicates(
             get = _getter(field_path)
             if name in spec.int_fields:
                 wanted_int = _convert(value, "int", name)
-                predicates.append(lambda obj, g=get, w=wanted_int: g(obj) == w)
+                predicates.append(_equals_predicate(get, wanted_int))
             elif name in spec.bool_fields:
                 if value.lower() not in ("true", "false"):
                     raise invalid_parameter(name, f"expected true or false, got {_clip(value)!r}", "BOOLEAN_EXPECTED")
                 wanted_bool = value.lower() == "true"
-                predicates.append(lambda obj, g=get, w=wanted_bool: bool(g(obj)) == w)
+                predicates.append(_truth_predicate(get, wanted_bool))
             elif "," in value:
                 allowed = frozenset(part.strip() for part in value.split(","))
-                predicates.append(lambda obj, g=get, a=allowed: g(obj) in a)
+                predicates.append(_member_predicate(get, allowed))
             elif "." not in field_path:  # the hot path (status=...): one call per object, not two
-                predicates.append(lambda obj, p=field_path, w=value: obj.get(p) == w)
+                predicates.append(_field_predicate(field_path, value))
             else:
-                predicates.append(lambda obj, g=get, w=value: g(obj) == w)
+                predicates.append(_equals_predicate(get, value))
             continue
         for suffix, op in _RANGE_SUFFIXES.items():
             if not name.endswith(suffix):
@@ -172,6 +172,22 @@ def build_predicates(
                 predicates.append(_range_predicate(_getter(path), op, bound))
             break
     return predicates, id_bounds
+
+
+def _equals_predicate(get: Callable[[dict], Any], wanted: Any) -> Callable[[dict], bool]:
+    return lambda obj: get(obj) == wanted
+
+
+def _truth_predicate(get: Callable[[dict], Any], wanted: bool) -> Callable[[dict], bool]:
+    return lambda obj: bool(get(obj)) == wanted
+
+
+def _member_predicate(get: Callable[[dict], Any], allowed: frozenset[str]) -> Callable[[dict], bool]:
+    return lambda obj: get(obj) in allowed
+
+
+def _field_predicate(field: str, wanted: str) -> Callable[[dict], bool]:
+    return lambda obj: obj.get(field) == wanted
 
 
 def _range_predicate(get: Callable[[dict], Any], op: str, bound: Any) -> Callable[[dict], bool]:

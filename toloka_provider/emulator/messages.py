@@ -23,7 +23,8 @@ What happens
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from toloka_provider.emulator import quality
 from toloka_provider.emulator.errors import does_not_exist, field_error, validation_error
@@ -43,17 +44,20 @@ def _folder_list(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
+def _in_every_folder(value: str) -> Callable[[dict], bool]:
+    wanted = _folder_list(value)
+    return lambda thread: wanted <= set(thread.get("folders") or ())
+
+
+def _in_no_folder(value: str) -> Callable[[dict], bool]:
+    unwanted = _folder_list(value)
+    return lambda thread: not unwanted & set(thread.get("folders") or ())
+
+
 MESSAGE_THREADS = ListSpec(
     "message_threads",
     ranges={"id": ("id", "str"), "created": ("created", "date")},
-    custom={
-        "folder": lambda value: (
-            lambda thread, wanted=_folder_list(value): wanted <= set(thread.get("folders") or ())
-        ),
-        "folder_ne": lambda value: (
-            lambda thread, unwanted=_folder_list(value): not unwanted & set(thread.get("folders") or ())
-        ),
-    },
+    custom={"folder": _in_every_folder, "folder_ne": _in_no_folder},
 )
 
 _BOOKS: weakref.WeakKeyDictionary[Any, dict[str, list[dict]]] = weakref.WeakKeyDictionary()
@@ -141,7 +145,7 @@ def compose(request: Request) -> tuple:
     with state.lock:
         workers = list(quality.worker_profiles(state))
         if select == "DIRECT":
-            recipients = list(dict.fromkeys(ids))
+            recipients = list(dict.fromkeys(cast("list[str]", ids)))  # checked above: DIRECT has a list
         elif select == "ALL":
             recipients = workers
         else:

@@ -456,7 +456,8 @@ def set_user_restriction(request: Request) -> tuple:
                 f"will_expire must be an ISO 8601 date-time, got {body['will_expire']!r}",
             )
     with state.lock:
-        target = {"PROJECT": ("project_id", "projects"), "POOL": ("pool_id", "pools")}.get(scope)
+        targets = {"PROJECT": ("project_id", "projects"), "POOL": ("pool_id", "pools")}
+        target = targets.get(scope) if scope is not None else None
         if target is not None:
             key, kind = target
             value = body.get(key)

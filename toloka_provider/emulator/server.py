@@ -479,9 +479,9 @@ class TolokaEmulator:
         request_id = uuid.uuid4().hex
         try:
             raw_body = self._read_body(handler, method)
-        except ApiError as error:
-            self._count(method, "(http)", error.status)
-            self._send(handler, error.status, dumps(error.body(request_id)), "application/json", request_id)
+        except ApiError as exc:
+            self._count(method, "(http)", exc.status)
+            self._send(handler, exc.status, dumps(exc.body(request_id)), "application/json", request_id)
             return
         # HEAD is GET without the body (``_send`` drops it); any other method is unknown here.
         resolved = self.router.resolve("GET" if method == "HEAD" else method, path)
@@ -580,8 +580,8 @@ class TolokaEmulator:
                 return status, payload.content, payload.content_type, headers
             # Encoded here, so that an answer that cannot be encoded is a 500 like any other handler bug.
             return status, dumps(payload), "application/json", headers
-        except ApiError as error:
-            return error.status, dumps(error.body(request_id)), "application/json", None
+        except ApiError as exc:
+            return exc.status, dumps(exc.body(request_id)), "application/json", None
         except Exception:
             log.exception("emulator handler for %s %s failed", method, route.template)
             error = ApiError(500, "INTERNAL_ERROR", "The emulator failed to handle the request")

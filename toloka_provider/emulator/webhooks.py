@@ -276,6 +276,8 @@ def _post(url: str, body: bytes, secret: str | None) -> tuple[int | None, str | 
     if not is_loopback_url(url):  # checked at subscription time too; never call out
         return None, "CONNECTION_ERROR"
     parts = urlsplit(url)
+    if parts.hostname is None:  # a loopback URL has a host; the test tells the type checker
+        return None, "CONNECTION_ERROR"
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
     headers = {"Content-Type": "application/json", "User-Agent": "TolokaEmulator-Webhooks/1"}

@@ -31,12 +31,12 @@ def _answers(votes: Mapping[str, list[tuple[str, str]]]) -> list[tuple[str, str,
 
 def majority_vote(votes: dict[str, list[tuple[str, str]]]) -> dict[str, tuple[str, float]]:
     """``{task_id: (label, confidence)}``: the most frequent label (ties: the smallest key), confidence = share."""
-    return dict(aggregation.majority_vote(_answers(votes)).labels)  # type: ignore[arg-type]
+    return dict(aggregation.majority_vote(_answers(votes)).labels)
 
 
 def dawid_skene(votes: dict[str, list[tuple[str, str]]]) -> dict[str, tuple[str, float]]:
     """``{task_id: (label, posterior)}`` by Dawid–Skene (per-worker confusion matrices, EM from the majority)."""
-    return dict(aggregation.dawid_skene(_answers(votes)).labels)  # type: ignore[arg-type]
+    return dict(aggregation.dawid_skene(_answers(votes)).labels)
 
 
 def aggregate_votes(
@@ -44,7 +44,7 @@ def aggregate_votes(
     method: str,
     *,
     golden: Mapping[str, str] | None = None,
-) -> aggregation.AggregationResult:
+) -> aggregation.AggregationResult[str, str, str]:
     """Run ``method`` over the votes; ``golden`` (``{task_id: label key}``) initialises worker quality."""
     return aggregation.aggregate(_answers(votes), method, golden=golden)
 

@@ -82,7 +82,7 @@ class TolokaPollingTrigger(BaseTrigger):
         return f"{cls.__module__}.{cls.__qualname__}", kwargs
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.serialize() == self.serialize()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.serialize() == self.serialize()
 
     def __hash__(self) -> int:
         path, kwargs = self.serialize()
