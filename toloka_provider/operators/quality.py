@@ -214,7 +214,7 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
         self.rule = rule
         self.duration = duration
         self.private_comment = private_comment
-        self.dry_run = dry_run
+        self.is_dry_run = dry_run  # not self.dry_run: BaseOperator has a dry_run() method
 
     def _scope_filter(self) -> dict[str, str]:
         if self.scope == "POOL":
@@ -250,13 +250,13 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
     def execute(self, context: Any) -> dict:
         where = self._scope_filter()
         chosen = self.candidates(read_statistics(self.statistics_path))
-        result: dict[str, Any] = {"scope": self.scope, "dry_run": bool(self.dry_run), "banned_count": 0,
+        result: dict[str, Any] = {"scope": self.scope, "dry_run": bool(self.is_dry_run), "banned_count": 0,
                                   "already_restricted": 0, "banned": []}
         if self.scope == "POOL":
             self.push_pool_url(context, where["pool_id"])
         elif self.scope == "PROJECT":
             self.push_project_url(context, where["project_id"])
-        if self.dry_run:
+        if self.is_dry_run:
             self.log.info("Dry run: the rule would ban %d workers (%s)", len(chosen), self.scope)
             result["banned_count"] = len(chosen)
             result["banned"] = [{"user_id": u, "reason": r} for u, r in chosen[:XCOM_LIST_LIMIT]]
@@ -383,6 +383,8 @@ class TolokaSetUserSkillsOperator(TolokaBaseOperator):
             names = [self.fields] if isinstance(self.fields, str) else list(self.fields)
             if not names or not all(isinstance(name, str) and name for name in names):
                 raise TolokaInputError(f"source 'agreement' needs 'fields': the output field names, got {self.fields!r}")
+            if not self.labels_path or not self.assignments_path:
+                raise TolokaInputError("source 'agreement' needs 'labels_path' and 'assignments_path'")
             labels = {}
             for row in iter_jsonl(self.labels_path, argument="labels_path"):
                 key = _label_key(row.get("output_values") or {}, names)
@@ -479,7 +481,7 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
             if top_n is None or amount is None:
                 raise TolokaInputError("'statistics_path' needs 'top_n' and 'amount'")
             _count(top_n, "top_n", minimum=1)
-            self.amount = self._checked_amount(_money(amount, "amount"), "amount")
+            self.amount: Decimal | None = self._checked_amount(_money(amount, "amount"), "amount")
         else:
             self.amount = None
         _count(min_golden, "min_golden")
@@ -616,6 +618,8 @@ class TolokaSendMessageOperator(TolokaBaseOperator):
                 raise TolokaInputError(f"'user_ids' must be a non-empty list of user id strings, got {self.user_ids!r}")
             return {user: [] for user in dict.fromkeys(ids)}
         reasons: dict[str, list[str]] = {}
+        if not self.rejections_path:
+            raise TolokaInputError("Give 'user_ids' or 'rejections_path'")
         for row in iter_jsonl(self.rejections_path, argument="rejections_path"):
             if str(row.get("status", row.get("action"))) not in REJECTED_MARKS or not row.get("user_id"):
                 continue
@@ -644,7 +648,7 @@ class TolokaSendMessageOperator(TolokaBaseOperator):
 
     @staticmethod
     def _sent_keys(client: Any, keys: set[str]) -> set[str]:
-        found = set()
+        found: set[str] = set()
         for thread in client.get_message_threads(folder="OUTBOX"):
             topics = " ".join((field(thread, "topic") or {}).values())
             found.update(key for key in keys if f"({MESSAGE_KEY_MARK}{key})" in topics)
