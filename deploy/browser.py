@@ -90,13 +90,22 @@ class Browser:
         page.keyboard.type("Toloka")
         page.get_by_role("option", name=re.compile("^Toloka$", re.I)).first.click()
         dialog.get_by_text("API token", exact=False).first.wait_for(state="visible")
-        page.wait_for_timeout(1500)
-        text = dialog.inner_text()
-        self.seen["connection form"] = " | ".join(line.strip() for line in text.splitlines() if line.strip())[:600]
+        page.wait_for_timeout(1000)
+        standard = dialog.inner_text()
+        placeholders = dialog.locator("input, textarea").evaluate_all("els => els.map(e => e.placeholder || '')")
         self.shot("connection_form_toloka")
+        # Our extra fields (environment, account, timeout, retries) are in the collapsed "Extra Fields" section.
+        dialog.get_by_role("button", name=re.compile(r"^\s*Extra Fields\s*$")).first.click()
+        dialog.get_by_text("Environment", exact=False).first.wait_for(state="visible")
+        page.wait_for_timeout(1000)
+        text = standard + "\n" + dialog.inner_text()
+        placeholders += dialog.locator("input, textarea").evaluate_all("els => els.map(e => e.placeholder || '')")
+        self.seen["connection form placeholders"] = " | ".join(p for p in placeholders if p)
+        self.seen["connection form"] = " | ".join(line.strip() for line in text.splitlines() if line.strip())[:600]
+        self.shot("connection_form_toloka_extra")
         values = dialog.locator("input, textarea").evaluate_all("els => els.map(e => e.value)")
         shown_null = [line for line in text.splitlines() if line.strip().lower() == "null"] + [
-            value for value in values if str(value).strip().lower() == "null"
+            value for value in values + placeholders if str(value).strip().lower() == "null"
         ]
         for label in ("API token", "API URL", "Environment", "Act under account id", "Request timeout", "Retries"):
             _check(label.lower() in text.lower(), f"connection form shows {label!r}")
@@ -108,32 +117,59 @@ class Browser:
     def check_deferred(self, run_id: str) -> None:
         page = self.page
         run = urllib.parse.quote(run_id, safe="")
-        self.goto(f"/dags/{DAG_ID}/runs/{run}/tasks/wait_for_pool", settle="wait_for_pool")
-        page.wait_for_timeout(2000)
-        text = page.inner_text("body")
-        self.seen["deferred task"] = re.sub(r"\s+", " ", text)[:800]
+        self.goto(f"/dags/{DAG_ID}/runs/{run}/tasks/wait_for_pool", settle="Deferred")
+        page.get_by_text("starting", exact=False).first.wait_for(state="visible", timeout=60_000)
         self.shot("deferred_pool_sensor")
-        _check(re.search(r"deferred", text, re.I), "the pool sensor's page shows it deferred")
-        _check("TolokaPoolTrigger" in text or "Trigger" in text, "the deferred task shows its trigger")
+        logs = page.inner_text("body")
+        _check("Deferred" in logs, "the pool sensor's task page shows the state Deferred")
+        _check(re.search(r"deferring for up to \d+ s", logs), "its log says it deferred (no worker slot held)")
+        _check(re.search(r"trigger text_classification/.+/wait_for_pool/.+ starting", logs), "its log shows the trigger starting")
+        self.goto(f"/dags/{DAG_ID}/runs/{run}/tasks/wait_for_pool/details", settle="Trigger")
+        page.wait_for_timeout(1500)
+        text = page.inner_text("body")
+        details = text[text.find("Details") :]
+        self.seen["deferred task details"] = re.sub(r"\s+", " ", details)[:900]
+        self.shot("deferred_pool_sensor_trigger")
+        _check("TolokaPoolTrigger" in details, "the deferred task's details show its trigger (TolokaPoolTrigger)")
 
-    def check_finished_run(self, run_id: str) -> None:
+    def check_finished_run(self, run_id: str, task_count: int) -> None:
         page = self.page
         run = urllib.parse.quote(run_id, safe="")
         self.goto(f"/dags/{DAG_ID}/runs/{run}", settle=run_id)
-        page.wait_for_timeout(2500)
+        cells = page.locator(f"[data-testid^='grid-{run_id}-']")
+        cells.first.wait_for(state="attached", timeout=60_000)
+        page.wait_for_timeout(2000)
         self.shot("dag_run_grid")
-        states = page.locator("[data-testid^='task-'], [id^='grid-'] a, [class*='grid'] [data-state]")
-        self.seen["grid"] = f"{states.count()} grid cells"
-        for task_id, name in (("create_pool", "create_pool_link"), ("wait_for_pool", "pool_sensor_link")):
-            self.goto(f"/dags/{DAG_ID}/runs/{run}/tasks/{task_id}", settle=task_id)
+        # Each grid cell holds a state badge; success is Airflow's green (oklch hue ~149, or an rgb green).
+        colors = cells.evaluate_all(
+            "els => els.map(e => { const b = e.querySelector('[data-testid=task-state-badge]') || e;"
+            " return [e.dataset.testid, getComputedStyle(b).backgroundColor]; })"
+        )
+        not_green = [(cell, color) for cell, color in colors if not _is_green(color)]
+        self.seen["grid"] = f"{len(colors)} cells, colours {sorted({c for _, c in colors})}"
+        _check(len(colors) == task_count, f"the run's grid shows {len(colors)} task cells ({task_count} tasks)")
+        _check(not not_green, f"the run's grid is all green ({not_green[:3]})")
+        for task_id in ("create_pool", "wait_for_pool"):
+            self.goto(f"/dags/{DAG_ID}/runs/{run}/tasks/{task_id}/details", settle="State")
             link = page.get_by_role("link", name=re.compile("Toloka Pool", re.I))
-            button = page.get_by_role("button", name=re.compile("Toloka Pool", re.I))
-            page.wait_for_timeout(2000)
-            self.shot(name)
-            found = link.count() + button.count()
-            _check(found > 0, f"{task_id}: a 'Toloka Pool' link is shown")
+            try:
+                link.first.wait_for(state="visible", timeout=15_000)
+            except Exception:
+                pass
+            self.shot(f"{task_id}_details_link")
             href = link.first.get_attribute("href") if link.count() else None
-            self.seen[f"{task_id} link"] = str(href)
-            _check(href and href.startswith(self.stack.emulator_url), f"{task_id}: the link points at the pool ({href})")
+            self.seen[f"{task_id} 'Toloka Pool' link"] = str(href)
+            _check(href is not None, f"{task_id}: a 'Toloka Pool' link is shown")
+            _check(href.startswith(self.stack.emulator_url + "/requester/project/"), f"{task_id}: it points at the pool ({href})")
             with urllib.request.urlopen(href, timeout=10) as response:
                 _check(response.status == 200, f"{task_id}: the pool page answers 200")
+
+
+def _is_green(color: str) -> bool:
+    numbers = [float(n) for n in re.findall(r"[\d.]+", color)]
+    if color.startswith("oklch") and len(numbers) >= 3:
+        return numbers[1] > 0.05 and 120 <= numbers[2] <= 165
+    if color.startswith("rgb") and len(numbers) >= 3:
+        r, g, b = numbers[:3]
+        return g > 90 and g > r * 1.5 and g > b * 1.2
+    return False

@@ -45,6 +45,7 @@ VENV = STATE / "venv"
 VENV_PYTHON = VENV / "bin" / "python"
 ARTIFACTS = STATE / "artifacts"
 REQUIREMENTS = REPO / "deploy" / "requirements.txt"
+LOCK = REPO / "deploy" / "requirements-lock.txt"  # constraints: a cold install without resolver backtracking
 APT_PACKAGES = {"postgresql": "/usr/lib/postgresql", "redis-server": "/usr/bin/redis-server", "chromium": "/usr/bin/chromium"}
 
 
@@ -89,14 +90,14 @@ def _digest(*paths: Path) -> str:
 
 def ensure_venv() -> None:
     stamp = VENV / ".requirements"
-    wanted = _digest(REQUIREMENTS, REPO / "pyproject.toml")
+    wanted = _digest(REQUIREMENTS, LOCK, REPO / "pyproject.toml")
     if not (VENV_PYTHON.exists() and stamp.exists() and stamp.read_text() == wanted):
         step(f"building {VENV.relative_to(REPO)} (deploy/requirements.txt)")
         shutil.rmtree(VENV, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet"]
         _run_logged([*pip, "--upgrade", "pip"], "pip.log")
-        _run_logged([*pip, "-r", str(REQUIREMENTS)], "pip.log")
+        _run_logged([*pip, "-r", str(REQUIREMENTS), "-c", str(LOCK)], "pip.log")
         stamp.write_text(wanted)
     # The provider from a wheel of this checkout, reinstalled whenever its sources change.
     wheel_stamp = VENV / ".provider"
@@ -203,14 +204,20 @@ def run_incremental_review(stack, api) -> None:
     for index, size in enumerate(sizes):
         http_json(f"{stack.emulator_url}/_emulator/clock/advance", "POST", {"seconds": advance if index == 0 else 900})
         http_json(f"{stack.emulator_url}/_emulator/bulk-load", "POST", {"pool_id": pool_id, "count": size, "status": "SUBMITTED"})
-    api("POST", "/variables", {"key": "toloka_review_pool_id", "value": pool_id})
+    try:
+        api("POST", "/variables", {"key": "toloka_review_pool_id", "value": pool_id})
+    except RuntimeError:  # already there (a stack reused while developing)
+        api("PATCH", "/variables/toloka_review_pool_id", {"key": "toloka_review_pool_id", "value": pool_id})
     api("PATCH", "/dags/incremental_review", {"is_paused": False})
     runs = []
     for number, end in enumerate((quarter + timedelta(minutes=15), quarter + timedelta(minutes=30), quarter + timedelta(minutes=30))):
         start = end - timedelta(minutes=15)
+        # The intervals are in the emulator's future; the scheduler refuses a logical date in Airflow's, so the
+        # logical date is a day back and the data interval (all the DAG reads) is given explicitly.
+        logical = end - timedelta(days=1, seconds=number)
         run_id = trigger(
             api, "incremental_review", f"deploy_review_{number}",
-            logical_date=end.isoformat(), data_interval_start=start.isoformat(), data_interval_end=end.isoformat(),
+            logical_date=logical.isoformat(), data_interval_start=start.isoformat(), data_interval_end=end.isoformat(),
             conf={"pool_id": pool_id},
         )  # fmt: skip
         state = wait_state(api, "incremental_review", run_id, {"success", "failed"}, 300)
@@ -225,6 +232,20 @@ def run_incremental_review(stack, api) -> None:
     check(decided == sum(sizes), f"{decided} assignments decided, {sum(sizes)} loaded")
     check([run["added"] for run in runs] == [4, 6, 0], f"decisions added per run {[r['added'] for r in runs]} == [4, 6, 0]")
     check(all(run["path"].startswith("s3://aws_default@") for run in runs), "decision files in the S3 store")
+
+
+def check_test_connection(stack, api) -> None:
+    """[core] test_connection = Enabled: the REST call without host/port tests the saved connection (README)."""
+    step("testing the saved toloka_default connection through the REST API")
+    result = api("POST", "/connections/test", {"connection_id": "toloka_default", "conn_type": "toloka"})
+    check(result["status"] is True and "Connected as requester" in result["message"], f"connection test: {result}")
+    # What the 3.3.2 UI posts for a saved connection (port 0 for an empty port, the masked password): refused.
+    ui_body = {"connection_id": "toloka_default", "conn_type": "toloka", "host": stack.emulator_url, "port": 0, "password": "***"}
+    try:
+        api("POST", "/connections/test", ui_body)
+        print("    note: the UI-shaped test request was accepted (the Airflow bug of 3.3.2 seems fixed)", flush=True)
+    except RuntimeError as error:
+        print(f"    note: the UI-shaped test request is refused as on Airflow 3.3.2: {str(error)[:140]}", flush=True)
 
 
 def store_objects(stack) -> dict[str, bytes]:
@@ -361,10 +382,11 @@ def scenario() -> int:
             shutil.rmtree(ARTIFACTS, ignore_errors=True)
             browser = Browser(stack, ARTIFACTS, stack.admin_password())
             browser.check_connection_form()
+        check_test_connection(stack, api)
         run_incremental_review(stack, api)
         run_id = run_text_classification(stack, api, browser)
         if browser is not None:
-            browser.check_finished_run(run_id)
+            browser.check_finished_run(run_id, task_count=21)
             browser.close()
             browser = None
         check_token_nowhere(stack)
