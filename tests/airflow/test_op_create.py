@@ -257,9 +257,9 @@ def test_open_pool_deferrable_defers_with_the_pool_trigger(monkeypatch):
     trigger = deferred.value.trigger
     assert isinstance(trigger, TolokaPoolTrigger)
     _classpath, kwargs = trigger.serialize()
-    assert kwargs["pool_id"] == "1" and kwargs["toloka_conn_id"] == "conn" and kwargs["poll_interval"] == 7
+    assert kwargs["pool_id"] == "1" and kwargs["toloka_conn_id"] == "conn" and kwargs["policy"]["interval"] == 7
     assert list(kwargs["success_reasons"]) == ["COMPLETED", "EXPIRED"] and kwargs["kind"] == "pool"
-    assert started + 100 <= kwargs["deadline"] <= finished + 100  # the operator's timeout, as an absolute deadline
+    assert started + 100 <= kwargs["policy"]["deadline"] <= finished + 100  # the operator's timeout, as an absolute deadline
     assert deferred.value.method_name == "execute_complete"
     assert context["ti"].xcom[POOL_URL_XCOM_KEY] == "https://ui//1"  # pushed before waiting
 

@@ -91,6 +91,25 @@ class FakeToloka:
         self._log("get_pool", pool_id)
         return self.pools[pool_id]
 
+    # The waits (toloka_provider.client.waits) are plans that send requests through the client's transport;
+    # the fake answers the pool reads from its state (logged as get_pool, like the method).
+    @staticmethod
+    def _new_retry_policy():
+        from toloka_provider.client.retry import RetryPolicy
+
+        return RetryPolicy(total=0)
+
+    def _perform(self, effect):
+        import json
+        import re
+
+        from toloka_provider.client.protocol import Request, Response
+
+        found = re.fullmatch(r"/api/v1/pools/([^/]+)", effect.path) if type(effect) is Request else None
+        if found is None or effect.method != "GET":
+            raise AssertionError(f"the fake client does not serve {effect!r}")
+        return Response(200, json.dumps(self.get_pool(found.group(1)).to_json_dict()).encode())
+
     def open_pool(self, pool_id):
         self._log("open_pool", pool_id)
         return self._change(self.pools, pool_id, "OPEN", ("CLOSED",))

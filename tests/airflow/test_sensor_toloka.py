@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
+from toloka_provider.client.dates import parse_datetime
 from toloka_provider.sensors.app_batch import TolokaAppBatchSensor
 from toloka_provider.sensors.assignments import TolokaAssignmentsSensor
 from toloka_provider.sensors.operation import TolokaOperationSensor
@@ -44,7 +45,7 @@ def add_pool(emu, status="OPEN", reason=None, kind="pools"):
 
 def pool_sensor(pool_id, **kwargs):
     kwargs.setdefault("toloka_conn_id", "toloka_emu")
-    kwargs.setdefault("poke_interval", 0)
+    kwargs.setdefault("poke_interval", 0.1)  # the floor (waits.MIN_POLL_INTERVAL)
     kwargs.setdefault("deferrable", False)
     return TolokaPoolSensor(task_id="wait_pool", pool_id=pool_id, **kwargs)
 
@@ -245,7 +246,7 @@ def test_template_fields_and_lazy_hook(monkeypatch):
 @pytest.mark.integration
 def test_operation_sensor(emu):
     done = emu.state.create_operation("POOL.OPEN", {"pool_id": "1"}, delay=0)
-    result = TolokaOperationSensor(task_id="op", operation_id=done["id"], toloka_conn_id="toloka_emu", poke_interval=0).execute({})
+    result = TolokaOperationSensor(task_id="op", operation_id=done["id"], toloka_conn_id="toloka_emu", poke_interval=0.1).execute({})
     assert result["operation_id"] == done["id"] and result["operation"]["status"] == "SUCCESS"
 
     failed = emu.state.create_operation("POOL.OPEN", {"pool_id": "1"}, status="FAIL", details={"why": "no"}, delay=0)
@@ -312,19 +313,157 @@ def test_assignments_sensor_sends_one_filtered_request(emu):
     pool_id = add_pool(emu)
     sensor = TolokaAssignmentsSensor(task_id="a", pool_id=pool_id, statuses=["submitted", "ACCEPTED"],
                                      watermark="2024-01-01T00:00:00Z", toloka_conn_id="toloka_emu")
-    calls = []
+    sent = []
     client = sensor.hook.get_conn()
-    original = client.find_assignments
+    original = client._perform
 
-    def spy(**kwargs):
-        calls.append(kwargs)
-        return original(**kwargs)
+    def spy(effect):  # every request the check sends goes through the client's transport
+        sent.append(effect)
+        return original(effect)
 
-    client.find_assignments = spy
+    client._perform = spy
     before = time.time()
     sensor.poke({})
-    (query,) = calls
-    assert query["pool_id"] == pool_id and query["status"] == ["SUBMITTED", "ACCEPTED"]
-    assert query["sort"] == "-submitted" and query["limit"] == 300
-    assert query["submitted_gt"].isoformat().startswith("2024-01-01T00:00:00")
-    assert before - 61 < query["submitted_lte"].timestamp() < time.time() - 59
+    requests = [effect for effect in sent if type(effect).__name__ == "Request"]
+    # One filtered list request; the list is empty, so the pool is looked up once (it exists).
+    assert [(r.method, r.path) for r in requests] == [("GET", "/api/v1/assignments"), ("GET", f"/api/v1/pools/{pool_id}")]
+    query = requests[0].params
+    assert query["pool_id"] == pool_id and query["status"] == "SUBMITTED,ACCEPTED"
+    assert query["sort"] == "-submitted" and query["limit"] == "300"
+    assert query["submitted_gt"].startswith("2024-01-01T00:00:00")
+    lte = parse_datetime(query["submitted_lte"]).timestamp()
+    assert before - 61 < lte < time.time() - 59
+
+
+# -- issue 12: the pool sensor shows the "Toloka Pool" link while it waits ----------------------------------
+
+
+class _RecordingTI:
+    def __init__(self):
+        self.xcom = {}
+
+    def xcom_push(self, key, value):
+        self.xcom[key] = value
+
+
+def test_pool_sensor_has_the_toloka_pool_link():
+    from toloka_provider.links import POOL_URL_XCOM_KEY, TolokaPoolLink
+
+    links = [link for link in TolokaPoolSensor.operator_extra_links if isinstance(link, TolokaPoolLink)]
+    assert [link.name for link in links] == ["Toloka Pool"]
+    assert links[0].xcom_key == POOL_URL_XCOM_KEY
+
+
+@pytest.mark.integration
+def test_pool_sensor_pushes_the_pool_url_before_deferring(emu):
+    from toloka_provider.links import POOL_URL_XCOM_KEY
+
+    pool_id = add_pool(emu, "OPEN")
+    ti = _RecordingTI()
+    with pytest.raises(TaskDeferred):
+        pool_sensor(pool_id, deferrable=True, timeout=60).execute({"ti": ti})
+    assert ti.xcom[POOL_URL_XCOM_KEY] == f"{emu.url}/requester/project/1/pool/{pool_id}"
+
+
+@pytest.mark.integration
+def test_pool_sensor_pushes_the_pool_url_in_poke_mode(emu):
+    from toloka_provider.links import POOL_URL_XCOM_KEY
+
+    pool_id = add_pool(emu, "CLOSED", "COMPLETED")
+    ti = _RecordingTI()
+    pool_sensor(pool_id).execute({"ti": ti})
+    assert ti.xcom[POOL_URL_XCOM_KEY] == f"{emu.url}/requester/project/1/pool/{pool_id}"
+
+
+# -- issue 10: interval floor, bad arguments are TolokaInputError, timeout=0 means one look in every mode ----
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"poke_interval": 0}, "poke_interval must be a number >= 0.1 (seconds; 0 would poll in a busy loop), got 0"),
+        ({"poke_interval": 0.01}, "poke_interval must be a number >= 0.1"),
+        ({"poke_interval": -1}, "poke_interval must be a number >= 0.1"),
+        ({"timeout": -1}, "timeout must be a number >= 0 (seconds), got -1"),
+        ({"timeout": float("nan")}, "timeout must be a number >= 0"),
+        ({"max_consecutive_errors": -1}, "max_consecutive_errors must be an integer >= 0, got -1"),
+        ({"progress_interval": -1}, "progress_interval must be a number >= 0 (seconds), got -1"),
+        ({"kind": "pools"}, "kind must be one of pool, training, got 'pools'"),
+    ],
+)
+def test_bad_sensor_arguments_are_tolokainputerror(kwargs, says):
+    from toloka_provider.operators._common import TolokaInputError
+
+    with pytest.raises(TolokaInputError) as raised:
+        pool_sensor("1", **kwargs)
+    assert type(raised.value) is TolokaInputError and says in str(raised.value)
+
+
+def test_the_interval_floor_is_accepted_and_a_timedelta_counts_in_seconds():
+    from datetime import timedelta
+
+    assert pool_sensor("1", poke_interval=0.1).poke_interval == 0.1
+    assert pool_sensor("1", poke_interval=timedelta(minutes=2)).poke_interval == 120
+
+
+def test_assignments_sensor_bad_arguments_are_tolokainputerror():
+    from toloka_provider.operators._common import TolokaInputError
+
+    with pytest.raises(TolokaInputError, match="min_count must be an integer from 1 to 1000, got 0"):
+        TolokaAssignmentsSensor(task_id="a", pool_id="1", min_count=0)
+    with pytest.raises(TolokaInputError, match="consistency_lag must be a number of seconds >= 0, got -1"):
+        TolokaAssignmentsSensor(task_id="a", pool_id="1", consistency_lag=-1)
+
+
+@pytest.mark.integration
+def test_misspelt_success_reason_fails_before_the_first_request(emu):
+    from toloka_provider.operators._common import TolokaInputError
+
+    pool_id = add_pool(emu, "OPEN")
+    before = sum(emu.counters()["requests"].values())
+    with pytest.raises(TolokaInputError, match=r"unknown close reason\(s\) COMPLETE"):
+        pool_sensor(pool_id, success_reasons=["COMPLETE"]).poke({})
+    assert sum(emu.counters()["requests"].values()) == before
+
+
+class _RescheduleTI(_RecordingTI):
+    def get_first_reschedule_date(self, context):
+        return None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_timeout_zero_looks_once_then_times_out_in_every_mode(emu, mode):
+    pool_id = add_pool(emu, "OPEN")
+    sensor = pool_sensor(pool_id, timeout=0, deferrable=mode == "deferrable",
+                         mode="reschedule" if mode == "reschedule" else "poke", progress_interval=3600)
+    before = emu.counters()["requests"].get("GET /api/v1/pools/{id} 200", 0)
+    with pytest.raises(AirflowSensorTimeout) as raised:
+        sensor.execute({"ti": _RescheduleTI()})
+    assert not isinstance(raised.value, TaskDeferred)
+    looks = emu.counters()["requests"].get("GET /api/v1/pools/{id} 200", 0) - before
+    assert looks == 2  # the link's lookup and the one check
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_timeout_zero_accepts_a_pool_done_at_the_first_look(emu, mode):
+    pool_id = add_pool(emu, "CLOSED", "COMPLETED")
+    sensor = pool_sensor(pool_id, timeout=0, deferrable=mode == "deferrable",
+                         mode="reschedule" if mode == "reschedule" else "poke")
+    assert sensor.execute({"ti": _RescheduleTI()})["close_reason"] == "COMPLETED"
+
+
+@pytest.mark.integration
+def test_deferred_trigger_carries_one_policy_dict(emu, monkeypatch):
+    pool_id = add_pool(emu, "OPEN")
+    monkeypatch.setattr("toloka_provider.sensors._base.time.time", lambda: 5000.0)
+    sensor = pool_sensor(pool_id, deferrable=True, timeout=600, poke_interval=45, max_consecutive_errors=3,
+                         progress_interval=60)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    _path, kwargs = deferred.value.trigger.serialize()
+    assert kwargs == {
+        "pool_id": pool_id, "success_reasons": ["COMPLETED"], "kind": "pool", "toloka_conn_id": "toloka_emu",
+        "policy": {"interval": 45.0, "deadline": 5600.0, "max_consecutive_errors": 3, "progress_interval": 60.0},
+    }

@@ -217,22 +217,31 @@ async def test_too_many_transient_errors_in_a_row_is_a_retryable_error(emu):
 
 
 @pytest.mark.integration
-async def test_progress_is_logged_when_due(emu, caplog):
+async def test_progress_is_logged_when_due(emu):
     pool_id = add_pool(emu, "OPEN")
 
     def close(n):
         emu.state.set_pool_status("pools", pool_id, "CLOSED", "COMPLETED")
 
     trigger = TolokaPoolTrigger(pool_id, "toloka_emu", progress_interval=0)
-    progress = []
-
-    async def record(client, details):
-        progress.append(details)
-
-    trigger.log_progress = record
+    trigger._log = RecordingLog()
     payload, _ = await run_trigger(trigger, close)
     assert payload["status"] == "success"
-    assert progress == [{"pool_id": pool_id, "pool_status": "OPEN", "close_reason": None}]
+    # One waiting poll, one progress line: the pool's state and its completion percentage (analytics).
+    assert trigger._log.lines == [("info", f"Toloka pool {pool_id} is OPEN: 0% complete")]
+
+
+class RecordingLog:
+    """Stands in for a trigger's logger: keeps (level, formatted message)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def info(self, message, *args):
+        self.lines.append(("info", message % args))
+
+    def warning(self, message, *args):
+        self.lines.append(("warning", message % args))
 
 
 @pytest.mark.integration

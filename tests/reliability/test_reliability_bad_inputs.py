@@ -110,7 +110,7 @@ def _sense(module: str, name: str, **kwargs: Any) -> Callable[[Env], Any]:
 
     def run(env: Env) -> Any:
         resolved = {key: value(env) if callable(value) else value for key, value in kwargs.items()}
-        sensor = _sensor(module, name)(task_id="bad_input", deferrable=False, poke_interval=0.01, timeout=20,
+        sensor = _sensor(module, name)(task_id="bad_input", deferrable=False, poke_interval=0.1, timeout=20,
                                        **resolved)
         return sensor.execute(make_context())
 
@@ -421,10 +421,10 @@ BAD_INPUTS: list[BadInput] = [
                                     "check the id and the connection's environment")),
     BadInput("pool sensor: misspelt success reason", "TolokaPoolSensor",
              _sense("pool", "TolokaPoolSensor", pool_id=lambda env: env.pool_id, success_reasons=["COMPLETE"]),
-             AirflowFailException, ("unknown close reason(s) COMPLETE", "expected some of", "COMPLETED")),
+             TolokaInputError, ("unknown close reason(s) COMPLETE", "expected some of", "COMPLETED")),
     BadInput("pool sensor: unknown kind", "TolokaPoolSensor",
              _construct_sensor("pool", "TolokaPoolSensor", pool_id="1", kind="pools"),
-             ValueError, ("kind must be one of pool, training, got 'pools'",)),
+             TolokaInputError, ("kind must be one of pool, training, got 'pools'",)),
     BadInput("operation sensor: operation that does not exist", "TolokaOperationSensor",
              _sense("operation", "TolokaOperationSensor", operation_id="no-such-operation"),
              AirflowFailException, ("Toloka operation no-such-operation does not exist",)),
@@ -440,7 +440,7 @@ BAD_INPUTS: list[BadInput] = [
              AirflowFailException, ("unknown assignments status 'DONE'",)),
     BadInput("assignments sensor: min_count 0", "TolokaAssignmentsSensor",
              _construct_sensor("assignments", "TolokaAssignmentsSensor", pool_id="1", min_count=0),
-             ValueError, ("min_count must be an integer from 1 to 1000, got 0",)),
+             TolokaInputError, ("min_count must be an integer from 1 to 1000, got 0",)),
 ]
 
 

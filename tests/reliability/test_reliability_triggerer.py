@@ -37,6 +37,7 @@ from rel_a_harness import CONFIGS, TOKEN
 
 # Imported here, not in the coroutines: an import inside the event loop would itself block it.
 from toloka_provider.client import AsyncTolokaClient
+from toloka_provider.client.waits import PoolWait
 from toloka_provider.triggers.pool import TolokaPoolTrigger
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
@@ -127,22 +128,27 @@ class CallbackTimer:
             gc.callbacks.remove(self._on_gc)
 
 
-class ObservedPoolTrigger(TolokaPoolTrigger):
-    """``TolokaPoolTrigger`` that counts its failed checks (each is a request that failed after its retries)."""
+class ObservedPoolWait(PoolWait):
+    """The pool check, counting its failed runs (each is a request that failed after its retries)."""
 
-    failed_checks: dict[str, int]
-    worst_streak: dict[str, int]
-
-    async def check(self, client):
+    def check(self, new_policy):
         try:
-            outcome = await super().check(client)
+            outcome = yield from PoolWait.check(self, new_policy)
         except Exception:
             self.failed_checks[self.pool_id] = self.failed_checks.get(self.pool_id, 0) + 1
-            self._streak = getattr(self, "_streak", 0) + 1
-            self.worst_streak[self.pool_id] = max(self.worst_streak.get(self.pool_id, 0), self._streak)
+            self.streak = getattr(self, "streak", 0) + 1
+            self.worst_streak[self.pool_id] = max(self.worst_streak.get(self.pool_id, 0), self.streak)
             raise
-        self._streak = 0
+        self.streak = 0
         return outcome
+
+
+class ObservedPoolTrigger(TolokaPoolTrigger):
+    """``TolokaPoolTrigger`` whose check counts its failures into ``failed_checks`` and ``worst_streak``."""
+
+    def observe(self, failed_checks: dict[str, int], worst_streak: dict[str, int]) -> None:
+        self.wait = ObservedPoolWait(self.wait.pool_id, self.wait.success_reasons, self.wait.kind)
+        self.wait.failed_checks, self.wait.worst_streak = failed_checks, worst_streak
 
 
 async def _watchdog(stop: asyncio.Event, worst: list[float]) -> None:
@@ -193,7 +199,7 @@ async def _scenario(url: str) -> dict:
             for pool in pools
         ]
         for trigger in triggers:
-            trigger.failed_checks, trigger.worst_streak = failed_checks, worst_streak
+            trigger.observe(failed_checks, worst_streak)
         waits = [asyncio.create_task(_first_event(trigger)) for trigger in triggers]
         await asyncio.sleep(3 * POLL_INTERVAL)  # a few healthy polls
         assert not any(wait.done() for wait in waits)
@@ -272,11 +278,16 @@ async def test_a_revoked_token_becomes_an_error_event_saying_what_to_fix(toloka_
                 for n in range(3)]
     polled = asyncio.Event()
 
-    class CountingTrigger(TolokaPoolTrigger):
-        async def check(self, client):
-            outcome = await super().check(client)
+    class CountingWait(PoolWait):
+        def check(self, new_policy):
+            outcome = yield from PoolWait.check(self, new_policy)
             polled.set()
             return outcome
+
+    class CountingTrigger(TolokaPoolTrigger):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.wait = CountingWait(self.wait.pool_id)
 
     triggers = [CountingTrigger(pool_id, CONN_ID, poll_interval=0.05) for pool_id in pool_ids]
     waits = [asyncio.create_task(_first_event(trigger)) for trigger in triggers]

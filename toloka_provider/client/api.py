@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
-from toloka_provider.client import core, models
+from toloka_provider.client import core, models, waits
 from toloka_provider.client import pagination as lists
 from toloka_provider.client.config import ClientConfig
 from toloka_provider.client.core import BatchKind, call, call_json, call_model, flags
@@ -31,13 +31,8 @@ USER_BONUSES_KIND = BatchKind(f"{V1}/user-bonuses", models.UserBonus, "user_bonu
 OPERATION_POLL_INTERVAL = 1.0
 
 
-def _id(value: Any, argument: str) -> str:
-    """Path ids: a non-empty str (ints are accepted and converted); never a path separator."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value or "/" in value:
-        raise ValueError(f"{argument} must be a non-empty id string, got {value!r}")
-    return value
+#: Path ids: a non-empty str (ints are accepted and converted); never a path separator.
+_id = waits.check_id
 
 
 def _value(value: Any) -> Any:
@@ -530,21 +525,7 @@ class TolokaApi:
 
     def get_pool_completion_percentage(self, pool_id: str, timeout: float | None = 60.0) -> int:
         """The pool's completion percentage (0..100): an analytics request, waited for."""
-        body = [{"subject": "POOL", "subject_id": _id(pool_id, "pool_id"), "name": "completion_percentage"}]
-
-        def plan() -> Plan:
-            operation = yield from call_model(self._new_retry_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body)
-            operation = yield from core.wait_operation(self._new_retry_policy, operation, timeout, OPERATION_POLL_INTERVAL)
-            operation.raise_on_fail()
-            try:
-                result = (operation.details or {})["value"][0]["result"]
-                return int(result["value"] if isinstance(result, Mapping) else result)
-            except (KeyError, IndexError, TypeError, ValueError):
-                raise ValueError(
-                    f"analytics operation {operation.id} has no completion_percentage result: {operation.details!r}"
-                ) from None
-
-        return self._run(plan())
+        return self._run(waits.completion_percentage(self._new_retry_policy, _id(pool_id, "pool_id"), timeout))
 
     # ---- user bonuses ---------------------------------------------------------------------------------
 

@@ -223,6 +223,10 @@ def operation_path(operation_id: str) -> str:
     return f"{pagination.V1}/operations/{operation_id}"
 
 
+#: Seconds between progress lines while waiting for an operation.
+OPERATION_PROGRESS_INTERVAL = 10.0
+
+
 def wait_operation(
     new_policy: PolicyFactory, operation: Any, timeout: float | None, poll_interval: float
 ) -> Plan:
@@ -237,24 +241,23 @@ def wait_operation(
         raise TypeError(f"operation must be an Operation or an operation id, got {operation!r}")
     if poll_interval <= 0:
         raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
+    from toloka_provider.client import waits  # the one waiting loop; waits builds on this module
+
     started = yield Now()
-    last_progress = None
-    while True:
-        current = yield from call_model(new_policy, models.Operation, "GET", operation_path(operation_id))
-        if current.is_completed():
-            log.info("Toloka operation %s (%s) finished: %s", operation_id, _enum_value(current.type), _enum_value(current.status))
-            return current
-        if current.progress != last_progress:
-            log.info(
-                "Toloka operation %s (%s) is %s, %s%% done",
-                operation_id, _enum_value(current.type), _enum_value(current.status), current.progress or 0,
-            )
-            last_progress = current.progress
-        elapsed = (yield Now()) - started
-        if timeout is not None and elapsed >= timeout:
-            raise errors.OperationTimeoutError(current, timeout)
-        wait = poll_interval if timeout is None else min(poll_interval, max(timeout - elapsed, 0.0))
-        yield Sleep(wait)
+    policy = waits.PollPolicy(
+        interval=poll_interval,
+        deadline=None if timeout is None else started + timeout,
+        max_consecutive_errors=0,  # call() has retried already; the caller decides what an error means
+        progress_interval=OPERATION_PROGRESS_INTERVAL,
+    )
+    outcome = yield from waits.poll(waits.OperationWait(operation_id), policy, new_policy, logger=log)
+    if outcome.state == waits.TIMEOUT:
+        raise errors.OperationTimeoutError(outcome.subject, timeout)
+    if outcome.state == waits.GAVE_UP:
+        raise outcome.error
+    current = outcome.subject
+    log.info("Toloka operation %s (%s) finished: %s", operation_id, _enum_value(current.type), _enum_value(current.status))
+    return current
 
 
 def _enum_value(value: Any) -> Any:

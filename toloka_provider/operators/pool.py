@@ -7,20 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from toloka_provider.client import waits
+from toloka_provider.client.errors import TolokaArgumentError
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators._common import (
     RunIdentity,
     TolokaBaseOperator,
     TolokaInputError,
     default_deferrable,
-    enum_value,
+    fail_fast_on_persistent_api_errors,
     load_json_config,
     tag_metadata,
 )
 from toloka_provider.operators._status import PoolStatusOperator, change_status
-from toloka_provider.triggers.outcomes import FAILURE, SUCCESS, pool_outcome
 from toloka_provider.triggers.pool import TolokaPoolTrigger
 
 
@@ -100,13 +101,16 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     :param pool_id: the pool (templated).
     :param wait_for_completion: wait until the pool closes for one of ``success_reasons``. It fails at once
         when the pool is archived or closes for NOT_ENOUGH_BALANCE, BLOCKED or ASSIGNMENTS_LIMIT_EXCEEDED,
-        or for any other reason not in ``success_reasons``; CLOSED/FOR_UPDATE keeps waiting (the same rules
-        as ``TolokaPoolSensor``: ``toloka_provider.triggers.outcomes.pool_outcome``).
-    :param success_reasons: close reasons that mean success (default COMPLETED; add MANUAL or EXPIRED to accept them).
-    :param deferrable: wait in the triggerer (``TolokaPoolTrigger``) instead of a worker slot;
-        defaults to ``[operators] default_deferrable``.
-    :param poll_interval: seconds between checks.
-    :param timeout: seconds to wait at most (None: no limit).
+        or for any other reason not in ``success_reasons``; CLOSED/FOR_UPDATE keeps waiting (the same check
+        as ``TolokaPoolSensor``: ``toloka_provider.client.waits.PoolWait``).
+    :param success_reasons: close reasons that mean success (default COMPLETED; add MANUAL or EXPIRED to
+        accept them); checked before the pool is opened.
+    :param deferrable: wait in the triggerer (``TolokaPoolTrigger``) instead of a worker slot; defaults to
+        ``[operators] default_deferrable``. The pool is looked at once first: no deferral when it is done.
+    :param poll_interval: seconds between checks, at least 0.1 (``waits.MIN_POLL_INTERVAL``).
+    :param timeout: seconds to wait at most (None: no limit; 0: look once, and fail with a timeout if the
+        pool is not closed yet, in both modes).
+    :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
 
     XCom: the pool status after the operator: ``"OPEN"``, or ``"CLOSED"`` when it waited.
     """
@@ -124,6 +128,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         deferrable: bool | None = None,
         poll_interval: float = 30.0,
         timeout: float | None = None,
+        max_consecutive_errors: int = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -131,50 +136,76 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         self.wait_for_completion = wait_for_completion
         self.success_reasons = success_reasons
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
+        try:
+            self.poll_interval = waits.check_poll_interval(poll_interval)
+            self.timeout = waits.check_timeout(timeout)
+            self.max_consecutive_errors = waits.check_error_budget(max_consecutive_errors)
+        except TolokaArgumentError as error:
+            raise TolokaInputError(str(error)) from error
 
-    # Injectable for tests: the non-deferrable wait sleeps through these.
+    # Injectable for tests: the non-deferrable wait sleeps and reads the clock through these.
     _sleep = staticmethod(time.sleep)
     _clock = staticmethod(time.monotonic)
 
+    def _pool_wait(self, pool_id: str) -> waits.PoolWait:
+        try:
+            reasons = waits.check_success_reasons(self.success_reasons, f"Toloka pool {pool_id}")
+            return waits.PoolWait(pool_id, reasons)
+        except TolokaArgumentError as error:
+            raise TolokaInputError(str(error)) from error
+
+    @fail_fast_on_persistent_api_errors  # explicit: a refusal that a retry cannot change fails at once
     def execute(self, context: Any) -> str:
         pool_id = str(self.pool_id)
+        # Every argument is known good before anything is sent.
+        wait = self._pool_wait(pool_id) if self.wait_for_completion else None
         self.push_pool_url(context, pool_id)
         status = change_status(self, "pool", "open", pool_id)
-        if not self.wait_for_completion:
+        if wait is None:
             return status
-        if self.deferrable:
-            self.defer(
-                trigger=TolokaPoolTrigger(
-                    pool_id=pool_id,
-                    toloka_conn_id=self.toloka_conn_id,
-                    success_reasons=tuple(self.success_reasons),
-                    kind="pool",
-                    poll_interval=self.poll_interval,
-                    deadline=time.time() + self.timeout if self.timeout else None,
-                ),
-                method_name="execute_complete",
-            )
-        return self._wait(pool_id)
-
-    def _wait(self, pool_id: str) -> str:
         client = self.hook.get_conn()
         started = self._clock()
-        while True:
-            pool = client.get_pool(pool_id)
-            # The same rules as the sensor and the trigger, so all waiting paths agree.
-            outcome = pool_outcome(pool_id, pool.status, pool.last_close_reason, self.success_reasons)
-            if outcome.state == SUCCESS:
-                self.log.info("%s", outcome.message)
-                return enum_value(pool.status)
-            if outcome.state == FAILURE:
-                raise AirflowException(outcome.message)
-            if self.timeout is not None and self._clock() - started >= self.timeout:
-                raise AirflowException(
-                    f"Pool {pool_id} is still {enum_value(pool.status)} after waiting {self.timeout} s"
-                )
-            self._sleep(self.poll_interval)
+        if self.deferrable:
+            # Look once first: a crowd that finished already (or a pool closed for lack of money) is known
+            # now, without a round trip through the triggerer.
+            outcome = waits.run_sync(client, waits.attempt(wait, client._new_retry_policy))
+            if outcome.state == waits.WAITING and self.timeout == 0:
+                outcome = waits.Outcome(waits.TIMEOUT, outcome.message, outcome.details)
+            finished = self._finish(wait, outcome)
+            if finished is not None:
+                return finished
+            policy = waits.PollPolicy(
+                interval=self.poll_interval,
+                deadline=None if self.timeout is None else time.time() + self.timeout,
+                max_consecutive_errors=self.max_consecutive_errors,
+            )
+            self.defer(
+                trigger=TolokaPoolTrigger(**wait.kwargs(), toloka_conn_id=self.toloka_conn_id, policy=policy.to_dict()),
+                method_name="execute_complete",
+            )
+        policy = waits.PollPolicy(
+            interval=self.poll_interval,
+            deadline=None if self.timeout is None else started + self.timeout,
+            max_consecutive_errors=self.max_consecutive_errors,
+        )
+        plan = waits.poll(wait, policy, client._new_retry_policy, logger=self.log)
+        outcome = waits.run_sync(client, plan, sleep=self._sleep, clock=self._clock)
+        return self._finish(wait, outcome) or "CLOSED"
+
+    def _finish(self, wait: waits.PoolWait, outcome: waits.Outcome) -> str | None:
+        """The XCom for a finished wait; raises for a failed one; None while it is not finished."""
+        if outcome.state == waits.SUCCESS:
+            self.log.info("%s", outcome.message)
+            return str(outcome.details["pool_status"])
+        if outcome.state == waits.FAILURE:
+            raise AirflowFailException(outcome.message)
+        if outcome.state == waits.TIMEOUT:
+            raise AirflowException(
+                f"Pool {wait.pool_id} is still {outcome.details.get('pool_status')} after waiting {self.timeout:g} s"
+            )
+        if outcome.state == waits.GAVE_UP:
+            raise AirflowException(outcome.message) from outcome.error
+        return None
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
         if event.get("status") != "success":

@@ -1,28 +1,30 @@
-"""What every Toloka sensor shares: poke / reschedule / deferrable execution, error handling, progress log.
+"""The one sensor adapter: run a wait's check (``toloka_provider.client.waits``) once per poke.
 
-A subclass implements ``check(client)`` (one synchronous look at the object, returning an Outcome and a
-details dict), ``build_trigger(deadline)`` (the trigger that does the same look asynchronously) and
-optionally ``log_progress``. This class turns those into Airflow behaviour:
+A subclass names its check (``wait_class``), its trigger (``trigger_class``) and how its (templated)
+arguments make the check (``wait_arguments``). This class turns outcomes into Airflow behaviour:
 
-- success -> the sensor finishes and returns the details dict (pushed as XCom ``return_value``);
+- success -> the sensor finishes and returns the details dict (XCom ``return_value``);
 - failure (a state that will not change by itself: a pool closed for lack of money, a failed operation)
-  -> ``AirflowFailException`` with the message: the task fails at once and is not retried, because a
-  retry would only see the same state. ``soft_fail``/``never_fail`` turn it into a skip, as usual;
-- transient API errors (5xx, 429, connection failures, after the client's own retries) -> logged and
-  counted as "not yet", up to ``max_consecutive_errors`` in a row; then the task fails (retryable);
-- persistent API errors (401/403/404, validation) and a misconfigured connection -> ``AirflowFailException``
-  with what to fix.
+  -> ``AirflowFailException`` with the reason: not retried, a retry would see the same state.
+  ``soft_fail``/``never_fail`` turn it into a skip, as usual;
+- transient API errors (``errors.is_transient``, after the client's own retries) -> logged, "not yet", up to
+  ``max_consecutive_errors`` in a row; then the task fails (retryable);
+- persistent API errors and a misconfigured connection -> ``AirflowFailException`` saying what to fix;
+  a bad argument -> ``TolokaInputError``.
 
-In deferrable mode the sensor looks once synchronously (finished already -> no deferral), then defers to
-the trigger with an absolute deadline of now + ``timeout``. ``mode`` is ignored when deferrable.
+Deferrable: one look here (finished already -> no deferral), then the trigger, carrying a ``PollPolicy`` with
+the absolute deadline now + ``timeout``. ``timeout=0`` means "look once": in every mode a wait that is not
+finished at the first look ends with ``AirflowSensorTimeout``. ``poke_interval`` is at least
+``waits.MIN_POLL_INTERVAL`` seconds.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
@@ -33,15 +35,10 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
+from toloka_provider.client import waits
+from toloka_provider.client.errors import TolokaArgumentError
 from toloka_provider.hooks.toloka import TolokaConnectionError, TolokaHook
-from toloka_provider.triggers._polling import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_PROGRESS_INTERVAL
-from toloka_provider.triggers.outcomes import (
-    FAILURE,
-    SUCCESS,
-    Outcome,
-    describe_persistent_error,
-    is_transient_error,
-)
+from toloka_provider.operators._common import TolokaInputError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -52,16 +49,32 @@ if TYPE_CHECKING:
 _DEFERRAL_TIMEOUT_GRACE = 120.0
 
 
+def as_input_error(check: Any, *args: Any) -> Any:
+    """Run an argument check; its ``TolokaArgumentError`` becomes ``TolokaInputError`` (not retried)."""
+    try:
+        return check(*args)
+    except TolokaArgumentError as error:
+        raise TolokaInputError(str(error)) from error
+
+
+def _seconds(value: Any) -> Any:
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
 class TolokaBaseSensor(BaseSensorOperator):
     """Base class of the Toloka sensors (not used directly).
 
     :param toloka_conn_id: Airflow connection of type ``toloka``.
     :param deferrable: wait in the triggerer instead of a worker slot; defaults to
         ``[operators] default_deferrable``.
+    :param poke_interval: seconds between checks, at least 0.1 (``waits.MIN_POLL_INTERVAL``).
+    :param timeout: seconds to wait at most; 0 means look once and time out if not finished.
     :param max_consecutive_errors: transient API errors tolerated in a row before the task fails.
     :param progress_interval: seconds between progress log lines (never one per poke).
     """
 
+    wait_class: ClassVar[type[waits.Wait]]
+    trigger_class: ClassVar[type[BaseTrigger]]
     template_fields: tuple[str, ...] = ("toloka_conn_id",)
     ui_color = "#fde5b6"
 
@@ -70,18 +83,21 @@ class TolokaBaseSensor(BaseSensorOperator):
         *,
         toloka_conn_id: str = TolokaHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        max_consecutive_errors: int = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        progress_interval: float = waits.DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
+        # Checked before Airflow's own checks, so that every bad value is a TolokaInputError naming the rule.
+        if "poke_interval" in kwargs:
+            as_input_error(waits.check_poll_interval, _seconds(kwargs["poke_interval"]), "poke_interval")
+        if kwargs.get("timeout") is not None and _seconds(kwargs["timeout"]) != math.inf:
+            as_input_error(waits.check_timeout, _seconds(kwargs["timeout"]))
         super().__init__(**kwargs)
         self.toloka_conn_id = toloka_conn_id
         self.deferrable = deferrable
-        if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int) or max_consecutive_errors < 0:
-            raise ValueError(f"max_consecutive_errors must be an integer >= 0, got {max_consecutive_errors!r}")
-        self.max_consecutive_errors = max_consecutive_errors
-        self.progress_interval = float(progress_interval)
-        self._consecutive_errors = 0
+        self.max_consecutive_errors = as_input_error(waits.check_error_budget, max_consecutive_errors)
+        self.progress_interval = as_input_error(waits.check_seconds, progress_interval, "progress_interval")
+        self._budget = waits.ErrorBudget(self.max_consecutive_errors)
         self._last_progress_log: float | None = None
 
     @cached_property
@@ -90,56 +106,54 @@ class TolokaBaseSensor(BaseSensorOperator):
 
     # -- what subclasses provide -----------------------------------------------------------------------
 
+    def wait_arguments(self) -> dict[str, Any]:
+        """The check's arguments from this sensor's (rendered) fields."""
+        raise NotImplementedError
+
+    @cached_property
+    def toloka_wait(self) -> waits.Wait:
+        """The check, built once the fields are rendered (it keeps state between pokes, e.g. "pool seen")."""
+        return as_input_error(lambda: self.wait_class(**self.wait_arguments()))
+
     def describe(self) -> str:
-        raise NotImplementedError
+        return self.toloka_wait.what
 
-    def check(self, client: Any) -> tuple[Outcome, dict[str, Any]]:
-        raise NotImplementedError
-
-    def build_trigger(self, deadline: float) -> BaseTrigger:
-        raise NotImplementedError
-
-    def log_progress(self, client: Any, details: dict[str, Any]) -> None:
-        self.log.info("%s: still waiting (%s)", self.describe(), details)
+    def log_progress(self, client: Any, outcome: waits.Outcome) -> None:
+        self.log.info("%s", waits.progress_once(client, self.toloka_wait, outcome))
 
     # -- poke ------------------------------------------------------------------------------------------
 
     def poke(self, context: Context) -> PokeReturnValue:
+        wait = self.toloka_wait
         try:
             client = self.hook.get_conn()
-            outcome, details = self.check(client)
+            outcome = self._budget.note(wait.what, waits.check_once(client, wait))
         except TolokaConnectionError as error:
             raise AirflowFailException(str(error)) from error
-        except Exception as error:
-            if not is_transient_error(error):
-                raise AirflowFailException(
-                    describe_persistent_error(error, self.describe(), self.toloka_conn_id)
-                ) from error
-            self._consecutive_errors += 1
-            if self._consecutive_errors > self.max_consecutive_errors:
-                raise AirflowException(
-                    f"{self.describe()}: {self._consecutive_errors} transient errors in a row, giving up "
-                    f"(last: {type(error).__name__}: {error})"
-                ) from error
+        except TolokaArgumentError as error:
+            raise TolokaInputError(str(error)) from error
+        except Exception as error:  # check_once lets only persistent errors through
+            raise AirflowFailException(
+                waits.describe_persistent_error(error, wait.what, self.toloka_conn_id)
+            ) from error
+        if outcome.state == waits.GAVE_UP:
+            raise AirflowException(outcome.message) from outcome.error
+        if outcome.state == waits.TRANSIENT:
             self.log.warning(
                 "%s: transient error %d of at most %d in a row, will poke again: %s",
-                self.describe(),
-                self._consecutive_errors,
-                self.max_consecutive_errors,
-                error,
+                wait.what,
+                self._budget.in_a_row,
+                self._budget.allowed,
+                outcome.error,
             )
             return PokeReturnValue(is_done=False)
-        self._consecutive_errors = 0
-        if outcome.state == SUCCESS:
+        if outcome.state == waits.SUCCESS:
             self.log.info("%s", outcome.message)
-            return PokeReturnValue(is_done=True, xcom_value=details)
-        if outcome.state == FAILURE:
+            return PokeReturnValue(is_done=True, xcom_value=outcome.details)
+        if outcome.state == waits.FAILURE:
             raise AirflowFailException(outcome.message)
         if self._progress_due():
-            try:
-                self.log_progress(client, details)
-            except Exception as error:  # progress is a courtesy; it must not fail the wait
-                self.log.warning("%s: could not read progress: %s", self.describe(), error)
+            self.log_progress(client, outcome)
         return PokeReturnValue(is_done=False)
 
     def _progress_due(self) -> bool:
@@ -162,18 +176,34 @@ class TolokaBaseSensor(BaseSensorOperator):
             return super().execute(context)
         try:
             result = self.poke(context)
+            if not result.is_done and self.timeout == 0:
+                raise AirflowSensorTimeout(
+                    f"{self.describe()} is not finished, and timeout=0 allows one look only"
+                )
         except (AirflowFailException, AirflowSensorTimeout) as error:
             if self.soft_fail or getattr(self, "never_fail", False):
                 raise AirflowSkipException(f"Skipping: {error}") from error
             raise
         if result.is_done:
             return result.xcom_value
-        deadline = time.time() + self.timeout
         self.log.info("%s: deferring for up to %.0f s", self.describe(), self.timeout)
         self.defer(
-            trigger=self.build_trigger(deadline),
+            trigger=self.build_trigger(time.time() + self.timeout),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + _DEFERRAL_TIMEOUT_GRACE),
+            timeout=timedelta(seconds=self.timeout + _DEFERRAL_TIMEOUT_GRACE)
+            if math.isfinite(self.timeout)
+            else None,
+        )
+
+    def build_trigger(self, deadline: float | None) -> BaseTrigger:
+        policy = waits.PollPolicy(
+            interval=self.poke_interval,
+            deadline=deadline if deadline is not None and math.isfinite(deadline) else None,
+            max_consecutive_errors=self.max_consecutive_errors,
+            progress_interval=self.progress_interval,
+        )
+        return self.trigger_class(
+            **self.toloka_wait.kwargs(), toloka_conn_id=self.toloka_conn_id, policy=policy.to_dict()
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -182,13 +212,13 @@ class TolokaBaseSensor(BaseSensorOperator):
             raise AirflowException(f"{self.describe()}: the trigger sent an unexpected event {event!r}")
         status = event["status"]
         message = event.get("message") or f"{self.describe()}: {status}"
-        if status == SUCCESS:
+        if status == waits.SUCCESS:
             details = {key: value for key, value in event.items() if key != "status"}
             self.log.info("%s finished: %s", self.describe(), details)
             return details
         if status == "timeout":
             raise AirflowSensorTimeout(message)
-        if status == FAILURE:
+        if status == waits.FAILURE:
             raise AirflowFailException(message)
         if status == "error" and event.get("retryable"):
             raise AirflowException(message)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from toloka_provider.client.waits import AppBatchWait
 from toloka_provider.sensors._base import TolokaBaseSensor
 from toloka_provider.triggers.app_batch import TolokaAppBatchTrigger
-from toloka_provider.triggers.outcomes import Outcome, app_batch_check, app_batch_progress, normalise_names
 
 
 class TolokaAppBatchSensor(TolokaBaseSensor):
@@ -19,6 +19,8 @@ class TolokaAppBatchSensor(TolokaBaseSensor):
     Returns (XCom) ``{"batch_id", "batch_status", "items_count", "items_processed_count"}``.
     """
 
+    wait_class = AppBatchWait
+    trigger_class = TolokaAppBatchTrigger
     template_fields = ("app_project_id", "batch_id", "toloka_conn_id", "success_statuses")
 
     def __init__(
@@ -34,25 +36,9 @@ class TolokaAppBatchSensor(TolokaBaseSensor):
         self.batch_id = batch_id
         self.success_statuses = success_statuses
 
-    def describe(self) -> str:
-        return f"Toloka app batch {self.batch_id} (app project {self.app_project_id})"
-
-    def check(self, client: Any) -> tuple[Outcome, dict[str, Any]]:
-        batch = client.get_app_batch(str(self.app_project_id), str(self.batch_id))
-        statuses = normalise_names(self.success_statuses, "success_statuses")
-        return app_batch_check(str(self.app_project_id), str(self.batch_id), batch, statuses)
-
-    def log_progress(self, client: Any, details: dict[str, Any]) -> None:
-        self.log.info("%s", app_batch_progress(self.describe(), details))
-
-    def build_trigger(self, deadline: float) -> TolokaAppBatchTrigger:
-        return TolokaAppBatchTrigger(
-            app_project_id=str(self.app_project_id),
-            batch_id=str(self.batch_id),
-            toloka_conn_id=self.toloka_conn_id,
-            success_statuses=normalise_names(self.success_statuses, "success_statuses"),
-            poll_interval=self.poke_interval,
-            deadline=deadline,
-            max_consecutive_errors=self.max_consecutive_errors,
-            progress_interval=self.progress_interval,
-        )
+    def wait_arguments(self) -> dict[str, Any]:
+        return {
+            "app_project_id": self.app_project_id,
+            "batch_id": self.batch_id,
+            "success_statuses": self.success_statuses,
+        }

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from toloka_provider.triggers._polling import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    DEFAULT_PROGRESS_INTERVAL,
-    TolokaPollingTrigger,
-)
-from toloka_provider.triggers.outcomes import Outcome, app_batch_check, app_batch_progress, normalise_names
+from toloka_provider.client.waits import AppBatchWait
+from toloka_provider.triggers._polling import TolokaPollingTrigger
 
 
 class TolokaAppBatchTrigger(TolokaPollingTrigger):
@@ -26,35 +22,9 @@ class TolokaAppBatchTrigger(TolokaPollingTrigger):
         batch_id: str,
         toloka_conn_id: str = "toloka_default",
         success_statuses: Iterable[str] | str = ("COMPLETED",),
-        poll_interval: float = 30.0,
-        deadline: float | None = None,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        policy: Mapping[str, Any] | None = None,
+        **legacy: Any,
     ) -> None:
         super().__init__(
-            toloka_conn_id=toloka_conn_id,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            max_consecutive_errors=max_consecutive_errors,
-            progress_interval=progress_interval,
+            AppBatchWait(app_project_id, batch_id, success_statuses), toloka_conn_id, policy, legacy
         )
-        self.app_project_id = str(app_project_id)
-        self.batch_id = str(batch_id)
-        self.success_statuses = normalise_names(success_statuses, "success_statuses")
-
-    def describe(self) -> str:
-        return f"Toloka app batch {self.batch_id} (app project {self.app_project_id})"
-
-    def _own_kwargs(self) -> dict[str, Any]:
-        return {
-            "app_project_id": self.app_project_id,
-            "batch_id": self.batch_id,
-            "success_statuses": list(self.success_statuses),
-        }
-
-    async def check(self, client: Any) -> tuple[Outcome, dict[str, Any]]:
-        batch = await client.get_app_batch(self.app_project_id, self.batch_id)
-        return app_batch_check(self.app_project_id, self.batch_id, batch, self.success_statuses)
-
-    async def log_progress(self, client: Any, details: dict[str, Any]) -> None:
-        self.log.info("%s", app_batch_progress(self.describe(), details))
