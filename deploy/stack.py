@@ -95,7 +95,7 @@ class Proc:
         except OSError:
             return ""
 
-    def stop(self, sig: int = signal.SIGTERM, grace: float = 20.0) -> None:
+    def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
         if self.alive():
             try:
                 os.killpg(self.popen.pid, sig)
