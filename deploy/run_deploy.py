@@ -486,7 +486,10 @@ def main(argv: list[str]) -> int:
     if Path(sys.prefix).resolve() != VENV.resolve():
         bootstrap(argv)  # does not return
     # SIGTERM (CI cancelling the job) stops the stack like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGINT too, explicitly: a shell that starts us in the background sets it to "ignore", and Python then
+    # installs no KeyboardInterrupt handler of its own.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     return {"test": scenario, "up": up, "serve": serve}[argv[0]]()
 
 
