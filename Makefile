@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit install bench clean
+.PHONY: demo test lint unit install bench clean test-deploy up
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# A real, distributed Airflow (Postgres, Redis, Celery x2, moto S3, a browser) and the embedded one (Ctrl-C stops).
+# Both install what they need (apt + their own venv .deploy/venv); see deploy/run_deploy.py.
+test-deploy:
+	$(PYTHON) deploy/run_deploy.py test
+
+up:
+	$(PYTHON) deploy/run_deploy.py up
 
 clean:
 	rm -rf $(VENV) airflow_home .pytest_cache .ruff_cache

@@ -40,11 +40,22 @@ CONSISTENCY_LAG = timedelta(minutes=1)
 
 
 def _output_root() -> str:
+    """``$TOLOKA_EXAMPLES_OUTPUT`` as a URL, with ``$TOLOKA_EXAMPLES_OUTPUT_CONN_ID`` as its connection.
+
+    Airflow's ``ObjectStoragePath`` takes the connection id from the URL's user part
+    (``s3://aws_default@bucket/prefix``); a bare ``s3://bucket/prefix`` uses no connection at all and fails
+    with NoCredentialsError on a worker without AWS credentials of its own. The paths travel between tasks
+    as strings (templated fields, XCom, asset extras), so the connection goes into the URL, where it stays.
+    """
     root = os.environ.get("TOLOKA_EXAMPLES_OUTPUT") or os.path.join(
         os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "toloka_examples"
     )
     if "://" not in root:
         root = "file://" + os.path.abspath(root)
+    conn_id = os.environ.get("TOLOKA_EXAMPLES_OUTPUT_CONN_ID")
+    scheme, rest = root.split("://", 1)
+    if conn_id and scheme != "file" and "@" not in rest.split("/", 1)[0]:
+        root = f"{scheme}://{conn_id}@{rest}"
     return root.rstrip("/")
 
 

@@ -1,9 +1,11 @@
 """Data-aware scheduling: run whenever ``text_classification`` publishes new labels, and summarise them.
 
-Scheduled on the Asset ``toloka_support_ticket_labels`` (by name, so this file does not need to know where
-the producer writes). Each asset event carries the producing run's files in its ``extra``; this DAG reads the
-labels file of every event that triggered it and logs how many tickets got each label and how many of them
-the crowd was unsure about. Replace the logging with whatever consumes your labels (a training job, a load
+Scheduled on the Asset ``toloka_support_ticket_labels``, named in full (name and URI, the same pair as in
+``text_classification.py``). Not ``Asset.ref(name=...)``: Airflow 3 queues a run for a reference but attaches
+the asset events only to assets scheduled on directly, so the run found no events and read nothing. The URI is
+a fixed identifier, not where the labels are: each asset event carries the producing run's files in its
+``extra``; this DAG reads the labels file of every event that triggered it and logs how many tickets got each
+label and how many of them the crowd was unsure about. Replace the logging with whatever consumes your labels (a training job, a load
 into a warehouse table, ...).
 """
 
@@ -18,11 +20,13 @@ from airflow.sdk import DAG, Asset, ObjectStoragePath, task
 log = logging.getLogger(__name__)
 
 LOW_CONFIDENCE = 0.7
+#: The producer's asset (text_classification.LABELS_ASSET): name and URI must match it exactly.
+LABELS_ASSET = Asset(name="toloka_support_ticket_labels", uri="toloka-examples://text_classification/labels", group="toloka")
 
 with DAG(
     dag_id="labels_consumer",
     description="Summarise the support-ticket labels each time text_classification publishes them",
-    schedule=[Asset.ref(name="toloka_support_ticket_labels")],
+    schedule=[LABELS_ASSET],
     catchup=False,
     tags=["toloka", "example"],
     default_args={"retries": 2},

@@ -7,8 +7,12 @@ What it does, in order:
 2. Starts the emulator as a subprocess on a free loopback port, with the dataset's truth file and a crowd of
    30 simulated workers (accuracy spread from 0.55 to 0.95, 10% spammers), fast enough to finish the pool in
    well under a minute, and reads its ``TOLOKA_EMULATOR_URL=`` line.
-3. Points the ``toloka_default`` connection at it (``AIRFLOW_CONN_TOLOKA_DEFAULT``, the env-var JSON form)
-   and runs ``airflow dags test text_classification`` with ``dags_examples/`` as the DAGs folder.
+3. Pauses the crowd, points the ``toloka_default`` connection at the emulator (``AIRFLOW_CONN_TOLOKA_DEFAULT``,
+   the env-var JSON form) and runs ``airflow dags test text_classification`` with ``dags_examples/`` as the DAGs
+   folder. The crowd stays paused until the pool sensor has found the pool still open and deferred, then it
+   is resumed: at full speed the crowd would finish the pool before the sensor's first check and the run
+   would never defer, which is the one thing a deferrable sensor is for. (``dags test`` runs the trigger in
+   line; ``make up`` and ``make test-deploy`` run it in a real triggerer.)
 4. Stops the emulator, also on failure or Ctrl-C, and prints a report: tasks uploaded, assignments submitted /
    accepted / rejected, money spent, workers rejected, the accuracy of the aggregated labels against the
    truth next to the accuracy of a single worker, and where the output files are.
@@ -52,6 +56,8 @@ EMULATOR_OPTIONS = {
     "--seed": "7",
 }
 EMULATOR_START_TIMEOUT = 30.0
+# Seconds between the trigger's pool checks in the demo (the DAG's default, 30, suits real pools).
+POLL_INTERVAL = "2"
 
 
 def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -64,6 +70,7 @@ def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
             "TOLOKA_EXAMPLES_OUTPUT": str(OUTPUT_ROOT),
+            "TOLOKA_EXAMPLES_POLL_INTERVAL": POLL_INTERVAL,
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -134,6 +141,12 @@ class Emulator:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read().decode("utf-8"))
 
+    def control(self, action: str) -> dict:
+        """``POST /_emulator/crowd/<action>`` (pause, resume): the emulator's control API, no auth."""
+        request = urllib.request.Request(f"{self.url}/_emulator/crowd/{action}", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read().decode("utf-8"))
+
     def balance(self) -> Decimal | None:
         try:
             return Decimal(str(self.get("/api/v1/requester")["balance"]))
@@ -169,6 +182,31 @@ class Emulator:
             self._log.close()
 
 
+class Deferrals:
+    """Watches the ``dags test`` output: resumes the paused crowd at the first deferral, times each trigger."""
+
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+        self.task = ""
+        self.started: float | None = None
+        self.done: list[tuple[str, float]] = []  # (task_id, seconds in the trigger)
+        self.crowd_resumed_for = ""
+
+    def __call__(self, line: str) -> str | None:
+        if "[DAG TEST] starting task_id=" in line:
+            self.task = line.split("task_id=", 1)[1].split()[0]
+        elif "[DAG TEST] running trigger in line" in line:
+            self.started = time.monotonic()
+            if not self.crowd_resumed_for:
+                self.emulator.control("resume")
+                self.crowd_resumed_for = self.task
+                return f"      deferred: {self.task} waits in its trigger; crowd resumed"
+        elif "[DAG TEST] Trigger completed" in line and self.started is not None:
+            self.done.append((self.task, time.monotonic() - self.started))
+            self.started = None
+        return show_task_progress(line)
+
+
 def show_task_progress(line: str) -> str | None:
     """Condense ``airflow dags test`` output to one line per task start and state change."""
     if "[DAG TEST] starting task_id=" in line:
@@ -192,7 +230,9 @@ def newest_run_folder(since: float) -> Path | None:
     return max(summaries, key=lambda p: p.stat().st_mtime).parent if summaries else None
 
 
-def print_report(run_folder: Path, emulator: Emulator, balance_before: Decimal | None, elapsed: float) -> bool:
+def print_report(
+    run_folder: Path, emulator: Emulator, balance_before: Decimal | None, elapsed: float, deferrals: Deferrals
+) -> bool:
     summary = json.loads((run_folder / "run_summary.json").read_text(encoding="utf-8"))
     truth = report.load_truth()
     assignments = list(report.iter_jsonl(run_folder / "assignments.jsonl"))
@@ -225,6 +265,14 @@ def print_report(run_folder: Path, emulator: Emulator, balance_before: Decimal |
             + ", then ".join(f"{r['disputed']}" for r in rounds)
             + " disputed tickets asked again (2 more votes each)"
         )
+    if deferrals.done:
+        first, seconds = deferrals.done[0]
+        print(
+            f"  deferrals                {len(deferrals.done)}: {first} deferred while the pool was open (crowd paused"
+            f" until then) and waited {seconds:.0f} s in its trigger, no worker slot held"
+        )
+    else:
+        print("  deferrals                none: no task deferred (the crowd finished before the first check)")
     print(f"  money spent              {'$' + format(spent, 'f') if spent is not None else 'n/a'}")
     print(f"  workers                  {len(by_worker)} worked, {len(rejected_workers)} rejected (golden accuracy)")
     print(
@@ -261,19 +309,22 @@ def main() -> int:
         url = emulator.start()
         print(f"    {url}")
         balance_before = emulator.balance()
+        # Paused until the pool sensor defers (Deferrals resumes it), so that the run really waits on a trigger.
+        emulator.control("pause")
+        deferrals = Deferrals(emulator)
         connection = json.dumps({"conn_type": "toloka", "host": url, "password": TOKEN})
         step(f"airflow dags test {DAG_ID}")
         dag_log = LOG_DIR / f"{stamp}-dags-test.log"
         env = airflow_env({"AIRFLOW_CONN_TOLOKA_DEFAULT": connection})
-        code = run_logged([airflow, "dags", "test", DAG_ID], dag_log, env, echo=show_task_progress)
+        code = run_logged([airflow, "dags", "test", DAG_ID], dag_log, env, echo=deferrals)
         run_folder = newest_run_folder(started_at)
         failed_run = "state=failed" in (dag_log.read_text(encoding="utf-8", errors="replace"))
         if code != 0 or run_folder is None or failed_run:
             print(f"\nThe DAG run failed (exit code {code}); log {dag_log}:\n{tail(dag_log)}", file=sys.stderr)
             return 1
-        ok = print_report(run_folder, emulator, balance_before, time.monotonic() - started)
+        ok = print_report(run_folder, emulator, balance_before, time.monotonic() - started, deferrals)
         print(f"  logs                     {LOG_DIR}")
-        return 0 if ok else 1
+        return 0 if ok and deferrals.done else 1
     except KeyboardInterrupt:
         print("\nInterrupted; stopping the emulator.", file=sys.stderr)
         return 130
