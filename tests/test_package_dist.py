@@ -36,7 +36,9 @@ def dists(tmp_path_factory) -> dict[str, Path]:
         src = tmp_path_factory.mktemp("src")
         for name in ("pyproject.toml", "MANIFEST.in", "LICENSE", "README.md", "PYPI_README.md"):
             shutil.copy2(ROOT / name, src / name)
-        shutil.copytree(ROOT / "toloka_provider", src / "toloka_provider", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "toloka_provider", src / "toloka_provider", ignore=shutil.ignore_patterns("__pycache__")
+        )
         result = subprocess.run(
             [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
             capture_output=True,
@@ -66,7 +68,7 @@ def _sdist_names(sdist: Path) -> list[str]:
         top = f"toloka_airflow_provider-{__version__}/"
         names = archive.getnames()
     assert all(name == top.rstrip("/") or name.startswith(top) for name in names)
-    return sorted(name[len(top):] for name in names if name.startswith(top))
+    return sorted(name[len(top) :] for name in names if name.startswith(top))
 
 
 def test_the_names_carry_the_version(dists):

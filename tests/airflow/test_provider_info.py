@@ -50,7 +50,10 @@ CONN_FIELD_SCHEMA = {
                     "uniqueItems": True,
                 },
                 "enum": {"type": "array", "minItems": 1, "uniqueItems": True},
-                "values_display": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
+                "values_display": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "minLength": 1},
+                },
                 "minimum": {"type": "number"},
                 "maximum": {"type": "number"},
                 "exclusiveMinimum": {"type": "number"},
@@ -59,7 +62,10 @@ CONN_FIELD_SCHEMA = {
             # A select with a null option must name it: the form labels an option by values_display and
             # shows the bare word "null" for an unnamed null one (also the option shown while it is empty).
             "if": {"required": ["enum"], "properties": {"enum": {"contains": {"const": None}}}},
-            "then": {"required": ["values_display"], "properties": {"values_display": {"required": ["null"]}}},
+            "then": {
+                "required": ["values_display"],
+                "properties": {"values_display": {"required": ["null"]}},
+            },
         },
     },
 }
@@ -123,7 +129,8 @@ def _errors(connection_type: dict) -> list[str]:
     """Each error as "path: failed keyword", plus the offending name where it is one (a key, an item)."""
     validator = jsonschema.Draft202012Validator(CONNECTION_FORM_SCHEMA)
     return sorted(
-        f"{'/'.join(map(str, e.absolute_path))}: {e.validator}" + (f" {e.instance}" if isinstance(e.instance, str) else "")
+        f"{'/'.join(map(str, e.absolute_path))}: {e.validator}"
+        + (f" {e.instance}" if isinstance(e.instance, str) else "")
         for e in validator.iter_errors(connection_type)
     )
 
@@ -131,7 +138,10 @@ def _errors(connection_type: dict) -> list[str]:
 def test_the_form_schema_rejects_the_metadata_that_showed_null_and_lost_placeholders():
     """Negative control (issue 12): the metadata before the fix fails, each defect for its own reason."""
     before = copy.deepcopy(_toloka_connection_type())
-    before["conn-fields"]["environment"]["schema"] = {"type": ["string", "null"], "enum": ["production", "sandbox", None]}
+    before["conn-fields"]["environment"]["schema"] = {
+        "type": ["string", "null"],
+        "enum": ["production", "sandbox", None],
+    }
     before["ui-field-behaviour"]["hidden-fields"].append("extra")
     before["ui-field-behaviour"]["placeholders"].update(
         {"environment": "production", "act_under_account_id": "optional", "timeout": "10", "retries": "3"}
@@ -204,7 +214,11 @@ def test_the_connection_form_gets_the_relabelled_standard_fields_with_their_plac
     assert hook_meta["hook_name"] == "Toloka"
     assert hook_meta["hook_class_name"] == "toloka_provider.hooks.toloka.TolokaHook"
     standard = hook_meta["standard_fields"]
-    assert standard["password"] == {"hidden": False, "title": "API token", "placeholder": "Toloka OAuth token or API key"}
+    assert standard["password"] == {
+        "hidden": False,
+        "title": "API token",
+        "placeholder": "Toloka OAuth token or API key",
+    }
     assert standard["host"] == {
         "hidden": False,
         "title": "API URL (optional)",
@@ -231,7 +245,11 @@ def test_the_connection_form_gets_the_extra_fields_with_titles_hints_and_a_named
     assert "own account" in extra["act_under_account_id"]["description"]
 
     environment = extra["environment"]["schema"]
-    assert environment["type"] == ["string", "null"] and environment["enum"] == [None, "production", "sandbox"]
+    assert environment["type"] == ["string", "null"] and environment["enum"] == [
+        None,
+        "production",
+        "sandbox",
+    ]
     options = [_option_label(value, environment.get("values_display")) for value in environment["enum"]]
     assert options == ["Not set (production, or the API URL)", "production", "sandbox"]
     assert extra["timeout"]["schema"]["type"] == ["number", "null"]
