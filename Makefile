@@ -91,8 +91,9 @@ test-matrix: test-matrix-oldest test-matrix-newest
 # nothing; --ignore-installed: as into a fresh venv).
 PACKAGE_DIST := dist/package-check
 package-check: $(STAMP)
-	rm -rf $(PACKAGE_DIST)
-	$(BIN)/python -m build --outdir $(PACKAGE_DIST) . > /dev/null
+	rm -rf $(PACKAGE_DIST) dist/package-check.log && mkdir -p dist
+	$(BIN)/python -m build --outdir $(PACKAGE_DIST) . > dist/package-check.log 2>&1 \
+		|| { tail -40 dist/package-check.log; echo "package-check: FAIL: python -m build"; exit 1; }
 	TOLOKA_DIST_DIR=$(PACKAGE_DIST) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_package_dist.py
 	@if $(BIN)/python -m pip install --dry-run --ignore-installed $(PACKAGE_DIST)/*.whl 'apache-airflow==3.1.*' \
 		> $(PACKAGE_DIST)/airflow-3.1.log 2>&1; then \
