@@ -38,3 +38,77 @@ up:
 
 clean:
 	rm -rf $(VENV) airflow_home .pytest_cache .ruff_cache
+
+# -- Support range (README "Support range") -------------------------------------------------------------
+.PHONY: test-matrix test-matrix-oldest test-matrix-newest matrix-install package-check
+
+# test-matrix: the whole suite in side virtualenvs for the oldest supported pair (Python 3.10 + the latest
+# Airflow 3.2.x) and the newest (Python 3.13 + the latest Airflow 3.3.x). Each venv is cached under .matrix/
+# and rebuilt when pyproject.toml or the matrix constraints change. The provider is installed editable, so
+# the venvs test this checkout as it is (no reinstall after a code change) and its entry points are
+# registered as a user's install registers them.
+# Interpreters: a pyenv-style install (PYENV_ROOT/versions/3.X.*), else python3.X on PATH; override with
+# MATRIX_PY310=/path/to/python3.10 (same for 313). Nothing is downloaded.
+PYENV_ROOT ?= $(HOME)/.pyenv
+matrix_python = $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)))),$(shell command -v python$(1) 2>/dev/null))
+MATRIX_PY310 ?= $(call matrix_python,3.10)
+MATRIX_PY313 ?= $(call matrix_python,3.13)
+MATRIX := .matrix
+MATRIX_OLD := $(MATRIX)/py3.10-airflow3.2
+MATRIX_NEW := $(MATRIX)/py3.13-airflow3.3
+MATRIX_CONSTRAINTS := constraints/matrix-airflow-3.2.txt
+# Lean runs (.ci/run must stay well inside CI's time): quiet, no cache, stop at the first failure.
+MATRIX_PYTEST ?= -q -p no:cacheprovider -x
+
+# $(1) venv, $(2) interpreter, $(3) Airflow requirement, $(4) more pip arguments. Prints how long it took.
+define matrix_install
+	@test -n "$(2)" || { echo "test-matrix: no python for $(1): set MATRIX_PY310 / MATRIX_PY313"; exit 1; }
+	@start=$$(date +%s); echo "test-matrix: building $(1) with $(2)"; \
+	rm -rf $(1) && $(2) -m venv $(1) \
+	&& $(1)/bin/python -m pip install -qq --upgrade pip \
+	&& $(1)/bin/python -m pip install -qq -e '.[dev]' '$(3)' $(4) \
+	&& touch $(1)/.installed \
+	&& echo "test-matrix: $(1) installed in $$(( $$(date +%s) - start )) s"
+endef
+
+define matrix_run
+	@$(1)/bin/python -c "import sys, airflow; print('test-matrix: $(1): Python', sys.version.split()[0], '+ Airflow', airflow.__version__)"
+	@start=$$(date +%s); $(1)/bin/python -m pytest $(MATRIX_PYTEST); rc=$$?; \
+	echo "test-matrix: $(1): pytest exit $$rc in $$(( $$(date +%s) - start )) s"; exit $$rc
+endef
+
+$(MATRIX_OLD)/.installed: pyproject.toml $(MATRIX_CONSTRAINTS)
+	$(call matrix_install,$(MATRIX_OLD),$(MATRIX_PY310),apache-airflow~=3.2.0,-c $(MATRIX_CONSTRAINTS))
+
+$(MATRIX_NEW)/.installed: pyproject.toml
+	$(call matrix_install,$(MATRIX_NEW),$(MATRIX_PY313),apache-airflow~=3.3.0,)
+
+matrix-install: $(MATRIX_OLD)/.installed $(MATRIX_NEW)/.installed
+
+# One pair each (make -j2 test-matrix runs both at once, on a machine with the cores for it).
+test-matrix-oldest: $(MATRIX_OLD)/.installed
+	$(call matrix_run,$(MATRIX_OLD))
+
+test-matrix-newest: $(MATRIX_NEW)/.installed
+	$(call matrix_run,$(MATRIX_NEW))
+
+test-matrix: test-matrix-oldest test-matrix-newest
+
+# package-check: build the sdist and the wheel as a release does (isolated build), run the packaging tests on
+# them (contents, metadata, long description, twine check --strict, check-wheel-contents), and show that pip's
+# resolver refuses the wheel next to Airflow 3.1 (--dry-run resolves against the package index, installs
+# nothing; --ignore-installed: as into a fresh venv).
+PACKAGE_DIST := dist/package-check
+package-check: $(STAMP)
+	rm -rf $(PACKAGE_DIST) dist/package-check.log && mkdir -p dist
+	$(BIN)/python -m build --outdir $(PACKAGE_DIST) . > dist/package-check.log 2>&1 \
+		|| { tail -40 dist/package-check.log; echo "package-check: FAIL: python -m build"; exit 1; }
+	TOLOKA_DIST_DIR=$(PACKAGE_DIST) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_package_dist.py
+	@if $(BIN)/python -m pip install --dry-run --ignore-installed $(PACKAGE_DIST)/*.whl 'apache-airflow==3.1.*' \
+		> $(PACKAGE_DIST)/airflow-3.1.log 2>&1; then \
+		echo "package-check: FAIL: pip accepted the wheel next to Airflow 3.1"; exit 1; fi
+	@grep -q "toloka-airflow-provider .* depends on apache-airflow>=3.2" $(PACKAGE_DIST)/airflow-3.1.log \
+		&& grep -q "ResolutionImpossible" $(PACKAGE_DIST)/airflow-3.1.log \
+		|| { grep -v "^WARNING: Location" $(PACKAGE_DIST)/airflow-3.1.log | tail -20; \
+		     echo "package-check: FAIL: pip failed, but not for the Airflow floor"; exit 1; }
+	@echo "package-check: pip refuses the wheel next to Airflow 3.1: $$(grep -o 'toloka-airflow-provider .* depends on apache-airflow>=3.2' $(PACKAGE_DIST)/airflow-3.1.log)"

@@ -3,6 +3,9 @@
 Each pytest process gets its own temporary Airflow home (SQLite, no examples), so parallel runs never
 share a database and nothing touches the user's home directory. Tests that need the metadata database
 (``dag.test()``, connections from the DB) request the ``airflow_db`` fixture, which migrates it once.
+
+The emulator's pytest plugin (fixtures ``toloka_emulator`` and ``toloka_emulator_factory``) is opt-in for users
+(``-p toloka_provider.emulator.pytest_plugin``); this suite loads it here.
 """
 
 from __future__ import annotations
@@ -28,7 +31,34 @@ def airflow_db():
     from airflow.utils import db
 
     db.resetdb(skip_init=False) if os.environ.get("TOLOKA_TESTS_RESETDB") else db.initdb()
+    _one_in_process_execution_api()
     return _AIRFLOW_HOME
+
+
+def _one_in_process_execution_api() -> None:
+    """Make ``dag.test()`` on Airflow 3.2 build its in-process Execution API once per process, as 3.3 does.
+
+    3.2 builds a new FastAPI/cadwyn app (seconds of CPU, and an event-loop thread that stays) for every task
+    ``dag.test()`` runs; 3.3 caches the same factory with ``functools.lru_cache``. Test speed only: the e2e
+    tests then cost on 3.2 what they cost on 3.3. Where the factory is absent or already cached, nothing.
+    """
+    import functools
+
+    from airflow.sdk.execution_time import supervisor
+
+    factory = getattr(supervisor, "in_process_api_server", None)
+    if factory is not None and not hasattr(factory, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(factory)
+
+
+def pytest_configure(config):
+    # The same as ``pytest_plugins = ["toloka_provider.emulator.pytest_plugin"]``, except that it tolerates an
+    # install made before the plugin became opt-in: that one still loads the plugin through its old
+    # ``pytest11`` entry point, and a second registration under another name would stop pytest.
+    from toloka_provider.emulator import pytest_plugin
+
+    if not config.pluginmanager.is_registered(pytest_plugin):
+        config.pluginmanager.register(pytest_plugin, "toloka_provider.emulator.pytest_plugin")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -37,6 +37,18 @@ def get_provider_info() -> dict:
     the standard password field, relabelled "API token"; the standard host field, relabelled "API URL
     (optional)", takes a custom base URL (e.g. the local emulator); the other settings are ``conn-fields``,
     stored in the connection's extra as ``extra__toloka__<name>`` (the hook reads both spellings).
+
+    What the React connection form of Airflow 3.2 and 3.3 renders from this (the UI's ``hook_meta`` endpoint):
+
+    * ``ui-field-behaviour`` acts on the standard fields only (host, port, login, password, schema,
+      description): ``placeholders`` for a conn-field are never shown, so the extra fields carry their hints
+      (the defaults) in ``description``, the line under each field; and the extra JSON editor cannot be
+      hidden (it is always there).
+    * each conn-field is a form parameter: ``label`` becomes the title and ``schema`` the JSON schema. A select
+      (``enum``) labels its options by ``schema.values_display`` and, without one, shows ``null`` for a null
+      option, which is also the option selected while the field is empty; hence the label for null below.
+      Text and number inputs show no placeholder (a text input's only one is a generic "Start typing" for
+      ``schema.examples``).
     """
     return {
         "package-name": "toloka-airflow-provider",
@@ -63,19 +75,24 @@ def get_provider_info() -> dict:
                 "conn-fields": {
                     "environment": {
                         "label": "Environment",
-                        "schema": {"type": ["string", "null"], "enum": ["production", "sandbox", None]},
-                        "description": "production or sandbox. Leave empty when API URL is set; "
-                        "empty without an API URL means production.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": [None, "production", "sandbox"],
+                            "values_display": {"null": "Not set (production, or the API URL)"},
+                        },
+                        "description": "production or sandbox. Leave it not set when API URL is set; "
+                        "not set without an API URL means production.",
                     },
                     "act_under_account_id": {
                         "label": "Act under account id",
                         "schema": {"type": ["string", "null"]},
-                        "description": "Optional: the id of the account to act as (X-Act-Under-Account-ID).",
+                        "description": "Optional: the id of the account to act as (X-Act-Under-Account-ID); "
+                        "empty for the token's own account.",
                     },
                     "timeout": {
                         "label": "Request timeout (seconds)",
                         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
-                        "description": "Per-request timeout; empty for the client default (10 s).",
+                        "description": "Per-request timeout in seconds; empty for the client default (10).",
                     },
                     "retries": {
                         "label": "Retries",
@@ -84,15 +101,12 @@ def get_provider_info() -> dict:
                     },
                 },
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "port", "extra"],
+                    "hidden-fields": ["schema", "login", "port"],
                     "relabeling": {"password": "API token", "host": "API URL (optional)"},
+                    # Standard fields only: Airflow 3.2 / 3.3 show no placeholder for a conn-field.
                     "placeholders": {
                         "password": "Toloka OAuth token or API key",
                         "host": "empty for the environment below, or e.g. http://127.0.0.1:8080",
-                        "environment": "production",
-                        "act_under_account_id": "optional",
-                        "timeout": "10",
-                        "retries": "3",
                     },
                 },
             }

@@ -350,6 +350,12 @@ def _mask(token: str) -> None:
 async def _amask(token: str) -> None:
     try:
         from airflow.sdk.log import amask_secret
-    except ImportError:  # pragma: no cover
+    except ImportError:
+        # Airflow 3.2 has no async masker (it arrives in 3.3). The derived token must be masked all the
+        # same, so call the sync one in a worker thread: there, telling the triggerer's supervisor is a
+        # plain cross-thread request instead of a blocking call on the event loop.
+        import asyncio
+
+        await asyncio.to_thread(_mask, token)
         return
     await amask_secret(token)
