@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common
 import bench_accept
+import bench_aggregation
 import bench_export_memory
 import bench_fetch
 import bench_operator_overhead
@@ -31,6 +32,7 @@ SCENARIOS = {
     "export_memory": bench_export_memory.run,
     "triggerer": bench_triggerer.run,
     "operator_overhead": bench_operator_overhead.run,
+    "aggregation": bench_aggregation.run,
 }
 
 
