@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
-SCENARIO_MODULES = ("bench_fetch", "bench_accept", "bench_export_memory", "bench_triggerer", "bench_operator_overhead", "run_all")
+SCENARIO_MODULES = (
+    "bench_fetch", "bench_accept", "bench_export_memory", "bench_triggerer", "bench_operator_overhead", "bench_aggregation",
+    "run_all",
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def bench_path():
 def test_scenario_module_imports(bench_path, name):
     module = importlib.import_module(name)
     if name == "run_all":
-        assert set(module.SCENARIOS) == {"fetch", "accept", "export_memory", "triggerer", "operator_overhead"}
+        assert set(module.SCENARIOS) == {"fetch", "accept", "export_memory", "triggerer", "operator_overhead", "aggregation"}
     else:
         assert callable(module.run)
 
