@@ -386,7 +386,8 @@ def test_bad_json_config_strings_never_raise_a_plain_value_error():
     for value, fragment in [
         ('{"a": NaN}', "Argument 'cfg': invalid JSON string: NaN is not JSON"),
         ({"a": math.nan}, "Argument 'cfg': Out of range float values are not JSON compliant"),
-        ('{"a": 1,}', "Argument 'cfg': invalid JSON string at line 1, column 9"),
+        # The column differs by Python version (3.13 points at the comma, older ones after it).
+        ('{"a": 1,}', "Argument 'cfg': invalid JSON string at line 1, column "),
         (3, "Argument 'cfg' must be a dict, a JSON string or a path to a JSON file, got int"),
     ]:
         with pytest.raises(TolokaInputError) as raised:
