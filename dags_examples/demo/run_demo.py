@@ -143,7 +143,10 @@ class Emulator:
 
     def control(self, action: str) -> dict:
         """``POST /_emulator/crowd/<action>`` (pause, resume): the emulator's control API, no auth."""
-        request = urllib.request.Request(f"{self.url}/_emulator/crowd/{action}", data=b"{}", method="POST")
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/crowd/{action}", data=b"{}", method="POST",
+            headers={"Content-Type": "application/json"},  # urllib's default form type is refused with 415
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read().decode("utf-8"))
 

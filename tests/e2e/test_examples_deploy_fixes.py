@@ -127,3 +127,14 @@ def test_demo_runner_pauses_the_crowd_and_resumes_it_at_the_first_deferral():
     assert "wait_for_pool waits in its trigger; crowd resumed" in shown[3]
     source = (EXAMPLES / "demo" / "run_demo.py").read_text()
     assert 'emulator.control("pause")' in source
+
+
+def test_demo_runner_controls_a_real_emulator(toloka_emulator):
+    """The demo's own HTTP calls against the real emulator (a fake hid a 415 once: urllib's default
+    form Content-Type on the control POST)."""
+    from dags_examples.demo import run_demo
+
+    emulator = run_demo.Emulator(log_path=None)  # type: ignore[arg-type]
+    emulator.url = toloka_emulator.url.rstrip("/")
+    assert emulator.control("pause") is not None
+    assert emulator.control("resume") is not None
