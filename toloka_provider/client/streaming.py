@@ -22,11 +22,13 @@ everything else here is I/O-free.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Generator
 from typing import Any
 
 import attrs
 
+from toloka_provider.client import protocol
 from toloka_provider.client.protocol import Plan, Request, Response, TransportFailure
 
 CHUNK_SIZE = 64 * 1024
@@ -71,7 +73,20 @@ def streamed(plan: Plan) -> Generator[Any, Any, Any]:
 # --------------------------------------------------------------------------------------------------- sync
 
 
+def _bounded_body(chunks: Any) -> bytes:
+    """An error body, read up to ``protocol.MAX_RESPONSE_BYTES`` (the rest is not read)."""
+    parts, size = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > protocol.MAX_RESPONSE_BYTES:
+            break
+    return b"".join(parts)[: protocol.MAX_RESPONSE_BYTES]
+
+
 class _SyncStream:
+    conn: Any = None  # the connection the stream reads from, for the per-chunk deadline
+
     def __init__(self, response: Any) -> None:
         self.response = response
         self.chunks = response.iter_content(CHUNK_SIZE)
@@ -94,11 +109,49 @@ def _requests_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def _watched(client: Any, conn: Any = None) -> Any:
+    """An attempt under the sync client's total deadline, watched by its watchdog (None: no deadline).
+
+    The same cut-off as every other request of ``TolokaClient`` (see ``sync.py``): the socket is shut down
+    when the deadline passes, whatever phase the read is in. ``conn``: the stream's connection, for a chunk.
+    """
+    from toloka_provider.client import sync
+    from toloka_provider.client.config import DEADLINE_GRACE
+
+    if client._deadline is None:
+        return None
+    attempt = sync._Attempt(time.monotonic() + client._deadline + DEADLINE_GRACE)
+    attempt.conn = conn
+    sync._current.attempt = attempt
+    sync._watchdog.watch(attempt)
+    return attempt
+
+
+def _unwatch(attempt: Any) -> None:
+    from toloka_provider.client import sync
+
+    if attempt is not None:
+        sync._current.attempt = None
+        sync._watchdog.finish(attempt)
+
+
+def _failure(client: Any, attempt: Any, exc: BaseException, what: str) -> TransportFailure:
+    if attempt is not None and (attempt.expired or time.monotonic() > attempt.deadline_at):
+        return TransportFailure(f"TimeoutError: {what} within the total timeout of {client._deadline:g} s", exc)
+    return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+
+
 def perform_sync(client: Any, effect: Any) -> Any:
-    """Perform a stream effect for ``TolokaClient`` (its session, base URL and timeout)."""
+    """Perform a stream effect for ``TolokaClient`` (its session, base URL and timeout).
+
+    Opening the stream (status line, headers, an error body) is one attempt under the client's total
+    deadline; then each chunk of ``CHUNK_SIZE`` bytes must arrive within that deadline too, so a server that
+    drips or stalls cannot hold the export, while a long export that keeps flowing is not cut off.
+    """
     errors = _requests_errors()
     if type(effect) is OpenStream:
         request = effect.request
+        attempt = _watched(client)
         try:
             response = client._session().request(
                 request.method,
@@ -110,30 +163,33 @@ def perform_sync(client: Any, effect: Any) -> Any:
                 stream=True,
                 allow_redirects=False,  # as httpx: the token is never sent elsewhere; a 3xx is not the body
             )
+            headers = response.headers
+            retry_after, request_id = headers.get("Retry-After"), headers.get("X-Request-Id")
+            if not 200 <= response.status_code < 300:
+                try:
+                    body = _bounded_body(response.iter_content(CHUNK_SIZE))
+                finally:
+                    response.close()
+                return Response(response.status_code, body, retry_after, request_id)
         except errors as exc:
-            return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
-        headers = response.headers
-        retry_after, request_id = headers.get("Retry-After"), headers.get("X-Request-Id")
-        if not 200 <= response.status_code < 300:
-            try:
-                body = response.content
-            except errors as exc:
-                return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
-            finally:
-                response.close()
-            return Response(response.status_code, body, retry_after, request_id)
-        return StreamedResponse(
-            response.status_code, b"", retry_after, request_id, stream=_SyncStream(response)
-        )
+            return _failure(client, attempt, exc, "no answer")
+        finally:
+            _unwatch(attempt)
+        stream = _SyncStream(response)
+        stream.conn = attempt.conn if attempt is not None else None
+        return StreamedResponse(response.status_code, b"", retry_after, request_id, stream=stream)
     stream = effect.stream
     if type(effect) is CloseStream:
         stream.abandon()
         return None
+    attempt = _watched(client, stream.conn) if stream.conn is not None else None
     try:
         chunk = next(stream.chunks, b"")
     except errors as exc:
         stream.abandon()
-        return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+        return _failure(client, attempt, exc, f"no chunk of the export ({CHUNK_SIZE} bytes)")
+    finally:
+        _unwatch(attempt)
     if not chunk:
         stream.abandon()
     return chunk
@@ -169,10 +225,21 @@ class _AsyncStream:
 
 
 async def perform_async(client: Any, effect: Any) -> Any:
-    """Perform a stream effect for ``AsyncTolokaClient`` (its per-loop ``httpx.AsyncClient``)."""
-    import httpx
+    """Perform a stream effect for ``AsyncTolokaClient`` (its per-loop ``httpx.AsyncClient``).
 
-    errors = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+    Deadlines as for the sync client: opening (status, headers, an error body) within the total deadline,
+    then each chunk within it (``aio._within``, the asyncio timeout every other request runs under).
+    """
+    from toloka_provider.client.aio import _TRANSPORT_ERRORS, _within
+    from toloka_provider.client.config import DEADLINE_GRACE
+
+    limit = None if client._deadline is None else client._deadline + DEADLINE_GRACE
+
+    def failure(exc: BaseException, what: str) -> TransportFailure:
+        if isinstance(exc, asyncio.TimeoutError):
+            return TransportFailure(f"TimeoutError: {what} within the total timeout of {client._deadline:g} s", exc)
+        return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+
     if type(effect) is OpenStream:
         request = effect.request
         http = client._http()
@@ -183,19 +250,29 @@ async def perform_async(client: Any, effect: Any) -> Any:
             content=request.body,
             headers={"Content-Type": "application/json"} if request.body is not None else None,
         )
-        try:
+
+        async def open_stream() -> Any:
             response = await http.send(built, stream=True)
-        except errors as exc:
-            return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
-        headers = response.headers
-        retry_after, request_id = headers.get("Retry-After"), headers.get("X-Request-Id")
-        if not 200 <= response.status_code < 300:
+            if 200 <= response.status_code < 300:
+                return response, None
             try:
-                body = await response.aread()
-            except errors as exc:
-                return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+                parts, size = [], 0
+                async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if size > protocol.MAX_RESPONSE_BYTES:
+                        break
+                return response, b"".join(parts)[: protocol.MAX_RESPONSE_BYTES]
             finally:
                 await response.aclose()
+
+        try:
+            response, body = await _within(limit, open_stream())
+        except (asyncio.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+            return failure(exc, "no answer")
+        headers = response.headers
+        retry_after, request_id = headers.get("Retry-After"), headers.get("X-Request-Id")
+        if body is not None:
             return Response(response.status_code, body, retry_after, request_id)
         return StreamedResponse(
             response.status_code, b"", retry_after, request_id, stream=_AsyncStream(response)
@@ -205,10 +282,10 @@ async def perform_async(client: Any, effect: Any) -> Any:
         await stream.close()
         return None
     try:
-        chunk = await anext(stream.chunks, b"")
-    except errors as exc:
+        chunk = await _within(limit, anext(stream.chunks, b""))
+    except (asyncio.TimeoutError, *_TRANSPORT_ERRORS) as exc:
         await stream.close()
-        return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+        return failure(exc, f"no chunk of the export ({CHUNK_SIZE} bytes)")
     if not chunk:
         await stream.close()
     return chunk
