@@ -12,7 +12,7 @@ import json
 import pytest
 from airflow.triggers.base import BaseEventTrigger
 
-from toloka_provider.triggers.pool_events import TolokaPoolClosedEventTrigger, Watermark
+from toloka_provider.triggers.pool_events import ScanState, TolokaPoolClosedEventTrigger
 
 PROJECT = "1"
 
@@ -54,6 +54,12 @@ def add_pool(emu, project_id=PROJECT) -> str:
 def close(emu, pool_id, reason="COMPLETED") -> None:
     emu.advance_clock(1)  # distinct close times; ties are covered by their own test
     emu.state.set_pool_status("pools", pool_id, "OPEN")
+    emu.state.set_pool_status("pools", pool_id, "CLOSED", reason)
+
+
+def close_only(emu, pool_id, reason="COMPLETED") -> None:
+    """Close an open pool (its ``last_started`` stays as it was)."""
+    emu.advance_clock(1)
     emu.state.set_pool_status("pools", pool_id, "CLOSED", reason)
 
 
@@ -99,11 +105,19 @@ def test_serialize_round_trip_and_argument_checks():
             TolokaPoolClosedEventTrigger(**bad)
 
 
-def test_watermark_json_round_trip():
-    mark = Watermark()
-    mark.advance("a", TolokaPoolClosedEventTrigger(project_id="1", since="2026-01-01T00:00:00").since)
-    assert Watermark.from_json(mark.to_json()).to_json() == mark.to_json()
-    assert Watermark.from_json("garbage") is None
+def test_scan_state_json_round_trip():
+    since = TolokaPoolClosedEventTrigger(project_id="1", since="2026-01-01T00:00:00").since
+    state = ScanState(since, cursor="42")
+    assert state.observe("a", since) is True and state.observe("a", since) is False
+    assert state.to_json() == {
+        "version": 2, "horizon": "2026-01-01T00:00:00.000000", "pending": "2026-01-01T00:00:00.000000",
+        "newest": "2026-01-01T00:00:00.000000", "seen": ["a@2026-01-01T00:00:00.000000"], "cursor": "42",
+        "baseline": False,
+    }  # fmt: skip
+    assert ScanState.from_json(state.to_json()).to_json() == state.to_json()
+    assert ScanState.from_json(ScanState.start_baseline().to_json()).baseline is True
+    for garbage in ("garbage", None, {"version": 99}, {"version": 2, "horizon": "yesterday"}):
+        assert ScanState.from_json(garbage) is None
 
 
 @pytest.mark.integration
@@ -165,7 +179,7 @@ async def test_none_twice_across_a_triggerer_restart(emu):
     restarted.asset_state_store = store
     second_run = await collect(restarted, {2: lambda: close(emu, after)}, polls=4)
     assert [e["pool_id"] for e in second_run] == [during, after]
-    assert store.data[restarted.state_key]["pool_ids"] == [after]
+    assert store.data[restarted.state_key]["seen"][-1].startswith(f"{after}@")
 
     third = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])
     third.asset_state_store = store
@@ -207,3 +221,133 @@ async def test_transient_errors_are_polled_through(emu):
     steps = {1: emu.clear_faults, 2: lambda: close(emu, pool_id)}
     events = await collect(TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu"), steps, polls=4)
     assert [e["pool_id"] for e in events] == [pool_id]
+
+
+# -- a project bigger than one page: the cursor across polls ------------------------------------------------
+
+
+class FakePoolsClient:
+    """``find_pools`` over a dict of pools, as Toloka pages them (``sort=id``, ``id_gt``, ``limit``, ``has_more``)."""
+
+    def __init__(self, count: int) -> None:
+        self.pools = {f"{n:04d}": {"status": "OPEN", "last_stopped": None, "reason": None} for n in range(1, count + 1)}
+        self.requests: list[dict] = []
+        self.clock = 0
+
+    def close(self, pool_id: str, reason: str = "COMPLETED") -> None:
+        self.clock += 1
+        self.pools[pool_id].update(status="CLOSED", reason=reason, last_stopped=f"2026-01-01T00:{self.clock // 60:02d}:{self.clock % 60:02d}")
+
+    async def find_pools(self, **filters):
+        from types import SimpleNamespace
+
+        self.requests.append(filters)
+        assert filters.keys() <= {"project_id", "status", "sort", "limit", "id_gt"}
+        assert (filters["project_id"], filters["status"], filters["sort"]) == (PROJECT, "CLOSED", "id")
+        ids = sorted(i for i, p in self.pools.items() if p["status"] == "CLOSED" and i > filters.get("id_gt", ""))
+        page = ids[: filters["limit"]]
+        items = [SimpleNamespace(id=i, last_stopped=self.pools[i]["last_stopped"], last_close_reason=self.pools[i]["reason"])
+                 for i in page]  # fmt: skip
+        return SimpleNamespace(items=items, has_more=len(ids) > len(page))
+
+
+@pytest.fixture
+def fake_toloka(monkeypatch):
+    """The trigger's hook replaced by one whose async client is a FakePoolsClient (set ``.client``)."""
+    import toloka_provider.triggers.pool_events as module
+
+    holder = {}
+
+    class Conn:
+        async def __aenter__(self):
+            return holder["client"]
+
+        async def __aexit__(self, *exc):
+            return False
+
+    class Hook:
+        def __init__(self, toloka_conn_id):
+            assert toloka_conn_id == "fake"
+
+        async def get_async_conn(self):
+            return Conn()
+
+    monkeypatch.setattr(module, "TolokaHook", Hook)
+    return holder
+
+
+async def test_the_cursor_walks_every_page_and_each_close_is_emitted_once(fake_toloka):
+    """700 closed pools, 300 a page: one request per poll, ``id_gt`` from the last page, a new pass after the last."""
+    client = fake_toloka["client"] = FakePoolsClient(710)
+    for n in range(1, 701):
+        client.close(f"{n:04d}")  # the baseline
+    low, middle, high = "0705", "0706", "0707"  # opened before, closed while the trigger runs
+    reopened = "0005"
+    steps = {
+        # poll 4 read ids 1-300 (a new pass): 0707 now closes first, then 0005 is reopened and closed again
+        4: lambda: (client.close(high), client.close(reopened)),
+        5: lambda: client.close(low),
+        7: lambda: client.close(middle, "FOR_UPDATE"),
+    }
+    store = FakeStateStore()
+    trigger = TolokaPoolClosedEventTrigger(PROJECT, "fake", page_size=300)
+    trigger.asset_state_store = store
+    events = await collect(trigger, steps, polls=12)
+    cursors = [request.get("id_gt") for request in client.requests]
+    assert cursors == [None, "0300", "0600"] * 4
+    assert all(request["limit"] == 300 for request in client.requests)
+    assert sorted(e["pool_id"] for e in events) == sorted([high, reopened, low])  # FOR_UPDATE: not an event
+    assert len({e["event_key"] for e in events}) == 3
+    # A restart (same store) re-emits nothing; the seen keys stay few.
+    again = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])
+    again.asset_state_store = store
+    assert await collect(again, polls=6) == []
+    assert len(store.data[trigger.state_key]["seen"]) <= 4
+
+
+async def test_a_restart_in_the_middle_of_a_pass_resumes_from_the_stored_cursor(fake_toloka):
+    client = fake_toloka["client"] = FakePoolsClient(20)
+    for n in range(1, 16):
+        client.close(f"{n:04d}")
+    store = FakeStateStore()
+    trigger = TolokaPoolClosedEventTrigger(PROJECT, "fake", page_size=5)
+    trigger.asset_state_store = store
+    assert await collect(trigger, {3: lambda: client.close("0016")}, polls=5) == []  # baseline: 3 polls; then 2
+    assert store.data[trigger.state_key]["cursor"] == "0010" and client.requests[-1].get("id_gt") == "0005"
+    client.close("0002", "MANUAL")  # reopened and closed while the triggerer is down (behind the cursor)
+    again = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])
+    again.asset_state_store = store
+    events = await collect(again, polls=6)
+    assert client.requests[5].get("id_gt") == "0010"  # resumed where it was
+    assert [(e["pool_id"], e["close_reason"]) for e in events] == [("0016", "COMPLETED"), ("0002", "MANUAL")]
+
+
+def test_state_of_the_first_format_is_read():
+    """The state the one-page trigger wrote (newest close emitted + its pools) carries over: no close twice."""
+    state = ScanState.from_json({"last_stopped": "2026-01-01T00:00:05.000000", "pool_ids": ["7"]})
+    assert state.horizon.isoformat() == "2026-01-01T00:00:05+00:00" and not state.baseline
+    assert state.observe("7", state.horizon) is False and state.observe("8", state.horizon) is True
+
+
+@pytest.mark.integration
+async def test_a_project_of_700_pools_against_the_emulator(emu):
+    """The gap of one page by ``-last_started``: a pool started before 700 others closes; it is emitted too."""
+    early = add_pool(emu)
+    emu.state.set_pool_status("pools", early, "OPEN")  # started first: the oldest last_started of the project
+    pools = [add_pool(emu) for _ in range(700)]
+    for pool_id in pools:
+        close(emu, pool_id)  # started and closed after ``early``: the baseline
+    late = add_pool(emu)
+    store = FakeStateStore()
+    trigger = TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu", poll_interval=1)
+    trigger.asset_state_store = store
+    steps = {
+        3: lambda: close_only(emu, early),  # the baseline pass ended at poll 3; ``early`` keeps its old start
+        5: lambda: (close(emu, late), close(emu, pools[10]), close(emu, pools[650])),  # behind and ahead
+    }
+    events = await collect(trigger, steps, polls=12)
+    assert sorted(e["pool_id"] for e in events) == sorted([early, late, pools[10], pools[650]])
+    assert len({e["event_key"] for e in events}) == 4
+    again = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])
+    again.asset_state_store = store
+    assert await collect(again, polls=4) == []

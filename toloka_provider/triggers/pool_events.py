@@ -7,35 +7,58 @@ Used for event-driven scheduling (Airflow 3)::
 
     with DAG("consumer", schedule=[pools_closed]): ...   # one run per finished pool
 
-How it polls
-    One request per poll: ``find_pools(project_id=..., status="CLOSED", sort="-last_started", limit=...)``
-    through the async client. A pool whose ``last_stopped`` is newer than the watermark is emitted, oldest first,
-    as ``{"pool_id", "project_id", "close_reason", "last_stopped", "event_key"}``; ``event_key`` is
-    ``"<pool_id>@<last_stopped>"`` (stable: a consumer may dedupe on it). A pool that is opened and closed again
-    is a new close and is emitted again.
+What an event is
+    One close of one pool: ``{"pool_id", "project_id", "close_reason", "last_stopped", "event_key"}`` with
+    ``event_key = "<pool_id>@<last_stopped>"`` (stable: a consumer may dedupe on it). A pool that is opened and
+    closed again is a new close with a new key, and is emitted again (its work changed: new tasks, more
+    overlap). Only a pool's latest close is visible in Toloka, so a pool reopened and closed again within one
+    pass (below) is emitted once, for its latest close.
 
-Why the watermark is not in the kwargs
+How it polls: one request per poll, a cursor across polls
+    Toloka can neither filter nor sort pools by ``last_stopped`` (the filters are ``status``, ``project_id``,
+    ``id_*``, ``created_*``, ``last_started_*``). So no single page "the pools closed since T" exists: reading the
+    300 newest by ``last_started`` misses a long-running pool that closes after 300 others were started. Instead
+    the trigger walks the project's CLOSED pools in id order, one page per poll::
+
+        find_pools(project_id=..., status="CLOSED", sort="id", id_gt=<last id of the previous page>, limit=300)
+
+    and starts a new *pass* from the lowest id once a page says ``has_more: false``. A close at time ``c`` is seen
+    by the end of the first pass that begins after ``c`` — within ``ceil(closed pools / page_size) + 1`` polls;
+    in a project with at most ``page_size`` closed pools every poll is a whole pass, as before.
+
+    Exactly once, with bounded state: every close earlier than the *horizon* was seen in an earlier pass and is
+    skipped; the keys of the closes at or after it that were handled are remembered (``seen``). When a pass
+    ends, the horizon moves to the newest ``last_stopped`` known when that pass began — a Toloka timestamp that
+    is no later than Toloka's clock at that moment, so every close before it was on a page of the pass just
+    finished (no local clock is compared with Toloka's). ``seen`` then drops the keys under the new horizon: it
+    holds the closes of about the last two passes.
+
+Why the state is not in the kwargs
     An AssetWatcher's trigger is built from the DAG file at parse time and re-created from its serialized kwargs
     whenever the triggerer (re)starts it, so the kwargs are fixed: they cannot carry what was already emitted
     (and a kwarg that changes per parse, like ``since=datetime.now()``, would make a new trigger at every
-    parse). The watermark — the newest ``last_stopped`` emitted and the pool ids closed at that instant — lives in
-    Toloka's own timestamps plus:
+    parse). The state above (horizon, seen keys, cursor) is kept:
 
-    * **Airflow 3.3+**: the asset state store, which the triggerer gives every watcher
-      (``self.asset_state_store``); the watermark is written after each event, so a restarted triggerer resumes
-      from it: nothing is emitted twice, and pools that closed while it was down are emitted when it is back.
-      The one window left: the triggerer dies after yielding an event and before the watermark is written;
-      that pool is emitted once more (at-least-once), hence ``event_key``.
-    * **Airflow 3.2** (no store): the watermark is in memory. A new trigger starts from ``since`` when given
-      (pools closed after it are emitted again after a restart: at-least-once, consumers must be idempotent),
-      otherwise from the pools already closed at start (nothing is emitted twice, but a pool that closes while
-      the triggerer is down is never emitted: at-most-once).
+    * **Airflow 3.3+**: in the asset state store, which the triggerer gives every watcher
+      (``self.asset_state_store``); it is written after each event and after each page, so a restarted triggerer
+      resumes where it was: nothing is emitted twice, and pools that closed while it was down are emitted when it
+      is back. The one window left: the triggerer dies after yielding an event and before the state is written;
+      that close is emitted once more (at-least-once), hence ``event_key``.
+    * **Airflow 3.2** (no store): in memory. A new trigger starts from ``since`` when given (closes after it are
+      emitted again after a restart: at-least-once, consumers must be idempotent), otherwise from a baseline
+      pass (nothing is emitted twice, but a pool that closes while the triggerer is down is never emitted:
+      at-most-once).
 
-    ``since`` must be a constant in the DAG file (e.g. ``"2026-01-01T00:00:00"``).
+    Without ``since`` and without a stored state, the first pass is the baseline: the pools already closed are
+    recorded, not emitted (a close during that first pass over a project of several pages may be taken into
+    the baseline too). ``since`` must be a constant in the DAG file (e.g. ``"2026-01-01T00:00:00"``).
 
-Errors: transient ones (5xx, 429, no answer) are logged and the next poll tries again; a persistent one (a bad
-token, a missing project) ends the trigger with an exception, which the triggerer logs, rather than an event that
-would start a consumer run.
+    Not seen: a pool closed and then archived (or deleted) before the pass reaches it (the request asks for
+    CLOSED pools, so that a pass stays as short as the project's closed pools allow).
+
+Errors: transient ones (5xx, 429, no answer) are logged and the next poll tries again from the same cursor; a
+persistent one (a bad token, a missing project) ends the trigger with an exception, which the triggerer logs,
+rather than an event that would start a consumer run.
 """
 
 from __future__ import annotations
@@ -54,6 +77,9 @@ from toloka_provider.hooks.toloka import TolokaHook
 #: Pools fetched per poll (Toloka's page limit for pools is 300).
 DEFAULT_PAGE_SIZE = 300
 STATE_KEY_PREFIX = "toloka_pool_closed_watermark"
+STATE_VERSION = 2
+#: ``(last_stopped, pool_id, close_reason)`` of one closed pool.
+Close = tuple[datetime, str, "str | None"]
 
 
 def _parse_time(value: Any, name: str) -> datetime | None:
@@ -76,56 +102,138 @@ def _wire(value: datetime) -> str:
     return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
+def _wire_or_none(value: datetime | None) -> str | None:
+    return None if value is None else _wire(value)
+
+
 def _plain(value: Any) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
 
-class Watermark:
-    """The newest close emitted (``last_stopped``) and the ids of the pools that closed at that very instant."""
+def event_key(pool_id: str, stopped: datetime) -> str:
+    """What identifies one close of one pool (also the events' ``event_key``)."""
+    return f"{pool_id}@{_wire(stopped)}"
 
-    def __init__(self, last_stopped: datetime | None = None, pool_ids: Iterable[str] = ()) -> None:
-        self.last_stopped = last_stopped
-        self.pool_ids = set(pool_ids)
 
-    def is_new(self, pool_id: str, stopped: datetime) -> bool:
-        if self.last_stopped is None or stopped > self.last_stopped:
-            return True
-        return stopped == self.last_stopped and pool_id not in self.pool_ids
+def _key_time(key: str) -> datetime | None:
+    try:
+        return _parse_time(key.rsplit("@", 1)[1], "key")
+    except (IndexError, ValueError):
+        return None
 
-    def advance(self, pool_id: str, stopped: datetime) -> None:
-        if self.last_stopped is None or stopped > self.last_stopped:
-            self.last_stopped, self.pool_ids = stopped, {pool_id}
-        elif stopped == self.last_stopped:
-            self.pool_ids.add(pool_id)
+
+class ScanState:
+    """Where the walk over a project's closed pools is, and which closes were handled (see the module docstring).
+
+    ``horizon``: closes before it were seen in an earlier pass (skipped); None only during the baseline pass.
+    ``pending``: the newest close known when the current pass began (the next pass's horizon).
+    ``newest``: the newest close seen so far. ``seen``: keys of the handled closes at or after the horizon.
+    ``cursor``: the id of the last pool of the previous page of this pass (None: the pass starts).
+    ``baseline``: this pass records the pools already closed without emitting them.
+    """
+
+    def __init__(
+        self,
+        horizon: datetime | None = None,
+        *,
+        pending: datetime | None = None,
+        newest: datetime | None = None,
+        seen: Iterable[str] = (),
+        cursor: str | None = None,
+        baseline: bool = False,
+    ) -> None:
+        self.horizon = horizon
+        self.pending = horizon if pending is None else pending
+        self.newest = self.pending if newest is None else newest
+        self.seen = set(seen)
+        self.cursor = cursor
+        self.baseline = baseline
+
+    @classmethod
+    def start_baseline(cls) -> ScanState:
+        return cls(baseline=True)
+
+    def observe(self, pool_id: str, stopped: datetime) -> bool:
+        """Record a pool seen closed at ``stopped``; True when this close was not handled before."""
+        if self.newest is None or stopped > self.newest:
+            self.newest = stopped
+        if self.horizon is not None and stopped < self.horizon:
+            return False
+        key = event_key(pool_id, stopped)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+    def end_page(self, last_id: str | None, has_more: bool) -> None:
+        """After a page: move the cursor on, or end the pass (a new pass starts from the lowest id)."""
+        if has_more and last_id is not None:
+            self.cursor = last_id
+            return
+        self.cursor = None
+        if self.baseline:
+            # Everything the baseline pass saw is taken as already closed.
+            self.baseline = False
+            self.horizon = self.pending = self.newest
+        else:
+            # ``pending`` is a Toloka timestamp seen before this pass began, so not after Toloka's clock at its
+            # first request: every close before it stayed on a page of this pass until it was read.
+            self.horizon, self.pending = self.pending, self.newest
+        if self.horizon is not None:
+            horizon = self.horizon
+            self.seen = {key for key in self.seen if (_key_time(key) or horizon) >= horizon}
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "last_stopped": None if self.last_stopped is None else _wire(self.last_stopped),
-            "pool_ids": sorted(self.pool_ids),
+            "version": STATE_VERSION,
+            "horizon": _wire_or_none(self.horizon),
+            "pending": _wire_or_none(self.pending),
+            "newest": _wire_or_none(self.newest),
+            "seen": sorted(self.seen),
+            "cursor": self.cursor,
+            "baseline": self.baseline,
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> Watermark | None:
+    def from_json(cls, data: Any) -> ScanState | None:
+        """The state from the store, or None when there is none or it cannot be read (the trigger starts over)."""
         if not isinstance(data, dict):
             return None
         try:
-            return cls(_parse_time(data.get("last_stopped"), "watermark"), [str(i) for i in data.get("pool_ids") or ()])
-        except ValueError:
+            if "version" not in data and "last_stopped" in data:
+                # The first format (one page by last_started): the newest close emitted and its pools.
+                stopped = _parse_time(data.get("last_stopped"), "watermark")
+                if stopped is None:
+                    return None
+                return cls(stopped, seen=[event_key(str(i), stopped) for i in data.get("pool_ids") or ()])
+            if data.get("version") != STATE_VERSION:
+                return None
+            cursor = data.get("cursor")
+            state = cls(
+                _parse_time(data.get("horizon"), "horizon"),
+                pending=_parse_time(data.get("pending"), "pending"),
+                newest=_parse_time(data.get("newest"), "newest"),
+                seen=[str(key) for key in data.get("seen") or ()],
+                cursor=None if cursor is None else str(cursor),
+                baseline=bool(data.get("baseline")),
+            )
+        except (ValueError, TypeError):
             return None
+        return state  # horizon None after the baseline: the project had no closed pool then
 
 
 class TolokaPoolClosedEventTrigger(BaseEventTrigger):
-    """Emit one event per pool of ``project_id`` that closes (see the module docstring for the guarantees).
+    """Emit one event per close of a pool of ``project_id`` (see the module docstring for the guarantees).
 
     :param project_id: the project whose pools are watched.
     :param toloka_conn_id: the Toloka connection.
-    :param since: emit pools closed after this instant (an ISO string or a datetime; a constant, not ``now()``).
-        None: start from the pools already closed when the trigger first starts (they are not emitted).
+    :param since: emit pools closed at or after this instant (an ISO string or a datetime; a constant, not
+        ``now()``). None: start from the pools already closed when the trigger first starts (not emitted).
     :param close_reasons: emit only pools closed for one of these reasons (e.g. ``["COMPLETED"]``); None: any
         close except ``FOR_UPDATE`` (a pool closed to be edited has not finished).
-    :param poll_interval: seconds between polls.
-    :param page_size: pools fetched per poll (at most 300): more closes than this between two polls in one
-        project would be missed.
+    :param poll_interval: seconds between polls (one request each).
+    :param page_size: closed pools read per poll (at most 300). A pass over the project takes
+        ``ceil(closed pools / page_size)`` polls; nothing is missed with a smaller page, it only takes longer.
     """
 
     _sleep = staticmethod(asyncio.sleep)  # injectable for tests
@@ -175,50 +283,54 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
         # Per project and connection: one asset may have several watchers.
         return f"{STATE_KEY_PREFIX}:{self.toloka_conn_id}:{self.project_id}"
 
-    # -- the watermark ----------------------------------------------------------------------------------
+    # -- the state --------------------------------------------------------------------------------------
 
-    async def _load_watermark(self) -> Watermark | None:
+    async def _load_state(self) -> ScanState | None:
         store = self.asset_state_store
         if store is None:
             return None
         try:
-            return Watermark.from_json(await store.aget(self.state_key))
+            return ScanState.from_json(await store.aget(self.state_key))
         except Exception as error:  # the store is an aid; without it the trigger still works (in memory)
-            self.log.warning("Cannot read the watermark from the asset state store: %s", error)
+            self.log.warning("Cannot read the watcher state from the asset state store: %s", error)
             return None
 
-    async def _save_watermark(self, watermark: Watermark) -> None:
+    async def _save_state(self, state: ScanState) -> None:
         store = self.asset_state_store
         if store is None:
             return
         try:
-            await store.aset(self.state_key, watermark.to_json())
+            await store.aset(self.state_key, state.to_json())
         except Exception as error:
-            self.log.warning("Cannot write the watermark to the asset state store: %s", error)
+            self.log.warning("Cannot write the watcher state to the asset state store: %s", error)
 
     # -- polling ----------------------------------------------------------------------------------------
 
-    async def _closed_pools(self, client: Any) -> list[tuple[datetime, str, str | None]]:
-        """``[(last_stopped, pool_id, close_reason)]`` of the project's closed pools, oldest close first."""
-        page = await client.find_pools(
-            project_id=self.project_id, status="CLOSED", sort="-last_started", limit=self.page_size
-        )
+    async def _page(self, client: Any, cursor: str | None) -> tuple[list[Close], str | None, bool]:
+        """One page of the pass: ``([(last_stopped, pool_id, close_reason)] oldest first, last id, has_more)``."""
+        filters: dict[str, Any] = {
+            "project_id": self.project_id, "status": "CLOSED", "sort": "id", "limit": self.page_size,
+        }  # fmt: skip
+        if cursor is not None:
+            filters["id_gt"] = cursor
+        page = await client.find_pools(**filters)
+        items = list(page.items or ())
         closed = []
-        for pool in page.items or ():
+        for pool in items:
             stopped = _parse_time(pool.last_stopped, "last_stopped")
-            if stopped is not None:
+            if stopped is not None:  # a pool never started is CLOSED without a close
                 closed.append((stopped, str(pool.id), _plain(pool.last_close_reason)))
         closed.sort()
-        return closed
+        return closed, (str(items[-1].id) if items else None), bool(page.has_more) and bool(items)
 
     def _wanted(self, reason: str | None) -> bool:
         if self.close_reasons is None:
             return reason != "FOR_UPDATE"
         return reason in self.close_reasons
 
-    async def _poll(self, client: Any) -> list[tuple[datetime, str, str | None]] | None:
+    async def _poll(self, client: Any, cursor: str | None) -> tuple[list[Close], str | None, bool] | None:
         try:
-            return await self._closed_pools(client)
+            return await self._page(client, cursor)
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -232,31 +344,33 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = TolokaHook(toloka_conn_id=self.toloka_conn_id)
         async with await hook.get_async_conn() as client:
-            watermark = await self._load_watermark()
-            if watermark is None and self.since is not None:
-                watermark = Watermark(self.since)
-            while watermark is None:  # no state, no since: what is closed now is the baseline
-                closed = await self._poll(client)
-                if closed is not None:
-                    watermark = Watermark()
-                    for stopped, pool_id, _ in closed:
-                        watermark.advance(pool_id, stopped)
-                    await self._save_watermark(watermark)
-                    self.log.info("Watching project %s for pools closed after %s", self.project_id,
-                                  watermark.to_json()["last_stopped"])
-                    break
-                await self._sleep(self.poll_interval)
+            state = await self._load_state()
+            if state is None:
+                state = ScanState(self.since) if self.since is not None else ScanState.start_baseline()
+            self.log.info(
+                "Watching project %s for closed pools (%s)", self.project_id,
+                "baseline pass" if state.baseline else f"closes from {_wire_or_none(state.horizon)}",
+            )  # fmt: skip
             while True:
-                for stopped, pool_id, reason in await self._poll(client) or ():
-                    if not watermark.is_new(pool_id, stopped):
-                        continue
-                    watermark.advance(pool_id, stopped)
-                    if self._wanted(reason):
+                polled = await self._poll(client, state.cursor)
+                if polled is not None:
+                    closed, last_id, has_more = polled
+                    before = state.to_json()
+                    for stopped, pool_id, reason in closed:
+                        if not state.observe(pool_id, stopped) or state.baseline or not self._wanted(reason):
+                            continue
                         stamp = _wire(stopped)
                         self.log.info("Pool %s closed (%s) at %s", pool_id, reason, stamp)
                         yield TriggerEvent({
                             "pool_id": pool_id, "project_id": self.project_id, "close_reason": reason,
-                            "last_stopped": stamp, "event_key": f"{pool_id}@{stamp}",
-                        })
-                    await self._save_watermark(watermark)
+                            "last_stopped": stamp, "event_key": event_key(pool_id, stopped),
+                        })  # fmt: skip
+                        await self._save_state(state)
+                    was_baseline = state.baseline
+                    state.end_page(last_id, has_more)
+                    if was_baseline and not state.baseline:
+                        self.log.info("Baseline of project %s taken: closes from %s are emitted", self.project_id,
+                                      _wire_or_none(state.horizon))  # fmt: skip
+                    if state.to_json() != before:
+                        await self._save_state(state)
                 await self._sleep(self.poll_interval)
