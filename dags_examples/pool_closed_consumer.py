@@ -15,7 +15,9 @@ the same key.
 Settings (read at parse time, because a watcher's trigger is fixed when the DAG is parsed; use constants):
 ``$TOLOKA_POOL_EVENTS_PROJECT_ID`` (the project to watch), ``$TOLOKA_POOL_EVENTS_SINCE`` (optional ISO time:
 pools closed after it; without it, the pools already closed when the watcher starts are skipped) and
-``$TOLOKA_EXAMPLES_POLL_INTERVAL`` (seconds, default 60).
+``$TOLOKA_POOL_EVENTS_POLL_INTERVAL`` (seconds between polls, one ``find_pools`` request each; default
+``$TOLOKA_EXAMPLES_POLL_INTERVAL``, else 60). The summaries go to ``$TOLOKA_EXAMPLES_OUTPUT`` with the connection
+``$TOLOKA_EXAMPLES_OUTPUT_CONN_ID`` for a remote store (as the other examples).
 
 Without a watcher event (a manual run, ``dag.test()``) the run reads the same payloads from its conf:
 ``{"pool_events": [payload, ...]}``.
@@ -35,7 +37,9 @@ from toloka_provider.triggers.pool_events import TolokaPoolClosedEventTrigger
 log = logging.getLogger(__name__)
 
 PROJECT_ID = os.environ.get("TOLOKA_POOL_EVENTS_PROJECT_ID", "your-project-id")
-POLL_INTERVAL = float(os.environ.get("TOLOKA_EXAMPLES_POLL_INTERVAL", "60"))
+POLL_INTERVAL = float(
+    os.environ.get("TOLOKA_POOL_EVENTS_POLL_INTERVAL") or os.environ.get("TOLOKA_EXAMPLES_POLL_INTERVAL") or "60"
+)
 
 pools_closed = Asset(
     name="toloka_pool_closed",
@@ -58,7 +62,15 @@ def _output_root() -> ObjectStoragePath:
         from airflow.sdk.configuration import conf
 
         root = os.path.join(conf.get("core", "airflow_home", fallback=os.path.expanduser("~/airflow")), "toloka_examples")
-    return ObjectStoragePath(root if "://" in root else "file://" + root)
+    if "://" not in root:
+        return ObjectStoragePath("file://" + root)
+    # A remote store's connection goes in the URL's user part (s3://aws_default@bucket/...), as in the other
+    # examples: a bare s3:// URL would use no connection at all.
+    conn_id = os.environ.get("TOLOKA_EXAMPLES_OUTPUT_CONN_ID")
+    scheme, rest = root.split("://", 1)
+    if conn_id and scheme != "file" and "@" not in rest.split("/", 1)[0]:
+        root = f"{scheme}://{conn_id}@{rest}"
+    return ObjectStoragePath(root)
 
 
 def pool_events(context) -> list[dict]:

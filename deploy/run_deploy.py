@@ -17,6 +17,10 @@ The ``test`` scenario (``deploy/stack.py`` has the processes):
    (no running task instance, no active Celery task); the triggerer is restarted while it is deferred; the
    crowd resumed. The run must succeed with label accuracy >= 0.9, the labels in the S3 store (none on local
    disk), tasks spread over both workers, and ``labels_consumer`` run from the Asset event reading every label.
+   Alongside it ``pool_closed_consumer`` (an ``AssetWatcher`` on that run's project, polled every second): a pool
+   closed before the triggerer restart, one closed while no triggerer runs, and the labelling pool's three closes
+   (the first wait and two relabel rounds) are each one asset event consumed by exactly one successful run, with
+   the pool id in the event; nothing is emitted twice across the restart or in a quiet window after the run.
 3. A browser (Playwright + Debian's chromium) checks the UI (``deploy/browser.py``); screenshots go to
    ``.deploy/artifacts/``.
 4. The Toloka token appears in no task log, component log, ``pg_dump`` of the metadata DB, or store object.
@@ -35,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -270,7 +275,144 @@ def celery_active(stack) -> dict:
     raise CheckFailed(f"celery inspect failed: {done.stderr[-2000:]}")
 
 
-def run_text_classification(stack, api, browser) -> str:
+POOL_EVENTS_DAG = "pool_closed_consumer"
+POOL_EVENTS_ASSET = "toloka_pool_closed"
+# The watcher's trigger is fixed when the DAG file is parsed, long before text_classification creates its
+# project; the emulator numbers projects in creation order from 100000001, and the scenario creates the review
+# project first, so the run's project is the second. Checked against the run's create_project XCom.
+WATCHED_PROJECT = "100000002"
+POOL_EVENTS_ENV = {"TOLOKA_POOL_EVENTS_PROJECT_ID": WATCHED_PROJECT, "TOLOKA_POOL_EVENTS_POLL_INTERVAL": "1"}
+QUIET_SECONDS = 12  # after the last close: a dozen polls with no new event
+
+
+class PoolEvents:
+    """``pool_closed_consumer`` on the real triggerer: every close of a pool of the project is one run, none twice."""
+
+    def __init__(self, stack, api) -> None:
+        from toloka_provider.client import TolokaClient
+
+        self.api = api
+        self.client = TolokaClient(token=stack.token, url=stack.emulator_url)
+        self.probes: dict[str, str] = {}
+        self.quiet_from = time.monotonic()
+
+    def unpause(self) -> None:
+        # A watcher runs only for an asset an unpaused DAG is scheduled on (registered at the next parse).
+        self.api("PATCH", f"/dags/{POOL_EVENTS_DAG}", {"is_paused": False})
+
+    def asset(self) -> dict | None:
+        found = self.api.get(f"/assets?name_pattern={POOL_EVENTS_ASSET}&limit=10")["assets"]
+        return next((asset for asset in found if asset["name"] == POOL_EVENTS_ASSET), None)
+
+    def events(self) -> list[dict]:
+        asset = self.asset()
+        if asset is None:
+            return []
+        return self.api.get(f"/assets/events?asset_id={asset['id']}&limit=100&order_by=timestamp")["asset_events"]
+
+    @staticmethod
+    def payload(event: dict) -> dict:
+        return (event.get("extra") or {}).get("payload") or {}
+
+    def _open_pool(self, name: str) -> str:
+        pool = self.client.create_pool(
+            {
+                "project_id": WATCHED_PROJECT, "private_name": name, "may_contain_adult_content": False,
+                "reward_per_assignment": 0.01, "assignment_max_duration_seconds": 300,
+                "will_expire": "2099-01-01T00:00:00", "defaults": {"default_overlap_for_new_task_suites": 1},
+            }
+        )  # fmt: skip
+        self.client.open_pool(str(pool.id))  # no tasks: it stays open until closed
+        return str(pool.id)
+
+    def before_restart(self, project_id: str) -> None:
+        """While the sensor is deferred: one pool closed now (its event must be in before the restart)."""
+        from stack import wait_for
+
+        check(project_id == WATCHED_PROJECT, f"text_classification's project {project_id} is the watched one")
+        asset = wait_for("the pool watcher registered", lambda: (a := self.asset()) and a.get("watchers") and a, 60, 2)
+        check(bool(asset["watchers"]), f"asset {POOL_EVENTS_ASSET} has its watcher ({asset['watchers'][0]['name']})")
+        before, down = self._open_pool("closed before the restart"), self._open_pool("closed while no triggerer runs")
+        self.probes = {"before": before, "down": down}
+        self.client.close_pool(before)
+        wait_for(f"the close of pool {before} as an asset event",
+                 lambda: [e for e in self.events() if self.payload(e).get("pool_id") == before], 60, 1)  # fmt: skip
+        check(True, f"pool {before} closed: its asset event is in before the triggerer restart")
+
+    def while_down(self) -> None:
+        self.client.close_pool(self.probes["down"])
+        print(f"    pool {self.probes['down']} closed while no triggerer runs", flush=True)
+
+    def _snapshot(self) -> tuple[list[dict], list[dict], dict[int, list[str]]] | None:
+        events = self.events()
+        runs = self.api.get(f"/dags/{POOL_EVENTS_DAG}/dagRuns?limit=100")["dag_runs"]
+        if any(run["state"] not in ("success", "failed") for run in runs):
+            return None
+        consumed: dict[int, list[str]] = {}
+        for run in runs:
+            quoted = urllib.parse.quote(run["dag_run_id"], safe="")
+            upstream = self.api.get(f"/dags/{POOL_EVENTS_DAG}/dagRuns/{quoted}/upstreamAssetEvents")["asset_events"]
+            for event in upstream:
+                consumed.setdefault(event["id"], []).append(run["dag_run_id"])
+        return events, runs, consumed
+
+    def check(self, stack, pool_id: str) -> None:
+        from stack import wait_for
+
+        step("pool_closed_consumer: one run per pool close (AssetWatcher), none twice across the triggerer restart")
+        expected = {self.probes["before"]: ["MANUAL"], self.probes["down"]: ["MANUAL"], pool_id: ["COMPLETED"] * 3}
+
+        def settled():
+            snapshot = self._snapshot()
+            if snapshot is None or len(snapshot[0]) < sum(map(len, expected.values())):
+                return None
+            events, _, consumed = snapshot
+            return snapshot if all(event["id"] in consumed for event in events) else None
+
+        wait_for("every pool event consumed by a finished run", settled, 240, interval=3)
+        remaining = QUIET_SECONDS - (time.monotonic() - self.quiet_from)
+        if remaining > 0:
+            time.sleep(remaining)
+        snapshot = wait_for("the consumer runs finished", self._snapshot, 120, interval=2)
+        events, runs, consumed = snapshot
+        quiet = time.monotonic() - self.quiet_from
+        closes: dict[str, list[str]] = {}
+        for event in events:
+            payload = self.payload(event)
+            closes.setdefault(str(payload.get("pool_id")), []).append(str(payload.get("close_reason")))
+        named = ", ".join(f"{pool} x{len(reasons)}" for pool, reasons in closes.items())
+        check(closes == expected, f"one event per close: {named} (probe before restart, probe while down, labelling pool)")
+        check(all(PoolEvents.payload(e).get("project_id") == WATCHED_PROJECT and (e.get("extra") or {}).get("from_trigger")
+                  for e in events), f"all {len(events)} events from the watcher, for project {WATCHED_PROJECT}")  # fmt: skip
+        payloads = [self.payload(e) for e in events]
+        keys = [p["event_key"] for p in payloads]
+        check(len(set(keys)) == len(keys) and all(p["event_key"] == f"{p['pool_id']}@{p['last_stopped']}" for p in payloads),
+              "event keys distinct, each <pool id>@<last_stopped>")  # fmt: skip
+        last = max(p["last_stopped"] for p in payloads if p["pool_id"] == pool_id)
+        check(_utc(last) == _utc(self.client.get_pool(pool_id).last_stopped), f"the last event is the pool's last close {last}")
+        doubles = {event_id: run_ids for event_id, run_ids in consumed.items() if len(run_ids) != 1}
+        check(not doubles and {e["id"] for e in events} == set(consumed), f"each event triggered exactly one run {doubles}")
+        check(all(r["run_type"] == "asset_triggered" and r["state"] == "success" for r in runs),
+              f"{len(runs)} {POOL_EVENTS_DAG} runs, all asset-triggered and successful")  # fmt: skip
+        objects = store_objects(stack)
+        written = [path for run in runs for path in api_xcom_list(self.api, run["dag_run_id"])]
+        summaries = sorted(path.split("@toloka-labels/", 1)[-1] for path in written)
+        wanted = sorted(f"examples/pool_closed/{k.replace(':', '-')}.json" for k in keys)
+        check(summaries == wanted and all(key in objects for key in wanted), f"{len(wanted)} pool summaries in the S3 store")
+        check(len(self.events()) == len(events), f"no new event in a quiet window of {quiet:.0f} s after the last close")
+
+
+def _utc(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def api_xcom_list(api, run_id: str) -> list[str]:
+    return api.xcom(POOL_EVENTS_DAG, run_id, "summarize_closed_pools") or []
+
+
+def run_text_classification(stack, api, browser, pool_events: PoolEvents) -> str:
     import report  # dags_examples/demo/report.py: truth file and accuracy
     from stack import wait_for
 
@@ -299,13 +441,16 @@ def run_text_classification(stack, api, browser) -> str:
     if browser is not None:
         browser.check_deferred(run_id)
 
-    step("restarting the triggerer while the sensor is deferred")
-    stack.restart_triggerer()
+    pool_events.before_restart(str(api.xcom(dag_id, run_id, "create_project")))
+
+    step("restarting the triggerer while the sensor is deferred (a watched pool closes while it is down)")
+    stack.restart_triggerer(while_down=pool_events.while_down)
     time.sleep(5)
     check(api.task_states(dag_id, run_id)["wait_for_pool"] == "deferred", "still deferred after the triggerer restart")
     stack.crowd("resume")
     state = wait_state(api, dag_id, run_id, {"success", "failed"}, 900)
     check(state == "success", f"{dag_id} {run_id}: {state} ({api.task_states(dag_id, run_id)})")
+    pool_events.quiet_from = time.monotonic()  # the pool's last close is behind
     tis = api.task_instances(dag_id, run_id)
     hosts = sorted({ti["hostname"] for ti in tis if ti.get("hostname")})
     check(hosts == ["worker-1", "worker-2"], f"tasks ran on both Celery workers ({hosts})")
@@ -366,7 +511,7 @@ def scenario() -> int:
     root = Path(tempfile.mkdtemp(prefix="toloka-deploy-"))
     os.chmod(root, 0o755)  # the postgres user must reach its data directory
     token = f"deploy-secret-{uuid.uuid4().hex}"
-    stack = Stack(root, distributed=True, token=token, crowd_speed=100, poll_interval=3)
+    stack = Stack(root, distributed=True, token=token, crowd_speed=100, poll_interval=3, extra_env=POOL_EVENTS_ENV)
     browser = None
     ok = False
     try:
@@ -374,7 +519,9 @@ def scenario() -> int:
         stack.start()
         print(f"    api-server {stack.api_url}   emulator {stack.emulator_url}   s3 {stack.s3_url}", flush=True)
         api = Api(stack.api_url, "admin", stack.admin_password())
-        wait_dags_parsed(api, {"text_classification", "labels_consumer", "incremental_review"})
+        wait_dags_parsed(api, {"text_classification", "labels_consumer", "incremental_review", POOL_EVENTS_DAG})
+        pool_events = PoolEvents(stack, api)
+        pool_events.unpause()
         print(f"    up in {time.monotonic() - started:.0f} s", flush=True)
         if os.environ.get("TOLOKA_DEPLOY_BROWSER", "1") != "0":
             from browser import Browser
@@ -384,11 +531,12 @@ def scenario() -> int:
             browser.check_connection_form()
         check_test_connection(stack, api)
         run_incremental_review(stack, api)
-        run_id = run_text_classification(stack, api, browser)
+        run_id = run_text_classification(stack, api, browser, pool_events)
         if browser is not None:
             browser.check_finished_run(run_id, task_count=21)
             browser.close()
             browser = None
+        pool_events.check(stack, str(api.xcom("text_classification", run_id, "create_pool")))
         check_token_nowhere(stack)
         ok = True
     except CheckFailed as failure:

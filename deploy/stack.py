@@ -123,8 +123,12 @@ def _postgres_bin() -> Path:
 
 
 class Stack:
-    def __init__(self, root: Path, distributed: bool, token: str, crowd_speed: float, poll_interval: float):
+    def __init__(
+        self, root: Path, distributed: bool, token: str, crowd_speed: float, poll_interval: float,
+        extra_env: dict[str, str] | None = None,
+    ):  # fmt: skip
         self.root = root
+        self.extra_env = dict(extra_env or {})  # for every Airflow component (e.g. what a DAG file reads)
         self.distributed = distributed
         self.token = token
         self.crowd_speed = crowd_speed
@@ -319,6 +323,7 @@ class Stack:
                     "TOLOKA_EXAMPLES_OUTPUT": str(self.root / "outputs"),
                 }
             )
+        env.update(self.extra_env)
         self.env = env
 
     def start_airflow(self) -> None:
@@ -351,9 +356,12 @@ class Stack:
             "api-server", lambda: http_json(f"{self.api_url}/api/v2/monitor/health", timeout=5), 180, 1, process=self.api
         )
 
-    def restart_triggerer(self) -> None:
+    def restart_triggerer(self, while_down=None) -> None:
+        """Stop the triggerer, call ``while_down()`` (if given) while none runs, start a new one."""
         self.triggerer.stop()
         self.procs.remove(self.triggerer)
+        if while_down is not None:
+            while_down()
         self.triggerer = self.start_proc("triggerer", [str(self.venv_bin / "airflow"), "triggerer"])
 
     def admin_password(self) -> str:
