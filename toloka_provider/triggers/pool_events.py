@@ -369,8 +369,8 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
                     was_baseline = state.baseline
                     state.end_page(last_id, has_more)
                     if was_baseline and not state.baseline:
-                        self.log.info("Baseline of project %s taken: closes from %s are emitted", self.project_id,
-                                      _wire_or_none(state.horizon))  # fmt: skip
+                        self.log.info("Baseline of project %s taken: closes from %s on are emitted", self.project_id,
+                                      _wire_or_none(state.horizon) or "now")  # fmt: skip
                     if state.to_json() != before:
                         await self._save_state(state)
                 await self._sleep(self.poll_interval)
