@@ -12,11 +12,12 @@ with the quality-control steps of ``toloka_provider.operators.quality`` between 
    (``TolokaSetUserSkillsOperator``; fewer answers say more about luck than skill), and
    create a relabel pool open only to workers with the skill at ``SKILLED_AT`` or more.
 5. **Relabel** disputed tickets in that pool: ``RELABEL_ROUNDS`` rounds of ``EXTRA_VOTES_PER_ROUND`` vote each
-   (a ticket left with fewer than three counted votes is disputed too) — a vote from a skilled worker settles
-   more than one from the open crowd, so the rounds cost less.
+   (a ticket left with fewer than three counted votes is disputed too, also one that only banned workers
+   answered) — a vote from a skilled worker settles more than one from the open crowd, so the rounds cost less.
 6. Review both pools (reject, so do not pay for, the work of workers below ``REVIEW_THRESHOLD`` on golden tasks:
    the same workers whose votes are dropped), aggregate the votes
-   with Dawid-Skene (the banned workers' votes left out), pay **bonuses** to the ``BONUS_TOP_N`` best workers (``TolokaCreateBonusesOperator``, capped
+   with Dawid-Skene (the banned workers' votes left out, except on a ticket that has no other: every ticket
+   gets a label), pay **bonuses** to the ``BONUS_TOP_N`` best workers (``TolokaCreateBonusesOperator``, capped
    at ``BONUS_CAP``), and write the labels and ``run_summary.json`` (with the money spent: the requester balance
    before and after).
 
