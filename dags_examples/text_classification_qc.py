@@ -12,11 +12,12 @@ with the quality-control steps of ``toloka_provider.operators.quality`` between 
    (``TolokaSetUserSkillsOperator``; fewer answers say more about luck than skill), and
    create a relabel pool open only to workers with the skill at ``SKILLED_AT`` or more.
 5. **Relabel** disputed tickets in that pool: ``RELABEL_ROUNDS`` rounds of ``EXTRA_VOTES_PER_ROUND`` vote each
-   (a ticket left with fewer than three counted votes is disputed too) — a vote from a skilled worker settles
-   more than one from the open crowd, so the rounds cost less.
+   (a ticket left with fewer than three counted votes is disputed too, also one that only banned workers
+   answered) — a vote from a skilled worker settles more than one from the open crowd, so the rounds cost less.
 6. Review both pools (reject, so do not pay for, the work of workers below ``REVIEW_THRESHOLD`` on golden tasks:
    the same workers whose votes are dropped), aggregate the votes
-   with Dawid-Skene (the banned workers' votes left out), pay **bonuses** to the ``BONUS_TOP_N`` best workers (``TolokaCreateBonusesOperator``, capped
+   with Dawid-Skene (the banned workers' votes left out, except on a ticket that has no other: every ticket
+   gets a label), pay **bonuses** to the ``BONUS_TOP_N`` best workers (``TolokaCreateBonusesOperator``, capped
    at ``BONUS_CAP``), and write the labels and ``run_summary.json`` (with the money spent: the requester balance
    before and after).
 
@@ -106,8 +107,12 @@ def _submitted(client, pool_id: str) -> list[dict]:
     return [item for page in client.get_assignments_raw(pool_id=pool_id, status="SUBMITTED") for item in page]
 
 
-def votes_by_ticket(assignments: list[dict]) -> dict[str, tuple[dict, set, list]]:
-    """``{ticket_id: (input_values, voters, answers)}`` over real tasks and their copies (golden left out)."""
+def votes_by_ticket(assignments: list[dict], skip: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[dict, set, list]]:
+    """``{ticket_id: (input_values, voters, answers)}`` over real tasks and their copies (golden left out).
+
+    The answers of the workers in ``skip`` do not count, but their tickets are listed all the same: a ticket
+    that only banned workers answered has no votes and must be asked again, not forgotten.
+    """
     votes: dict[str, tuple[dict, set, list]] = {}
     for assignment in assignments:
         for item, solution in zip(assignment.get("tasks") or [], assignment.get("solutions") or [], strict=False):
@@ -115,6 +120,8 @@ def votes_by_ticket(assignments: list[dict]) -> dict[str, tuple[dict, set, list]
                 continue
             inputs = item.get("input_values") or {}
             _, voters, answers = votes.setdefault(str(inputs.get("ticket_id")), (inputs, set(), []))
+            if str(assignment.get("user_id")) in skip:
+                continue
             voters.add(str(assignment["user_id"]))
             answers.append((solution.get("output_values") or {}).get("label"))
     return votes
@@ -253,8 +260,9 @@ with DAG(
         client = TolokaHook().get_conn()
         weak = weak_workers(stats_path)
         answered = _submitted(client, pool_id) + _submitted(client, relabel_pool_id)
-        votes = votes_by_ticket([a for a in answered if str(a.get("user_id")) not in weak])
-        # A ticket left with fewer than three counted votes (a banned worker's were dropped) is asked again too.
+        votes = votes_by_ticket(answered, skip=weak)
+        # A ticket left with fewer than three counted votes (a banned worker's were dropped; none at all when
+        # only banned workers answered it) is asked again too.
         disputed = [
             (i, v) for i, v, answers in votes.values()
             if len(answers) < MAX_VOTES and (len(answers) < 3 or is_disputed(answers))
@@ -314,22 +322,40 @@ with DAG(
     def merge_votes(main: dict, relabel: dict, stats_path: str, folder: str) -> dict:
         """votes.jsonl: both pools' assignments, every real task renamed to its ticket id (copies vote together).
 
-        The votes of the workers banned for their golden accuracy do not count.
+        The votes of the workers banned for their golden accuracy do not count — except on a ticket that would
+        otherwise have no vote at all (the relabel rounds ask those again, so this is a last resort): every
+        ticket gets a label.
         """
         weak = weak_workers(stats_path)
+        assignments = [a for fetched in (main, relabel) for a in _read_jsonl(fetched["path"])]
+        for assignment in assignments:
+            for item in assignment.get("tasks") or []:
+                if not item.get("known_solutions"):
+                    item["id"] = str((item.get("input_values") or {}).get("ticket_id") or item["id"])
+        counted = {
+            item["id"] for a in assignments if str(a.get("user_id")) not in weak
+            for item in a.get("tasks") or [] if not item.get("known_solutions")
+        }
         path = ObjectStoragePath(folder) / "votes.jsonl"
-        count = 0
+        count = fallback = 0
         with path.open("w", encoding="utf-8") as out:
-            for fetched in (main, relabel):
-                for assignment in _read_jsonl(fetched["path"]):
-                    if str(assignment.get("user_id")) in weak:
+            for assignment in assignments:
+                if str(assignment.get("user_id")) in weak:
+                    pairs = [
+                        (item, solution)
+                        for item, solution in zip(assignment.get("tasks") or [], assignment.get("solutions") or [],
+                                                  strict=False)
+                        if not item.get("known_solutions") and item["id"] not in counted
+                    ]
+                    if not pairs:
                         continue
-                    for item in assignment.get("tasks") or []:
-                        if not item.get("known_solutions"):
-                            item["id"] = str((item.get("input_values") or {}).get("ticket_id") or item["id"])
-                    out.write(json.dumps(assignment, ensure_ascii=False) + "\n")
-                    count += 1
-        return {"path": str(path), "count": count}
+                    fallback += len(pairs)
+                    assignment = {**assignment, "tasks": [p[0] for p in pairs], "solutions": [p[1] for p in pairs]}
+                out.write(json.dumps(assignment, ensure_ascii=False) + "\n")
+                count += 1
+        if fallback:
+            log.warning("%d answers of banned workers kept: their tickets had no other vote", fallback)
+        return {"path": str(path), "count": count, "banned_votes_kept": fallback}
 
     votes = merge_votes(fetch_main.output, fetch_relabel.output, stats, RUN_FOLDER)
     aggregate = TolokaAggregateLocallyOperator(

@@ -102,3 +102,32 @@ def label_accuracy(labels: Iterable[Mapping[str, Any]], truth: Mapping[tuple, An
         scored += 1
         correct += int(row.get("label") == truth[key])
     return LabelAccuracy(labeled=labeled, scored=scored, correct=correct, missing=len(set(truth) - found))
+
+
+#: The figures of a recorded ``text_classification_qc`` run on the demo's crowd and seed, beside the plain run's:
+#: ``make demo`` prints them next to its own run; ``tests/e2e/test_e2e_quality_demo.py`` re-measures both and fails
+#: when they are stale (re-record with ``TOLOKA_QC_RECORD=1`` on that test).
+RECORDED_QC_FILE = Path(__file__).resolve().parent / "quality_control_recorded.json"
+
+
+def load_recorded_comparison(path: str | Path = RECORDED_QC_FILE) -> dict | None:
+    """The recorded with/without quality-control figures, or None when there is no readable record."""
+    try:
+        recorded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) and "with_qc" in recorded and "crowd" in recorded else None
+
+
+def quality_control_line(
+    accuracy: float, spent: Any, crowd: Mapping[str, Any], recorded: Mapping[str, Any] | None
+) -> str:
+    """The demo's comparison: this run (without QC) and the recorded QC run, when it is for the same crowd."""
+    without = f"without QC {accuracy:.3f} for ${spent} (this run)"
+    if recorded is None or dict(recorded["crowd"]) != dict(crowd):
+        return f"{without}; with QC: no recorded run for this crowd and seed"
+    with_qc = recorded["with_qc"]
+    return (
+        f"{without}; with QC {with_qc['accuracy']:.3f} for ${with_qc['spent']}, {with_qc['banned']} banned "
+        f"(recorded run of {with_qc['dag_id']} on the same crowd, seed {crowd.get('seed')}, {recorded['recorded']})"
+    )

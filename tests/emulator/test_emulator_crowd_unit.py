@@ -159,7 +159,7 @@ def test_golden_accuracy_matches_worker_accuracy():
     # Fixed seed: the exact counts never change; the rate is the configured accuracy within sampling noise.
     assert len(golden_answers) == 100
     correct = sum(golden_answers)
-    assert correct == 70
+    assert correct == 76  # draws keyed on (seed, pool, n) and the input values (the determinism change)
     assert 0.6 <= correct / len(golden_answers) <= 0.8
 
 

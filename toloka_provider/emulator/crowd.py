@@ -11,8 +11,20 @@ How the server uses it (see also ``state.py``)::
 The workers
     ``crowd`` workers with fixed user ids (32 hex digits derived from the seed). Each has an accuracy drawn
     uniformly from ``accuracy`` (lo, hi); ``round(spammers * crowd)`` of them are spammers who answer every
-    field at random. Whether one answer is right is a pure function of (seed, worker, task, field), so a
-    run is reproducible for a seed however the work is split into ticks.
+    field at random.
+
+Reproducibility: what the crowd does is a function of the seed and of the sequence of API calls, never of
+the wall clock, the machine's load or how the work falls into ticks
+    * Who takes the n-th assignment of a pool, which golden task goes into it and how its tasks are shuffled
+      are drawn from (seed, pool id, n) — not from a random stream that a tick with nothing to do, or a
+      tick that ends earlier on a loaded machine, would advance differently.
+    * Whether an answer is right (and which wrong or random value is sent) is drawn from (seed, worker, the
+      task's input values, how many times that worker answered those input values before, field) — not from
+      the task id, which changes when the same tasks are uploaded in another order (two upload tasks of one
+      DAG that Airflow may run in either order), so the same tasks get the same answers either way.
+    * The speed (a token bucket over real time) only decides when the assignments happen, not which.
+    What still depends on timing is inherent: a ban, skill or new task that arrives while a pool is being
+    worked applies from the assignment the crowd is at by then.
 
 Work in an open pool (regular pools only; trainings stay untouched: opening one is harmless)
     * Pools with task suites created by ``POST /task-suites`` are done suite by suite. Otherwise the mixer
@@ -53,6 +65,7 @@ traceback and closed with ``last_close_reason`` ``BLOCKED``; the other pools go 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import threading
@@ -106,6 +119,12 @@ def make_workers(seed: int, count: int, accuracy: tuple[float, float], spammers:
     return workers
 
 
+def _content_key(input_values: Mapping[str, Any]) -> str:
+    """A short stable key of a task's input values (the same values in any key order give the same key)."""
+    text = json.dumps(input_values, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
 def _wire_reward(value: Any) -> Any:
     """The pool's reward as it goes on the wire (keep what the pool holds: number or numeric string)."""
     return value if value is not None else 0
@@ -124,9 +143,9 @@ class _Unit:
 class _PoolWork:
     """The crowd's bookkeeping for one pool: which tasks exist, who did what, what is still ACTIVE."""
 
-    def __init__(self, pool_id: str, seed: int) -> None:
+    def __init__(self, pool_id: str) -> None:
         self.pool_id = pool_id
-        self.rng = random.Random(f"{seed}:{pool_id}")
+        self.issued = 0  # assignments the crowd created in this pool: the n that keys the n-th one's draws
         self.units: dict[str, _Unit] = {}
         self.real_queue: list[str] = []  # real unit ids in creation order, exhausted ones dropped lazily
         self.golden: list[str] = []
@@ -164,6 +183,7 @@ class Crowd:
         self._review_queues: dict[str, deque[tuple[str, str]]] = {}  # pool -> (submitted, assignment id)
         self._expiry_cache: dict[str, datetime] = {}
         self._pending_solutions: dict[str, list[dict]] = {}  # ACTIVE assignment id -> what the worker sends
+        self._answered: dict[tuple[int, str], int] = {}  # (worker, input values key) -> answers given so far
         self._budget = 0.0
         self._last_refill: float | None = None
         self._paused = threading.Event()
@@ -346,7 +366,7 @@ class Crowd:
     def _pool_work(self, pool_id: str) -> _PoolWork:
         work = self._pools.get(pool_id)
         if work is None:
-            work = self._pools[pool_id] = _PoolWork(pool_id, self.seed)
+            work = self._pools[pool_id] = _PoolWork(pool_id)
         return work
 
     def _sync(self, work: _PoolWork) -> None:
@@ -443,7 +463,8 @@ class Crowd:
         if not self.workers or not work.units:
             return None
         count = len(self.workers)
-        first = work.rng.randrange(count)
+        # Keyed on the assignment's number in the pool: a pick that finds nobody draws nothing from a stream.
+        first = min(int(hash_unit(self.seed, "pick", work.pool_id, work.issued) * count), count - 1)
         for step in range(count):
             worker = self.workers[(first + step) % count]
             # Bans in force for this pool, and the pool's filter (skills, profile), decide who may work.
@@ -488,7 +509,10 @@ class Crowd:
                 return []
         if golden_wanted and work.golden:
             candidates = work.golden
-            start = work.rng.randrange(len(candidates))
+            start = min(
+                int(hash_unit(self.seed, "golden", work.pool_id, work.issued, worker.index) * len(candidates)),
+                len(candidates) - 1,
+            )
             picked_golden = []
             for step in range(len(candidates)):
                 unit = work.units[candidates[(start + step) % len(candidates)]]
@@ -501,7 +525,7 @@ class Crowd:
                 return []
             chosen.extend(picked_golden)
         if len(chosen) > 1 and mixer.get("shuffle_tasks_in_task_suite", True) and not work.suite_mode:
-            work.rng.shuffle(chosen)
+            random.Random(f"{self.seed}:{work.pool_id}:{work.issued}:shuffle").shuffle(chosen)
         return chosen
 
     def _create_assignment(
@@ -526,6 +550,7 @@ class Crowd:
                 tasks.append(view)
             mixed = True
         solutions = [{"output_values": self.answer(worker, task, output_spec)} for task in tasks]
+        work.issued += 1
         for unit_id in unit_ids:
             unit = work.units[unit_id]
             unit.issued += 1
@@ -620,11 +645,17 @@ class Crowd:
 
     # --------------------------------------------------------------------------------------- answers
     def answer(self, worker: Worker, task: Mapping[str, Any], output_spec: Mapping[str, Any]) -> dict:
-        """The output values ``worker`` submits for ``task`` (every field of the output spec)."""
+        """The output values ``worker`` submits for ``task`` (every field of the output spec).
+
+        Drawn from the task's input values and how many times this worker answered them before (a copy of a
+        task asked again gets a fresh draw), not from its id: see "Reproducibility" above."""
         input_values = task.get("input_values") or {}
         known = task.get("known_solutions") or []
         known_values = (known[0].get("output_values") or {}) if known else {}
-        task_key = task.get("id") or repr(sorted(input_values.items()))
+        content = _content_key(input_values) if input_values else f"id:{task.get('id')}"
+        seen = self._answered.get((worker.index, content), 0)
+        self._answered[(worker.index, content)] = seen + 1
+        task_key = content if seen == 0 else f"{content}#{seen}"
         answer = {}
         for field_name, spec in output_spec.items():
             spec = spec or {}
