@@ -397,7 +397,7 @@ def _model_converter(model_class: type[BaseModel]) -> Callable[[str], _Converter
     return bind
 
 
-class _Unbuilt(tuple):  # type: ignore[type-arg]
+class _Unbuilt(tuple):
     """``(items,)``: the decoded dicts of a nested model list whose models are not built yet (see
     :class:`_LazyModelList`). A tuple subclass, so making one is a C call, not a Python ``__init__``."""
 
