@@ -16,7 +16,7 @@ from toloka_provider.emulator.errors import (
     invalid_parameter,
     validation_error,
 )
-from toloka_provider.emulator.listing import ListSpec, list_page
+from toloka_provider.emulator.listing import ListSpec, list_page, list_page_wire
 from toloka_provider.emulator.router import RawResponse, Request, Router
 from toloka_provider.emulator.state import State
 from toloka_provider.emulator.validation import check_pool, check_project, check_training
@@ -384,7 +384,7 @@ def register(router: Router, state: State) -> None:
             router.add("POST", f"{API}/{kind}/{{id}}/{action}", _make_action(kind, action))
     router.add("PATCH", f"{API}/pools/{{id}}", patch_pool)
 
-    router.add("GET", f"{API}/assignments", _list(ASSIGNMENTS))
+    router.add("GET", f"{API}/assignments", lambda request: list_page_wire(request, ASSIGNMENTS))
     router.add("GET", f"{API}/assignments/{{id}}", _get("assignments"))
     router.add("PATCH", f"{API}/assignments/{{id}}", patch_assignment)
 
