@@ -18,7 +18,9 @@ def emu(toloka_emulator_factory):
 
 def control(emu, path: str, body=None, raw: bytes | None = None) -> requests.Response:
     if raw is not None:
-        return requests.post(f"{emu.url}/_emulator/{path}", data=raw, headers={"Content-Type": "application/json"}, timeout=10)
+        return requests.post(
+            f"{emu.url}/_emulator/{path}", data=raw, headers={"Content-Type": "application/json"}, timeout=10
+        )
     return requests.post(f"{emu.url}/_emulator/{path}", json=body, timeout=10)
 
 
@@ -51,7 +53,9 @@ def test_clock_advance_refuses_huge_negative_or_non_numbers_and_the_clock_keeps_
     assert control(emu, "clock/advance", {"seconds": 60}).status_code == 200
 
 
-@pytest.mark.parametrize("raw", [b'{"seconds": NaN}', b'{"seconds": Infinity}', b'{"seconds": -Infinity}', b'{"seconds": 1e400}'])
+@pytest.mark.parametrize(
+    "raw", [b'{"seconds": NaN}', b'{"seconds": Infinity}', b'{"seconds": -Infinity}', b'{"seconds": 1e400}']
+)
 def test_clock_advance_refuses_non_finite_numbers(emu, raw):
     response = control(emu, "clock/advance", raw=raw)
     assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"

@@ -108,7 +108,9 @@ def counters_of(state) -> dict:
 
 
 def request_for(state, **query) -> Request:
-    return Request("GET", "/api/v1/assignments", {}, {k: [str(v)] for k, v in query.items()}, None, b"", {}, None, state)
+    return Request(
+        "GET", "/api/v1/assignments", {}, {k: [str(v)] for k, v in query.items()}, None, b"", {}, None, state
+    )
 
 
 def assert_page_matches_dicts(state, **query) -> dict:
@@ -136,13 +138,17 @@ def test_compact_bulk_assignments_equal_the_dicts_the_old_bulk_load_made(emu, ap
     ids = state.pool_index("assignments", pool_id)[2:]
     first["created"] = dict.__getitem__(state.assignments, ids[0])["created"]
     expected = reference_bulk(state, pool_id, 8, status, first)
-    assert [a["id"] for a in expected] == ids and loaded["first_id"] == ids[0] and loaded["last_id"] == ids[-1]
+    assert (
+        [a["id"] for a in expected] == ids and loaded["first_id"] == ids[0] and loaded["last_id"] == ids[-1]
+    )
     for want in expected:
         compact = state.assignments.peek(want["id"])
         assert type(compact) is CompactAssignment
         assert dict(compact) == want and list(compact) == list(want) and len(compact) == len(want)
         assert compact.wire() == dumps(want)  # byte for byte, field order included
-        assert compact.get("accepted") == want.get("accepted") and ("rejected" in compact) == ("rejected" in want)
+        assert compact.get("accepted") == want.get("accepted") and ("rejected" in compact) == (
+            "rejected" in want
+        )
     # The page over HTTP is the same bytes as encoding the dicts.
     response = api.get("/assignments", params={"pool_id": pool_id, "sort": "id", "id_gt": earlier["last_id"]})
     assert response.content == dumps({"items": expected, "has_more": False})
@@ -222,7 +228,9 @@ def test_the_table_still_looks_like_a_dict_of_dicts(emu, api):
     assert type(record) is Record and table[second_id] is record and table.get("nope") is None
     # copies and pickles are plain dicts without the cache
     assert type(copy.copy(record)) is dict and type(copy.deepcopy(record)) is dict
-    assert type(pickle.loads(pickle.dumps(record))) is dict and pickle.loads(pickle.dumps(table)) == dict(table.items())
+    assert type(pickle.loads(pickle.dumps(record))) is dict and pickle.loads(pickle.dumps(table)) == dict(
+        table.items()
+    )
     assert repr(table.peek(list(table)[2])).startswith("{'id': ")
 
 
@@ -258,18 +266,35 @@ def test_accept_reject_and_reaccept_show_on_the_next_page(emu, api):
     pool_id = new_pool(api)
     emu.bulk_load_assignments(pool_id, 6)
     ids = list(page(api, pool_id))
-    assert api.patch(f"/assignments/{ids[0]}", json={"status": "ACCEPTED", "public_comment": "fine"}).status_code == 200
-    assert api.patch(f"/assignments/{ids[1]}", json={"status": "REJECTED", "public_comment": "bad"}).status_code == 200
+    assert (
+        api.patch(f"/assignments/{ids[0]}", json={"status": "ACCEPTED", "public_comment": "fine"}).status_code
+        == 200
+    )
+    assert (
+        api.patch(f"/assignments/{ids[1]}", json={"status": "REJECTED", "public_comment": "bad"}).status_code
+        == 200
+    )
     after = page(api, pool_id)
-    assert after[ids[0]]["status"] == "ACCEPTED" and after[ids[0]]["public_comment"] == "fine" and "accepted" in after[ids[0]]
+    assert (
+        after[ids[0]]["status"] == "ACCEPTED"
+        and after[ids[0]]["public_comment"] == "fine"
+        and "accepted" in after[ids[0]]
+    )
     assert after[ids[1]]["status"] == "REJECTED" and after[ids[1]]["public_comment"] == "bad"
     assert [after[i]["status"] for i in ids[2:]] == ["SUBMITTED"] * 4
     # A record's bytes are cached now; the next change must still show.
-    assert api.patch(f"/assignments/{ids[1]}", json={"status": "ACCEPTED", "public_comment": "on second look"}).status_code == 200
+    assert (
+        api.patch(
+            f"/assignments/{ids[1]}", json={"status": "ACCEPTED", "public_comment": "on second look"}
+        ).status_code
+        == 200
+    )
     again = page(api, pool_id)
     assert again[ids[1]]["status"] == "ACCEPTED" and again[ids[1]]["public_comment"] == "on second look"
     assert set(page(api, pool_id, status="SUBMITTED")) == set(ids[2:])
-    assert assert_page_matches_dicts(emu.state, pool_id=pool_id, limit=100)["items"][1]["status"] == "ACCEPTED"
+    assert (
+        assert_page_matches_dicts(emu.state, pool_id=pool_id, limit=100)["items"][1]["status"] == "ACCEPTED"
+    )
 
 
 def test_changes_made_in_the_store_show_on_the_next_page(emu, api):
@@ -292,7 +317,9 @@ def test_changes_made_in_the_store_show_on_the_next_page(emu, api):
         state.assignments[ids[1]].update(status="EXPIRED", expired="2030-01-02T00:00:00.000000")
         del state.assignments[ids[2]]["mixed"]
     after = page(api, pool_id)
-    assert after[new_id]["status"] == "SUBMITTED" and after[new_id]["solutions"] == [{"output_values": {"result": "dog"}}]
+    assert after[new_id]["status"] == "SUBMITTED" and after[new_id]["solutions"] == [
+        {"output_values": {"result": "dog"}}
+    ]
     assert after[ids[0]]["status"] == "SKIPPED"
     assert after[ids[1]]["status"] == "EXPIRED" and after[ids[1]]["expired"] == "2030-01-02T00:00:00.000000"
     assert "mixed" not in after[ids[2]]
@@ -309,8 +336,15 @@ def test_the_crowd_submitting_and_auto_accepting_shows_on_the_next_page(toloka_e
     the pool auto-accepts: every page compared while it works equals encoding the stored dicts."""
     emulator = toloka_emulator_factory(crowd=5, speed=400.0, seed=3)
     api = Api(emulator, scheme="OAuth")
-    pool_id = new_pool(api, auto_accept_solutions=True, mixer_config={"real_tasks_count": 2, "golden_tasks_count": 0, "training_tasks_count": 0})
-    tasks = [{"pool_id": pool_id, "input_values": {"image": f"https://e.com/{i}.jpg"}, "overlap": 2} for i in range(12)]
+    pool_id = new_pool(
+        api,
+        auto_accept_solutions=True,
+        mixer_config={"real_tasks_count": 2, "golden_tasks_count": 0, "training_tasks_count": 0},
+    )
+    tasks = [
+        {"pool_id": pool_id, "input_values": {"image": f"https://e.com/{i}.jpg"}, "overlap": 2}
+        for i in range(12)
+    ]
     assert api.post("/tasks", json=tasks, params={"open_pool": "true"}).status_code == 201
     state = emulator.state
     seen: set[str] = set()
@@ -321,12 +355,18 @@ def test_the_crowd_submitting_and_auto_accepting_shows_on_the_next_page(toloka_e
         # Over HTTP too (the cached bytes of each record, taken under the lock).
         over_http = page(api, pool_id)
         assert all(item["status"] in ("ACTIVE", "SUBMITTED", "ACCEPTED") for item in over_http.values())
-        if body["items"] and all(item["status"] == "ACCEPTED" for item in body["items"]) and len(body["items"]) >= 12:
+        if (
+            body["items"]
+            and all(item["status"] == "ACCEPTED" for item in body["items"])
+            and len(body["items"]) >= 12
+        ):
             break
         time.sleep(0.005)
     assert "ACCEPTED" in seen, seen
     final = page(api, pool_id)
-    assert all(item["status"] == "ACCEPTED" and item["solutions"] and "accepted" in item for item in final.values())
+    assert all(
+        item["status"] == "ACCEPTED" and item["solutions"] and "accepted" in item for item in final.values()
+    )
 
 
 def test_pool_html_page_counts_without_copying_compact_assignments(emu, api):

@@ -51,7 +51,9 @@ def _json_default(value: Any) -> Any:
 
 
 # Built once: no whitespace, no circularity bookkeeping (our bodies are trees), UTF-8 as is.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_json_default)
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_json_default
+)
 
 
 def dumps(body: Any) -> bytes:
@@ -138,7 +140,12 @@ class Record(dict):
 # --------------------------------------------------------------------------------------- bulk-loaded ones
 
 _LABELS = ("cat", "dog", "bird")
-_DECIDED_DATE_KEYS = {"ACCEPTED": "accepted", "REJECTED": "rejected", "SKIPPED": "skipped", "EXPIRED": "expired"}
+_DECIDED_DATE_KEYS = {
+    "ACCEPTED": "accepted",
+    "REJECTED": "rejected",
+    "SKIPPED": "skipped",
+    "EXPIRED": "expired",
+}
 BULK_STATUSES = ("ACTIVE", "SUBMITTED", "ACCEPTED", "REJECTED", "SKIPPED", "EXPIRED")
 TASKS_PER_SUITE = 5
 ASSIGNMENTS_PER_SUITE = 3
@@ -201,7 +208,8 @@ class BulkBatch:
         tail = f'"mixed":true,"automerged":false,"created":{_text(now)}'
         tail += "".join(f',"{key}":{_text(now)}' for key in self.date_keys) + "}"
         self._after_tasks = tuple(
-            '],"solutions":' + _text(self.solutions(shift)) + "," + tail for shift in range(ASSIGNMENTS_PER_SUITE)
+            '],"solutions":' + _text(self.solutions(shift)) + "," + tail
+            for shift in range(ASSIGNMENTS_PER_SUITE)
         )
         self._last_suite: tuple[int, str, str] = (-1, "", "")
 
@@ -215,7 +223,10 @@ class BulkBatch:
     # values
     def solutions(self, number: int) -> list[dict]:
         shift = number % ASSIGNMENTS_PER_SUITE
-        return [{"output_values": {"result": _LABELS[(shift + position) % 3]}} for position in range(TASKS_PER_SUITE)]
+        return [
+            {"output_values": {"result": _LABELS[(shift + position) % 3]}}
+            for position in range(TASKS_PER_SUITE)
+        ]
 
     def tasks(self, number: int) -> list[dict]:
         suite = number // ASSIGNMENTS_PER_SUITE
