@@ -19,6 +19,11 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
   trainings, skills, user skills and restrictions (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks,
   task suites, assignments, attachments, user bonuses, app items, message threads and webhook subscriptions,
   UUID-shaped for operations, app projects and app batches.
+* **Assignments** (``records.py``): ``state.assignments`` is an :class:`AssignmentTable` (a dict); stored
+  assignments are :class:`Record` dicts that cache their JSON for listings (``store`` turns a plain dict into
+  one; change them through dict methods, and set a top-level key again after changing a nested value), and
+  bulk-loaded ones are held compact until first read through ``table[id]`` / ``table.get(id)`` (which turn
+  them into records). Code that only reads may use ``state.assignments.peek(id)``, which copies nothing.
 * **Per-pool indexes**: ``state.pool_index(kind, pool_id)`` is the list of ids of that kind (tasks,
   task_suites, assignments, attachments) in the pool, sorted (append-only, because ids only grow). Objects
   must enter through :meth:`State.create` (or :meth:`State.store` for an id minted earlier) to be indexed.
