@@ -313,7 +313,28 @@ def list_page_wire(request: Request, spec: ListSpec) -> tuple[int, RawResponse]:
         page, has_more = _select_stored(request, spec, None)
         # Records and dicts change under the lock: take their bytes now. Compact ones never change.
         parts: list = [obj if type(obj) is CompactAssignment else wire_of(obj) for obj in page]
-    chunks = [part.wire() if type(part) is CompactAssignment else part for part in parts]
-    body = b'{"items":[' + b",".join(chunks) + (b'],"has_more":true}' if has_more else b'],"has_more":false}')
-    return 200, RawResponse(body, "application/json")
+    # Runs of consecutive compact assignments of one bulk load are formatted in one loop each.
+    pieces: list[bytes] = [b'{"items":[']
+    run: list[CompactAssignment] = []
+    for part in parts:
+        if type(part) is CompactAssignment:
+            if run and part.batch is not run[0].batch:
+                pieces += (_run_bytes(run), b",")
+                run = []
+            run.append(part)
+            continue
+        if run:
+            pieces += (_run_bytes(run), b",")
+            run = []
+        pieces += (part, b",")
+    if run:
+        pieces.append(_run_bytes(run))
+    elif len(pieces) > 1:
+        pieces.pop()  # the last comma
+    pieces.append(b'],"has_more":true}' if has_more else b'],"has_more":false}')
+    return 200, RawResponse(b"".join(pieces), "application/json")
+
+
+def _run_bytes(run: list[CompactAssignment]) -> bytes:
+    return run[0].batch.text_of_run(run).encode("utf-8", "backslashreplace")
 

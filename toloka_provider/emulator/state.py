@@ -364,6 +364,7 @@ class State:
                 first_assignment=self.reserve_ids("assignments", count),
                 salts=(_KIND_SALT["assignments"], _KIND_SALT["task_suites"], _KIND_SALT["tasks"]),
             )
+            batch.prepare()
             table = self.objects["assignments"]
             index = self._pool_index["assignments"].setdefault(str(pool_id), [])
             ids = [hex_id(batch.first_assignment + number, batch.assignment_salt) for number in range(count)]
