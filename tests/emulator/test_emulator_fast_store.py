@@ -188,6 +188,11 @@ def test_every_filter_and_sort_gives_the_same_page_as_the_dicts(emu, api):
         {"limit": 1000},
     ):
         assert_page_matches_dicts(state, **query)
+    # The task filter looks into the compact suites' text: exactly the assignments whose tasks hold the id.
+    holders = [i for i in ids if any(t["id"] == task_id for t in dict(state.assignments.peek(i))["tasks"])]
+    found = assert_page_matches_dicts(state, task_id=task_id)["items"]
+    assert [a["id"] for a in found] == holders and len(holders) == 3
+    assert assert_page_matches_dicts(state, task_id=task_id[:-1])["items"] == []
 
 
 def test_a_million_assignments_are_held_compactly(emu, api):

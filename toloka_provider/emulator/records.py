@@ -363,6 +363,10 @@ class CompactAssignment(Mapping):
     def wire(self) -> bytes:
         return self.batch.wire(self.number, self.id)
 
+    def has_task(self, task_id: str) -> bool:
+        """Whether one of its tasks has id ``task_id`` (a look in the suite's JSON text, no dicts made)."""
+        return f'{{"id":"{task_id}",' in self.batch.suite_tasks[self.number // ASSIGNMENTS_PER_SUITE]
+
     def materialize(self) -> Record:
         batch, number = self.batch, self.number
         return Record((key, self.id if key == "id" else batch.field(number, key)) for key in batch.keys)
