@@ -47,7 +47,7 @@ def aggregate(state: State, pool_id: str, fields: list[str], task_id: str | None
     """Majority vote per task (the caller holds the lock). Sorted by task id."""
     votes: dict[str, dict[str, list]] = {}
     for assignment_id in state.pool_index("assignments", pool_id):
-        assignment = state.assignments[assignment_id]
+        assignment = state.assignments.peek(assignment_id)  # read only: a compact one stays compact
         if assignment.get("status") not in ("SUBMITTED", "ACCEPTED"):
             continue
         for task, solution in zip(assignment.get("tasks") or (), assignment.get("solutions") or (), strict=False):

@@ -35,8 +35,8 @@ _SUBMITTED_LIKE = ("SUBMITTED", "ACCEPTED", "REJECTED")
 
 
 def _assignments(state: Any, pool_id: str) -> list[dict]:
-    objects = state.assignments
-    return [objects[assignment_id] for assignment_id in state.pool_index("assignments", pool_id)]
+    peek = state.assignments.peek  # read only: compact (bulk-loaded) ones stay compact
+    return [peek(assignment_id) for assignment_id in state.pool_index("assignments", pool_id)]
 
 
 def _tasks(state: Any, pool_id: str) -> list[dict]:

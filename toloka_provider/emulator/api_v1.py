@@ -16,7 +16,8 @@ from toloka_provider.emulator.errors import (
     invalid_parameter,
     validation_error,
 )
-from toloka_provider.emulator.listing import ListSpec, list_page
+from toloka_provider.emulator.listing import ListSpec, list_page, list_page_wire
+from toloka_provider.emulator.records import CompactAssignment
 from toloka_provider.emulator.router import RawResponse, Request, Router
 from toloka_provider.emulator.state import State
 from toloka_provider.emulator.validation import check_pool, check_project, check_training
@@ -61,8 +62,17 @@ ASSIGNMENTS = ListSpec(
     sort_fields=("id", *_ASSIGNMENT_DATES),
     max_limit=100_000,
     pool_indexed=True,
-    custom={"task_id": lambda task_id: lambda obj: any(task.get("id") == task_id for task in obj.get("tasks") or ())},
+    custom={"task_id": lambda task_id: _has_task(task_id)},
 )
+
+
+def _has_task(task_id: str):
+    def has(obj: Any) -> bool:
+        if type(obj) is CompactAssignment:  # bulk-loaded: a look in its suite's text, no task dicts made
+            return obj.has_task(task_id)
+        return any(task.get("id") == task_id for task in obj.get("tasks") or ())
+
+    return has
 ATTACHMENTS = ListSpec(
     "attachments",
     exact={
@@ -384,7 +394,7 @@ def register(router: Router, state: State) -> None:
             router.add("POST", f"{API}/{kind}/{{id}}/{action}", _make_action(kind, action))
     router.add("PATCH", f"{API}/pools/{{id}}", patch_pool)
 
-    router.add("GET", f"{API}/assignments", _list(ASSIGNMENTS))
+    router.add("GET", f"{API}/assignments", lambda request: list_page_wire(request, ASSIGNMENTS))
     router.add("GET", f"{API}/assignments/{{id}}", _get("assignments"))
     router.add("PATCH", f"{API}/assignments/{{id}}", patch_assignment)
 

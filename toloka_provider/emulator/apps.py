@@ -38,6 +38,7 @@ OpenAPI schema says ``item_count``); archived app projects are ``ARCHIVED`` (the
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -106,6 +107,7 @@ BUILTIN_APPS: dict[str, dict] = {
     )
 }
 
+_LIMIT_RE = re.compile(r"-?[0-9]{1,18}")
 _APP_LIST_FIELDS = ("id", "name", "image", "description", "default_item_price", "examples")
 _ITEM_STATUSES = ("NEW", "PROCESSING", "COMPLETED", "ERROR", "CANCELLED", "ARCHIVE", "NO_MONEY", "STOPPED")
 
@@ -164,10 +166,14 @@ def _page(
 ) -> tuple[int, dict]:
     """Filter, sort and cut one page; ``exact``/``ranges`` map query names to object fields."""
     limit_text = request.arg("limit")
-    try:
-        limit = 100 if limit_text in (None, "") else int(limit_text)
-    except ValueError:
-        raise invalid_parameter("limit", f"expected an integer, got {limit_text!r}", "INTEGER_EXPECTED") from None
+    # Strict like the v1 listings: ASCII digits only (int() would also take " 5", "+5", "1_000", "٥").
+    if limit_text in (None, ""):
+        limit = 100
+    elif _LIMIT_RE.fullmatch(limit_text):
+        limit = int(limit_text)
+    else:
+        shown = limit_text if len(limit_text) <= 100 else limit_text[:100] + "..."
+        raise invalid_parameter("limit", f"expected an integer, got {shown!r}", "INTEGER_EXPECTED")
     if not 1 <= limit <= max_limit:
         raise invalid_parameter("limit", f"must be between 1 and {max_limit}, got {limit}", "VALUE_OUT_OF_BOUNDS")
     checks: list[Callable[[dict], bool]] = []

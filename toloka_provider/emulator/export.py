@@ -120,7 +120,7 @@ def export_assignments(request: Request) -> tuple:
         now = state.now()
         selected = []
         for assignment_id in state.pool_index("assignments", pool_id):
-            assignment = state.assignments[assignment_id]
+            assignment = state.assignments.peek(assignment_id)  # read only: a compact one stays compact
             status = _TO_EXPORT_STATUS.get(assignment["status"], assignment["status"])
             if statuses is not None and status not in statuses:
                 continue

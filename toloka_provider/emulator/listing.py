@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from toloka_provider.emulator.errors import invalid_parameter
-from toloka_provider.emulator.router import Request
+from toloka_provider.emulator.records import CompactAssignment, wire_of
+from toloka_provider.emulator.router import RawResponse, Request
 from toloka_provider.emulator.state import normalize_datetime
 
 _RANGE_SUFFIXES = {"_gt": "gt", "_gte": "gte", "_lt": "lt", "_lte": "lte"}
@@ -55,7 +57,7 @@ def _getter(path: str) -> Callable[[dict], Any]:
     def get(obj: dict) -> Any:
         value: Any = obj
         for part in parts:
-            if not isinstance(value, dict):
+            if not isinstance(value, (dict, Mapping)):
                 return None
             value = value.get(part)
         return value
@@ -222,6 +224,17 @@ def select(
     pool-indexed and ``pool_id`` is given); it must be in id order.
     """
     state = request.state
+    with state.lock:
+        page, has_more = _select_stored(request, spec, source)
+        return [dict(obj) for obj in page], has_more
+
+
+def _select_stored(
+    request: Request, spec: ListSpec, source: Iterable[Any] | None
+) -> tuple[list[Any], bool]:
+    """The page as the stored objects themselves (compact assignments included; read them, do not change
+    them, and only while holding the lock unless compact), and ``has_more``."""
+    state = request.state
     limit = parse_limit(request, spec)
     sort = parse_sort(request, spec)
     pool_id = request.arg("pool_id")
@@ -235,6 +248,8 @@ def select(
     id_order = not sort or sort == [(spec.id_field, False)]
     with state.lock:
         if source is None:
+            # The stored values as they are (dict's own methods: the assignment table would copy a compact
+            # assignment into a record on every read).
             objects = state.objects[spec.kind]
             if spec.pool_indexed and pool_id:
                 ids = state.pool_index(spec.kind, pool_id)
@@ -243,12 +258,12 @@ def select(
                     start = bisect.bisect_right(ids, id_bounds["gt"])
                 elif "gte" in id_bounds:
                     start = bisect.bisect_left(ids, id_bounds["gte"])
-                source = (objects[object_id] for object_id in _islice_from(ids, start))
+                source = _stored_from(objects, ids, start)
             else:
-                source = objects.values()
+                source = dict.values(objects)
         matches_all = _combine(predicates)
         if id_order:
-            page: list[dict] = []
+            page: list[Any] = []
             for obj in source:
                 if matches_all(obj):
                     page.append(obj)
@@ -258,7 +273,7 @@ def select(
             matches = [obj for obj in source if matches_all(obj)]
             page = _sorted(matches, sort)[: limit + 1]
         has_more = len(page) > limit
-        return [dict(obj) for obj in page[:limit]], has_more
+        return page[:limit], has_more
 
 
 def _combine(predicates: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
@@ -273,11 +288,53 @@ def _combine(predicates: list[Callable[[dict], bool]]) -> Callable[[dict], bool]
     return lambda obj: all(predicate(obj) for predicate in predicates)
 
 
-def _islice_from(ids: list[str], start: int) -> Iterable[str]:
-    for index in range(start, len(ids)):
-        yield ids[index]
+def _stored_from(objects: dict, ids: list[str], start: int) -> Iterator[Any]:
+    """The stored objects of ``ids[start:]`` in order, looked up a slice at a time (C loops, no per-id
+    Python frame; a slice, unlike islice, does not walk the ids before ``start``)."""
+    lookup = dict.__getitem__
+    step = 1001
+    while start < len(ids):
+        chunk = ids[start : start + step]
+        start += step
+        yield from map(lookup, repeat(objects, len(chunk)), chunk)
 
 
 def list_page(request: Request, spec: ListSpec, source: Iterable[dict] | None = None) -> tuple[int, dict]:
     items, has_more = select(request, spec, source)
     return 200, {"items": items, "has_more": has_more}
+
+
+def list_page_wire(request: Request, spec: ListSpec) -> tuple[int, RawResponse]:
+    """:func:`list_page` for the hot listings (assignments): the same body, joined from each object's
+    cached JSON bytes (``records.Record.wire``) or formatted ones (``records.CompactAssignment``) instead of
+    encoding a tree of dicts per request."""
+    state = request.state
+    with state.lock:
+        page, has_more = _select_stored(request, spec, None)
+        # Records and dicts change under the lock: take their bytes now. Compact ones never change.
+        parts: list = [obj if type(obj) is CompactAssignment else wire_of(obj) for obj in page]
+    # Runs of consecutive compact assignments of one bulk load are formatted in one loop each.
+    pieces: list[bytes] = [b'{"items":[']
+    run: list[CompactAssignment] = []
+    for part in parts:
+        if type(part) is CompactAssignment:
+            if run and part.batch is not run[0].batch:
+                pieces += (_run_bytes(run), b",")
+                run = []
+            run.append(part)
+            continue
+        if run:
+            pieces += (_run_bytes(run), b",")
+            run = []
+        pieces += (part, b",")
+    if run:
+        pieces.append(_run_bytes(run))
+    elif len(pieces) > 1:
+        pieces.pop()  # the last comma
+    pieces.append(b'],"has_more":true}' if has_more else b'],"has_more":false}')
+    return 200, RawResponse(b"".join(pieces), "application/json")
+
+
+def _run_bytes(run: list[CompactAssignment]) -> bytes:
+    return run[0].batch.text_of_run(run).encode("utf-8", "backslashreplace")
+

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
 import logging
 import re
 import socket
@@ -35,6 +34,7 @@ from urllib.parse import parse_qs
 from toloka_provider.emulator import aggregation, api_v1, bulk, control
 from toloka_provider.emulator.errors import ApiError
 from toloka_provider.emulator.faults import FaultInjector
+from toloka_provider.emulator.records import dumps
 from toloka_provider.emulator.router import RawResponse, Request, Router
 from toloka_provider.emulator.state import EmulatorOptions, State
 from toloka_provider.emulator.validation import parse_json_body
@@ -70,23 +70,6 @@ _BAD_GATEWAY_HTML = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
     b"<hr><center>nginx</center></body></html>"
 )
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-# Built once: no whitespace, no circularity bookkeeping (our bodies are trees), UTF-8 as is.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_json_default)
-
-
-def dumps(body: Any) -> bytes:
-    # A lone surrogate (a client may send "\\ud800") cannot be UTF-8: write it back as the same JSON escape.
-    return _ENCODER.encode(body).encode("utf-8", "backslashreplace")
 
 
 def _clip(text: str, limit: int = 200) -> str:

@@ -19,6 +19,11 @@ Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.
   trainings, skills, user skills and restrictions (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks,
   task suites, assignments, attachments, user bonuses, app items, message threads and webhook subscriptions,
   UUID-shaped for operations, app projects and app batches.
+* **Assignments** (``records.py``): ``state.assignments`` is an :class:`AssignmentTable` (a dict); stored
+  assignments are :class:`Record` dicts that cache their JSON for listings (``store`` turns a plain dict into
+  one; change them through dict methods, and set a top-level key again after changing a nested value), and
+  bulk-loaded ones are held compact until first read through ``table[id]`` / ``table.get(id)`` (which turn
+  them into records). Code that only reads may use ``state.assignments.peek(id)``, which copies nothing.
 * **Per-pool indexes**: ``state.pool_index(kind, pool_id)`` is the list of ids of that kind (tasks,
   task_suites, assignments, attachments) in the pool, sorted (append-only, because ids only grow). Objects
   must enter through :meth:`State.create` (or :meth:`State.store` for an id minted earlier) to be indexed.
@@ -65,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from toloka_provider.emulator.errors import ApiError, does_not_exist, inappropriate_status
+from toloka_provider.emulator.records import AssignmentTable, BulkBatch, CompactAssignment, Record, hex_id
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
@@ -126,6 +132,7 @@ _UUID_KINDS = {"operations", "aggregations", "app_projects", "app_batches"}
 # Different salts per kind so that a task and an assignment with the same counter get different ids.
 _KIND_SALT = {kind: (index + 1) * 0x5BD1E995 for index, kind in enumerate(KINDS)}
 _MASK_96 = (1 << 96) - 1
+_LAST_CLOCK_YEAR = 9000
 
 
 @dataclass
@@ -192,6 +199,20 @@ def normalize_datetime(text: str) -> str:
     return format_datetime(parse_datetime(text))
 
 
+# ------------------------------------------------------------------------------------------------ ids
+
+
+def format_id(kind: str, number: int) -> str:
+    """The id of counter ``number`` of ``kind``: fixed width, so that string order = creation order."""
+    if kind in _NUMERIC_ID_BASE:
+        return str(_NUMERIC_ID_BASE[kind] + number)
+    salt = _KIND_SALT.get(kind, 7)
+    if kind in _UUID_KINDS:
+        tail = f"{((number + salt) * 0xD6E8FEB86659FD93A5B3C1F1) & _MASK_96:024x}"
+        return f"{number:08x}-{tail[:4]}-4{tail[5:8]}-8{tail[9:12]}-{tail[12:24]}"
+    return hex_id(number, salt)
+
+
 # ----------------------------------------------------------------------------------------------- state
 
 
@@ -203,6 +224,8 @@ class State:
         self.lock = threading.RLock()
         self._changed = threading.Condition(self.lock)
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        # Assignments are the bulk of a big store: records that cache their JSON, compact bulk loads.
+        self.objects["assignments"] = AssignmentTable()
         self.attachment_content: dict[str, bytes] = {}
         self._counters_by_kind: Counter[str] = Counter()
         self._pool_index: dict[str, dict[str, list[str]]] = {kind: {} for kind in POOL_INDEXED_KINDS}
@@ -242,9 +265,17 @@ class State:
         return format_datetime(self.now())
 
     def advance_clock(self, seconds: float) -> datetime:
-        if seconds < 0:
-            raise ValueError(f"the emulator clock only moves forward; got seconds={seconds}")
+        if not 0 <= seconds < float("inf"):  # NaN fails this too
+            raise ValueError(f"the emulator clock only moves forward by a finite number of seconds; got {seconds!r}")
         with self.lock:
+            # The clock must stay far from the last date Python has, or every later now() (and the dates
+            # computed from it: deadlines, operation times) would raise OverflowError.
+            try:
+                moved = self.now() + timedelta(seconds=seconds)
+            except OverflowError:
+                moved = None
+            if moved is None or moved.year >= _LAST_CLOCK_YEAR:
+                raise ValueError(f"advancing the clock by {seconds!r} seconds would pass the year {_LAST_CLOCK_YEAR}")
             self._clock_offset += seconds
             self.notify_changed()
             return self.now()
@@ -273,13 +304,14 @@ class State:
         with self.lock:
             self._counters_by_kind[kind] += 1
             number = self._counters_by_kind[kind]
-        if kind in _NUMERIC_ID_BASE:
-            return str(_NUMERIC_ID_BASE[kind] + number)
-        scrambled = ((number + _KIND_SALT.get(kind, 7)) * 0xD6E8FEB86659FD93A5B3C1F1) & _MASK_96
-        if kind in _UUID_KINDS:
-            tail = f"{scrambled:024x}"
-            return f"{number:08x}-{tail[:4]}-4{tail[5:8]}-8{tail[9:12]}-{tail[12:24]}"
-        return f"{number:012x}--{scrambled:024x}"
+        return format_id(kind, number)
+
+    def reserve_ids(self, kind: str, count: int) -> int:
+        """Take ``count`` consecutive id counters of ``kind`` at once; returns the first (see format_id)."""
+        with self.lock:
+            first = self._counters_by_kind[kind] + 1
+            self._counters_by_kind[kind] += count
+            return first
 
     # ------------------------------------------------------------------------------------- objects
     def create(self, kind: str, obj: dict) -> dict:
@@ -287,12 +319,15 @@ class State:
         with self.lock:
             obj["id"] = self.new_id(kind)
             obj.setdefault("created", self.now_wire())
-            self.store(kind, obj)
+            stored = self.store(kind, obj)
             self.created[SINGULAR.get(kind, kind)] += 1
-            return obj
+            return stored
 
     def store(self, kind: str, obj: dict) -> dict:
-        """Store ``obj`` under its existing ``id`` and index it (no counting)."""
+        """Store ``obj`` under its existing ``id`` and index it (no counting). Returns what was stored: for
+        an assignment, a :class:`Record` copy of a plain dict (it caches its JSON for listings)."""
+        if kind == "assignments" and type(obj) is dict:
+            obj = Record(obj)
         with self.lock:
             object_id = obj["id"]
             is_new = object_id not in self.objects[kind]
@@ -308,6 +343,35 @@ class State:
                     if task.get("id"):
                         self.task_suites_by_task.setdefault(task["id"], []).append(object_id)
             return obj
+
+    def store_bulk_assignments(
+        self, pool_id: str, count: int, status: str, reward: Any
+    ) -> tuple[str | None, str | None]:
+        """Add ``count`` compact synthetic assignments to a pool (see ``records.BulkBatch``), with the ids,
+        suites and tasks the one-by-one bulk load gave; returns (first id, last id)."""
+        with self.lock:
+            if count == 0:
+                return None, None
+            suites = -(-count // 3)
+            batch = BulkBatch(
+                pool_id=pool_id,
+                status=status,
+                reward=reward,
+                now=self.now_wire(),
+                count=count,
+                first_suite=self.reserve_ids("task_suites", suites),
+                first_task=self.reserve_ids("tasks", 5 * suites),
+                first_assignment=self.reserve_ids("assignments", count),
+                salts=(_KIND_SALT["assignments"], _KIND_SALT["task_suites"], _KIND_SALT["tasks"]),
+            )
+            batch.prepare()
+            table = self.objects["assignments"]
+            index = self._pool_index["assignments"].setdefault(str(pool_id), [])
+            ids = [hex_id(batch.first_assignment + number, batch.assignment_salt) for number in range(count)]
+            # Counters only grow, so these ids sort after every id already in the pool's index.
+            dict.update(table, zip(ids, map(CompactAssignment, [batch] * count, range(count), ids), strict=True))
+            index.extend(ids)
+            return ids[0], ids[-1]
 
     def get(self, kind: str, object_id: str) -> dict:
         """The stored object, or ApiError 404 DOES_NOT_EXIST."""
