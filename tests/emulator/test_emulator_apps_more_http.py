@@ -101,7 +101,7 @@ def test_sync_batch_is_labelled_before_the_answer(emulator, call, app_project):
     assert error["payload"]["items.0.text"]["code"] == "VALUE_REQUIRED"
 
 
-def test_archive_and_unarchive_a_batch(call, app_project):
+def test_archive_and_unarchive_a_batch(call, app_project, emulator):
     base = f"/api/app/v0/app-projects/{app_project}/batches"
     batch = call("POST", base, json={"name": "b", "items": [{"text": "one"}]})
     assert call("POST", f"{base}/{batch['id']}/archive") is None
@@ -109,10 +109,12 @@ def test_archive_and_unarchive_a_batch(call, app_project):
     assert call("POST", f"{base}/{batch['id']}/archive") is None  # already archived: nothing changes
     assert call("POST", f"{base}/{batch['id']}/unarchive") is None
     assert call("GET", f"{base}/{batch['id']}")["status"] == "NEW"
+    # The crowd is paused so that the batch stays PROCESSING while archiving is refused (not a race).
+    emulator.pause_crowd()
     call("POST", f"{base}/{batch['id']}/start")
-    status = call("GET", f"{base}/{batch['id']}")["status"]
-    if status == "PROCESSING":
-        assert call("POST", f"{base}/{batch['id']}/archive", 409)["code"] == "INAPPROPRIATE_STATUS"
+    assert call("GET", f"{base}/{batch['id']}")["status"] == "PROCESSING"
+    assert call("POST", f"{base}/{batch['id']}/archive", 409)["code"] == "INAPPROPRIATE_STATUS"
+    emulator.resume_crowd()
     wait_for(lambda: call("GET", f"{base}/{batch['id']}")["status"] == "COMPLETED", 10, "COMPLETED")
     call("POST", f"{base}/{batch['id']}/archive")
     call("POST", f"{base}/{batch['id']}/unarchive")
