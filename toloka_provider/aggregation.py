@@ -384,7 +384,6 @@ def one_coin_dawid_skene(
     if use == "numpy":
         return _numpy_one_coin(data, golden_rows, max_iterations, tolerance)
     k, tasks, n, workers = data.classes, len(data.tasks), len(data.task), len(data.workers)
-    by_task = _Segments(None, data.starts, data.ends)
     cell = _cells(data)
     by_worker = _Segments.grouped(data.worker, workers)
     cell_by_worker = by_worker.arrange(cell)
@@ -405,12 +404,17 @@ def one_coin_dawid_skene(
         log_wrong = [math.log((1 - p) / (k - 1)) if k > 1 else 0.0 for p in skills]
         bonus = [math.log(p) - wrong for p, wrong in zip(skills, log_wrong, strict=True)]
         # E-step: every answer adds log_wrong to all labels of its task and log(p) - log_wrong to its own.
-        base = by_task.sums(log_wrong, data.worker)
-        own = by_cell.sums(bonus, worker_by_cell)
+        # One pass sums both per (task, label) cell (packed as complex: real log_wrong, imaginary bonus);
+        # a task's base is then the sum of its cells' real parts.
+        both = by_cell.sums(list(map(complex, log_wrong, bonus)), worker_by_cell, 0j)
+        base = [value.real for value in both[0::k]]
+        for i in range(1, k):
+            base = list(map(operator.add, base, [value.real for value in both[i::k]]))
         scores = []
         for i in range(k):
             prior = math.log(priors[i])
-            scores.append(list(map(prior.__add__, map(operator.add, base, own[i::k]))))
+            own = [value.imag for value in both[i::k]]
+            scores.append(list(map(prior.__add__, map(operator.add, base, own))))
         posteriors, log_likelihood = _normalise(scores, golden_rows)
         if log_likelihood - previous < tolerance * n:
             break
