@@ -402,20 +402,15 @@ def one_coin_dawid_skene(
         skills = [min(max(r / m, _EPSILON), 1 - _EPSILON) for r, m in zip(right, counts, strict=True)]
         priors = [max(math.fsum(column) / tasks, _EPSILON) for column in posteriors]
         log_wrong = [math.log((1 - p) / (k - 1)) if k > 1 else 0.0 for p in skills]
-        bonus = [math.log(p) - wrong for p, wrong in zip(skills, log_wrong, strict=True)]
+        bonus = array("d", [math.log(p) - wrong for p, wrong in zip(skills, log_wrong, strict=True)])
         # E-step: every answer adds log_wrong to all labels of its task and log(p) - log_wrong to its own.
-        # One pass sums both per (task, label) cell (packed as complex: real log_wrong, imaginary bonus);
-        # a task's base is then the sum of its cells' real parts.
-        both = by_cell.sums(list(map(complex, log_wrong, bonus)), worker_by_cell, 0j)
-        base = [value.real for value in both[0::k]]
-        for i in range(1, k):
-            base = list(map(operator.add, base, [value.real for value in both[i::k]]))
-        scores = []
-        for i in range(k):
-            prior = math.log(priors[i])
-            own = [value.imag for value in both[i::k]]
-            scores.append(list(map(prior.__add__, map(operator.add, base, own))))
+        # The first part is the same for every label of a task, so it cancels in the posteriors: only the
+        # log-likelihood needs it, and there it sums to sum(answers * log_wrong) over workers. One pass over
+        # the answers per iteration is left: the bonus summed per (task, label) cell.
+        own = by_cell.sums(bonus, worker_by_cell)
+        scores = [list(map(math.log(priors[i]).__add__, own[i::k])) for i in range(k)]
         posteriors, log_likelihood = _normalise(scores, golden_rows)
+        log_likelihood += math.fsum(map(operator.mul, counts, log_wrong))
         if log_likelihood - previous < tolerance * n:
             break
         previous = log_likelihood
@@ -630,10 +625,10 @@ def _numpy_one_coin(
         priors = _numpy_priors(np, a, posteriors)
         log_wrong = np.log((1 - skills) / (k - 1)) if k > 1 else np.zeros(a.workers)
         bonus = np.log(skills) - log_wrong
-        base = np.bincount(a.task, weights=log_wrong[a.worker], minlength=a.tasks)
+        # As above: the per-task log_wrong term cancels in the posteriors and is added to the likelihood.
         own = np.bincount(a.cell, weights=bonus[a.worker], minlength=a.tasks * k).reshape(a.tasks, k)
-        scores = np.log(priors)[None, :] + (base[:, None] + own)
-        posteriors, log_likelihood = _numpy_normalise(np, a, scores, golden_rows)
+        posteriors, log_likelihood = _numpy_normalise(np, a, np.log(priors)[None, :] + own, golden_rows)
+        log_likelihood += math.fsum((a.counts * log_wrong).tolist())
         if log_likelihood - previous < tolerance * a.n:
             break
         previous = log_likelihood
