@@ -20,7 +20,9 @@ def _numpy():
 
 
 def _assert_same(python: agg.AggregationResult, fast: agg.AggregationResult) -> None:
-    assert {t: label for t, (label, _) in python.labels.items()} == {t: label for t, (label, _) in fast.labels.items()}
+    assert {t: label for t, (label, _) in python.labels.items()} == {
+        t: label for t, (label, _) in fast.labels.items()
+    }
     for task, (_, confidence) in python.labels.items():
         assert fast.labels[task][1] == pytest.approx(confidence, abs=1e-9, rel=0), task
     assert python.worker_quality.keys() == fast.worker_quality.keys()
@@ -62,8 +64,10 @@ def _corner_cases() -> list[tuple[str, str, str]]:
         workers = rng.sample([f"w{j}" for j in range(8)], 3)
         answers += [(f"t{i:02d}", w, rng.choice("abc")) for w in workers]
     answers += [
-        ("tie", "w0", "a"), ("tie", "w1", "b"),  # two votes, two labels: a tie for the voting methods
-        ("mirror", "s1", "a"), ("mirror", "s2", "b"),  # two workers seen once, symmetric: a tie for every method
+        ("tie", "w0", "a"),
+        ("tie", "w1", "b"),  # two votes, two labels: a tie for the voting methods
+        ("mirror", "s1", "a"),
+        ("mirror", "s2", "b"),  # two workers seen once, symmetric: a tie for every method
         ("alone", "w3", "c"),  # a task with one answer
         ("t00", "once", "b"),  # a worker with one answer
         ("rare", "w5", "d"),  # "d": a class chosen once, by nobody else for any other task
@@ -117,8 +121,11 @@ def test_auto_is_numpy_when_importable_and_python_otherwise(monkeypatch):
     monkeypatch.setattr(agg, "_numpy_module", lambda: None)
     assert agg.resolve_backend("auto") == "python"
     assert agg.majority_vote([("t1", "w1", "x")], backend="auto").labels == {"t1": ("x", 1.0)}
-    with pytest.raises(ValueError, match=r"^backend 'numpy' needs numpy, which is not installed: pip install "
-                                         r"'toloka-airflow-provider\[fast\]'$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^backend 'numpy' needs numpy, which is not installed: pip install "
+        r"'toloka-airflow-provider\[fast\]'$",
+    ):
         agg.dawid_skene([("t1", "w1", "x")], backend="numpy")
 
 

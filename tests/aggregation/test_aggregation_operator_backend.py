@@ -21,33 +21,46 @@ from toloka_provider.operators.base import TolokaInputError
 def _assignments(path: Path) -> Path:
     rows = []
     for user, answers in {"r1": "aab", "r2": "aab", "r3": "abb", "spam": "bbb"}.items():
-        rows.append({
-            "id": f"a-{user}", "user_id": user, "status": "SUBMITTED",
-            "tasks": [{"id": f"t{i}", "input_values": {"n": i}} for i in range(3)],
-            "solutions": [{"output_values": {"c": label}} for label in answers],
-        })
+        rows.append(
+            {
+                "id": f"a-{user}",
+                "user_id": user,
+                "status": "SUBMITTED",
+                "tasks": [{"id": f"t{i}", "input_values": {"n": i}} for i in range(3)],
+                "solutions": [{"output_values": {"c": label}} for label in answers],
+            }
+        )
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
 
 
 def _operator(tmp_path: Path, backend: str, method: str = "dawid_skene") -> TolokaAggregateLocallyOperator:
     return TolokaAggregateLocallyOperator(
-        task_id="t", assignments_path=str(_assignments(tmp_path / "a.jsonl")), fields=["c"], method=method,
-        output=str(tmp_path / f"labels-{backend}.jsonl"), worker_quality_output=str(tmp_path / f"q-{backend}.jsonl"),
+        task_id="t",
+        assignments_path=str(_assignments(tmp_path / "a.jsonl")),
+        fields=["c"],
+        method=method,
+        output=str(tmp_path / f"labels-{backend}.jsonl"),
+        worker_quality_output=str(tmp_path / f"q-{backend}.jsonl"),
         backend=backend,
     )
 
 
 def test_an_unknown_backend_fails_when_the_dag_is_parsed(tmp_path):
-    with pytest.raises(TolokaInputError, match=r"^'backend' must be one of 'auto', 'python', 'numpy', got 'gpu'$"):
+    with pytest.raises(
+        TolokaInputError, match=r"^'backend' must be one of 'auto', 'python', 'numpy', got 'gpu'$"
+    ):
         _operator(tmp_path, "gpu")
 
 
 def test_numpy_missing_on_the_worker_fails_the_task_naming_the_argument(tmp_path, monkeypatch):
     operator = _operator(tmp_path, "numpy")  # parsing does not need numpy
     monkeypatch.setattr(agg, "_numpy_module", lambda: None)
-    with pytest.raises(TolokaInputError, match=r"^Argument 'backend': backend 'numpy' needs numpy, which is not "
-                                               r"installed: pip install 'toloka-airflow-provider\[fast\]'$"):
+    with pytest.raises(
+        TolokaInputError,
+        match=r"^Argument 'backend': backend 'numpy' needs numpy, which is not "
+        r"installed: pip install 'toloka-airflow-provider\[fast\]'$",
+    ):
         operator.execute(make_context())
     assert not (tmp_path / "labels-numpy.jsonl").exists()
     # "auto" falls back to pure Python there.
