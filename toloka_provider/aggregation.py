@@ -1,6 +1,7 @@
 """Local aggregation of crowd answers: majority vote, Wawa, one-coin and full Dawid–Skene.
 
-Pure Python (no numpy: it is not a dependency of the provider), no Airflow imports. Every method takes the
+No Airflow imports; pure Python, with an optional numpy backend (numpy is not a dependency of the provider:
+the ``fast`` extra brings it). Every method takes the
 answers as ``(task_id, worker_id, label)`` triples (labels are any hashable, usually a JSON string of the
 answer) and returns an :class:`AggregationResult`: the label and its confidence per task, and each worker's
 estimated quality (the probability that the worker answers correctly), so that a pipeline can write worker
@@ -10,10 +11,14 @@ quality beside the labels and act on it (ban, skill, bonus).
 posteriors are fixed to their true labels in every step, so each worker's first estimate is their golden
 accuracy rather than agreement with the majority, and their estimate keeps that anchor.
 
-Speed: all methods are linear in the number of answers per iteration. Answers are turned into integer
-indices once; the EM loops gather per-answer vectors and let ``sum``/``zip`` (C loops) add them, which keeps
-100,000 answers well under 2 s per method on one core (``benchmarks/bench_aggregation.py`` measures it).
-Ties break on the smallest label (``sorted`` order), so results are deterministic.
+Backends (``backend=``, see :func:`resolve_backend`): ``"auto"`` runs on numpy when it is importable, else in
+pure Python; both run the same steps in the same order and give the same labels, and confidences and
+qualities equal to 1e-9 (``tests/aggregation/test_aggregation_backends.py``). Speed: all methods are linear in
+the number of answers per iteration. Answers are turned into integer indices once; the pure-Python EM loops
+gather per-answer values and prefix-sum them in C (``accumulate`` over ``map``), the numpy ones use
+``bincount``. At 100,000 answers every method takes under 2 s on numpy; in pure Python majority and Wawa do,
+one-coin is about 2–2.8 s and full Dawid–Skene about 6–8 s (``benchmarks/bench_aggregation.py`` measures it).
+Ties (posteriors within ``_TIE``) break on the smallest label (``sorted`` order), so results are deterministic.
 """
 
 from __future__ import annotations
