@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from toloka_provider.aggregation import BACKENDS, resolve_backend
 from toloka_provider.operators.base import (
     TolokaBaseOperator,
     TolokaInputError,
@@ -160,6 +161,8 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         beside the labels: ``{"user_id", "quality", "answers"}`` (quality = estimated probability of a right
         answer), sorted by user id.
     :param statuses: which assignment statuses count (default SUBMITTED and ACCEPTED: rejected work does not vote).
+    :param backend: ``"auto"`` (default: numpy when it is installed, the ``fast`` extra), ``"python"`` or
+        ``"numpy"``; both give the same labels and qualities, numpy is several times faster on large pools.
 
     Needs no connection. XCom: ``{"path", "count", "method", "skipped_golden", "csv_path",
     "worker_quality_path"}``.
@@ -180,9 +183,13 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         golden_init: bool = False,
         worker_quality_output: str | None = None,
         statuses: Sequence[str] = ("SUBMITTED", "ACCEPTED"),
+        backend: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if backend not in BACKENDS:
+            raise TolokaInputError(f"'backend' must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r:.100}")
+        self.backend = backend
         self.assignments_path = assignments_path
         self.fields = fields
         self.output_path = output
@@ -207,6 +214,10 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         names = non_empty_names(self.fields, "fields")
         if self.method not in METHODS:
             raise TolokaInputError(f"'method' must be one of {', '.join(map(repr, METHODS))}, got {self.method!r}")
+        try:  # here, not in __init__: numpy must be on the worker that runs the task, not the DAG parser
+            resolve_backend(self.backend)
+        except ValueError as error:
+            raise TolokaInputError(f"Argument 'backend': {error}") from None
         golden: dict[str, str] | None = {} if self.golden_init else None
         votes, inputs, skipped_golden = self.collect_votes(
             (
@@ -217,7 +228,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
             golden,
         )
         self.log.info("%d tasks to aggregate (%d golden tasks skipped)", len(votes), skipped_golden)
-        fitted = aggregate_votes(votes, self.method, golden=golden) if votes else None
+        fitted = aggregate_votes(votes, self.method, golden=golden, backend=self.backend) if votes else None
         results = dict(fitted.labels) if fitted is not None else {}
         rows = []
         for task_id in sorted(results):

@@ -44,9 +44,11 @@ def aggregate_votes(
     method: str,
     *,
     golden: Mapping[str, str] | None = None,
+    backend: str = "auto",
 ) -> aggregation.AggregationResult[str, str, str]:
-    """Run ``method`` over the votes; ``golden`` (``{task_id: label key}``) initialises worker quality."""
-    return aggregation.aggregate(_answers(votes), method, golden=golden)
+    """Run ``method`` over the votes; ``golden`` (``{task_id: label key}``) initialises worker quality;
+    ``backend``: see :data:`toloka_provider.aggregation.BACKENDS`."""
+    return aggregation.aggregate(_answers(votes), method, golden=golden, backend=backend)
 
 
 def collect_votes(
