@@ -128,7 +128,10 @@ def test_fewer_decisions_than_the_concurrency_start_no_idle_thread():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(threading.Thread, "start", start)
         review.send_decisions(client, _decisions(2), counts, concurrency=8, progress_every=0, log=LOG)
-    assert [name for name in started if name.startswith("toloka-review-")] == ["toloka-review-0", "toloka-review-1"]
+    assert [name for name in started if name.startswith("toloka-review-")] == [
+        "toloka-review-0",
+        "toloka-review-1",
+    ]
     assert counts["accepted"] == 2
     assert review.send_decisions(client, [], counts, concurrency=8, progress_every=0, log=LOG) == []
 
@@ -146,7 +149,9 @@ def test_a_409_is_read_back_already_decided_counts_and_the_other_status_fails():
         if assignment_id in conflicts:
             raise conflicts[assignment_id]
 
-    client = Recorder(answer, status={"a3": "ACCEPTED", "a5": "REJECTED", "a8": "ACCEPTED", "a9": lookup_down})
+    client = Recorder(
+        answer, status={"a3": "ACCEPTED", "a5": "REJECTED", "a8": "ACCEPTED", "a9": lookup_down}
+    )
     decisions = [Decision(f"a{index}", "accept", None) for index in range(10) if index != 8]
     decisions.append(Decision("a8", "reject", "wrong"))
     counts = _counts()
@@ -166,14 +171,21 @@ def test_a_409_is_read_back_already_decided_counts_and_the_other_status_fails():
 def test_one_failing_decision_among_many_is_reported_and_the_others_are_sent():
     def answer(name, assignment_id):
         if assignment_id == "a77":
-            raise InternalApiError(500, "INTERNAL_ERROR", "boom", "r", None, "PATCH", "/api/v1/assignments/a77")
+            raise InternalApiError(
+                500, "INTERNAL_ERROR", "boom", "r", None, "PATCH", "/api/v1/assignments/a77"
+            )
 
     client = Recorder(answer)
     counts = _counts()
-    failures = review.send_decisions(client, _decisions(300), counts, concurrency=8, progress_every=0, log=LOG)
+    failures = review.send_decisions(
+        client, _decisions(300), counts, concurrency=8, progress_every=0, log=LOG
+    )
     assert counts == {"accepted": 299, "rejected": 0, "skipped": 0, "already_done": 0, "failed": 1}
     assert failures == [
-        ("a77", "InternalApiError: PATCH /api/v1/assignments/a77 failed: HTTP 500 INTERNAL_ERROR: boom (request_id=r)")
+        (
+            "a77",
+            "InternalApiError: PATCH /api/v1/assignments/a77 failed: HTTP 500 INTERNAL_ERROR: boom (request_id=r)",
+        )
     ]
     assert len(client.calls) == 300  # the failure is not read back (only a 409 is)
 
@@ -182,7 +194,9 @@ def test_progress_is_logged_every_n_decisions_with_the_counts_at_that_point(capl
     client = Recorder()
     counts = _counts()
     with caplog.at_level(logging.INFO, logger=LOG.name):
-        review.send_decisions(client, _decisions(35, reject_every=5), counts, concurrency=4, progress_every=10, log=LOG)
+        review.send_decisions(
+            client, _decisions(35, reject_every=5), counts, concurrency=4, progress_every=10, log=LOG
+        )
     progress = [record for record in caplog.records if record.msg.startswith("Reviewed ")]
     assert [record.args[:2] for record in progress] == [(10, 35), (20, 35), (30, 35)]
     for record in progress:
@@ -224,7 +238,9 @@ def test_a_timeout_in_the_calling_thread_sends_nothing_more_and_leaves_no_thread
 
         in_flight.wait = wait_then_arm  # type: ignore[method-assign]
         with pytest.raises(Cancelled):
-            review.send_decisions(client, _decisions(100), counts, concurrency=4, progress_every=0, log=LOG, stop=stop)
+            review.send_decisions(
+                client, _decisions(100), counts, concurrency=4, progress_every=0, log=LOG, stop=stop
+            )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -243,7 +259,9 @@ def test_setting_stop_from_another_thread_ends_the_batch_after_the_requests_in_f
 
     client = Recorder(answer)
     counts = _counts()
-    failures = review.send_decisions(client, _decisions(1000), counts, concurrency=1, progress_every=0, log=LOG, stop=stop)
+    failures = review.send_decisions(
+        client, _decisions(1000), counts, concurrency=1, progress_every=0, log=LOG, stop=stop
+    )
     assert failures == []
     assert [call[1] for call in client.calls] == [f"a{index}" for index in range(10)]
     assert counts["accepted"] == 10

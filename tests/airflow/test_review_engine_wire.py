@@ -37,7 +37,14 @@ def test_the_patches_sent_are_exactly_the_decisions():
 
     def answer(request):
         with lock:
-            seen.append((request.method, request.url, json.loads(request.body), {**request.headers, "raw": request.body}))
+            seen.append(
+                (
+                    request.method,
+                    request.url,
+                    json.loads(request.body),
+                    {**request.headers, "raw": request.body},
+                )
+            )
         assignment_id = request.url.rsplit("/", 1)[1]
         status = json.loads(request.body)["status"]
         return 200, {"Content-Type": "application/json"}, json.dumps(_assignment(assignment_id, status))
@@ -45,7 +52,9 @@ def test_the_patches_sent_are_exactly_the_decisions():
     client = TolokaClient(TOKEN, url=BASE, retries=0)
     counts = _counts()
     with responses.RequestsMock() as mock:
-        mock.add_callback(responses.PATCH, responses.matchers.re.compile(rf"{BASE}/api/v1/assignments/\w+"), answer)
+        mock.add_callback(
+            responses.PATCH, responses.matchers.re.compile(rf"{BASE}/api/v1/assignments/\w+"), answer
+        )
         failures = review.send_decisions(client, decisions, counts, concurrency=4, progress_every=0, log=LOG)
     client.close()
     assert failures == []
@@ -53,7 +62,9 @@ def test_the_patches_sent_are_exactly_the_decisions():
     expected_bodies = {f"a{index}": {"status": "ACCEPTED"} for index in range(12)}
     expected_bodies["r1"] = {"status": "REJECTED", "public_comment": "Too many mistakes"}
     expected_bodies["c1"] = {"status": "ACCEPTED", "public_comment": "Thanks!"}
-    assert sorted(url for _, url, _, _ in seen) == sorted(f"{BASE}/api/v1/assignments/{i}" for i in expected_bodies)
+    assert sorted(url for _, url, _, _ in seen) == sorted(
+        f"{BASE}/api/v1/assignments/{i}" for i in expected_bodies
+    )
     for method, url, body, headers in seen:
         assert method == "PATCH"
         assert body == expected_bodies[url.rsplit("/", 1)[1]]
@@ -66,7 +77,11 @@ def test_the_patches_sent_are_exactly_the_decisions():
 def test_a_409_on_the_wire_is_read_back_with_a_get_and_counted():
     client = TolokaClient(TOKEN, url=BASE, retries=0)
     counts = _counts()
-    conflict = {"code": "INAPPROPRIATE_STATUS", "message": "Assignment is already accepted", "request_id": "q"}
+    conflict = {
+        "code": "INAPPROPRIATE_STATUS",
+        "message": "Assignment is already accepted",
+        "request_id": "q",
+    }
     with responses.RequestsMock() as mock:
         mock.add(responses.PATCH, f"{BASE}/api/v1/assignments/a1", json=conflict, status=409)
         mock.add(responses.PATCH, f"{BASE}/api/v1/assignments/a2", json=_assignment("a2", "ACCEPTED"))

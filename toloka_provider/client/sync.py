@@ -337,7 +337,9 @@ class TolokaClient(TolokaApi):
         the same ``requests.adapters.HTTPAdapter.send`` that test mocks patch) sends it. No cookies are sent or
         kept (the API authenticates with the token alone). The headers are those ``Session.request`` sends.
         """
-        headers = requests.structures.CaseInsensitiveDict(session.headers)
+        headers: requests.structures.CaseInsensitiveDict[str | bytes] = requests.structures.CaseInsensitiveDict(
+            session.headers
+        )
         body = request.body
         if body is not None:
             headers.update(_JSON_CONTENT_TYPE)
