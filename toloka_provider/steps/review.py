@@ -326,9 +326,8 @@ def send_decisions(
                 if reason:
                     failures.append((decision.id, reason))
                 done += 1
-                progress = (done, dict(counts)) if progress_every and done % progress_every == 0 else None
-            if progress is not None:
-                log.info("Reviewed %d of %d: %s", progress[0], total, progress[1])
+                if progress_every and done % progress_every == 0:  # under the lock: the lines come in order
+                    log.info("Reviewed %d of %d: %s", done, total, dict(counts))
 
     threads = [
         threading.Thread(target=work, name=f"toloka-review-{index}", daemon=True)
