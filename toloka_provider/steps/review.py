@@ -4,7 +4,8 @@ Deciding and sending are two steps on purpose. Every verdict is computed before 
 verdict that fails (a callable that raises or returns junk) fails the review with nothing sent. Only small
 :class:`Decision` tuples are kept, never the assignments (a review of 100k assignments holds 100k tuples).
 
-Sending runs a bounded number of requests at once (threads over the sync client, which retries each one).
+Sending runs a bounded number of requests at once (threads over the sync client, which retries each one;
+see ``send_decisions`` for why threads on requests and not asyncio on httpx).
 A state conflict on an assignment is read back: already in the wanted status counts as ``already_done`` (a
 retried task picks up where its first try stopped), in the other status as ``failed``.
 """
@@ -12,8 +13,8 @@ retried task picks up where its first try stopped), in the other status as ``fai
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -281,32 +282,68 @@ def send_decisions(
     concurrency: int,
     progress_every: int,
     log: Any,
+    stop: threading.Event | None = None,
 ) -> list[tuple[str, str]]:
-    """Send every decision with at most ``concurrency`` in flight; add outcomes to ``counts``; return failures."""
+    """Send every decision with at most ``concurrency`` in flight; add outcomes to ``counts``; return failures.
+
+    ``concurrency`` threads each take the next decision from one shared queue and send it with the sync client
+    (each thread has its own session, so its own kept-alive connection). No futures and no dispatching thread:
+    with futures, the calling thread woke for every completion and re-armed a wait on every pending future,
+    which cost more CPU per decision than the request itself spent outside ``requests``.
+
+    If the calling thread is interrupted (Airflow's task timeout or SIGTERM raise in it), no thread takes
+    another decision; the ones in flight finish (each bounded by the client's timeout and retries) and every
+    thread has ended before the exception propagates, so nothing is sent after the task stopped. An exception
+    ``send_one`` does not turn into an outcome (a bug, not an API error) stops the batch the same way and is
+    raised here. ``stop``, when given, is the event that stops the batch (another thread may set it too; the
+    decisions not taken by then are not sent, and the call returns the failures so far). Failures are listed in
+    the order the answers came.
+    """
+    total = len(decisions)
     failures: list[tuple[str, str]] = []
-    done = 0
     queue: Iterator[Decision] = iter(decisions)
-    # Keep a bounded number of futures: a 100k-assignment batch must not create 100k futures at once.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
-        pending: dict[concurrent.futures.Future, str] = {}
+    lock = threading.Lock()  # guards queue, counts, failures, done and errors
+    halt = threading.Event() if stop is None else stop
+    errors: list[BaseException] = []
+    done = 0
 
-        def submit_more() -> None:
-            for decision in queue:
-                pending[pool.submit(send_one, client, decision)] = decision.id
-                if len(pending) >= concurrency * 4:
-                    return
-
-        submit_more()
-        while pending:
-            finished, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-            for future in finished:
-                assignment_id = pending.pop(future)
-                outcome, reason = future.result()
+    def work() -> None:
+        nonlocal done
+        while not halt.is_set():
+            with lock:
+                decision = next(queue, None)
+            if decision is None:
+                return
+            try:
+                outcome, reason = send_one(client, decision)
+            except BaseException as error:  # handed to the calling thread, which raises it
+                with lock:
+                    errors.append(error)
+                halt.set()
+                return
+            with lock:
                 counts[outcome] += 1
                 if reason:
-                    failures.append((assignment_id, reason))
+                    failures.append((decision.id, reason))
                 done += 1
-                if progress_every and done % progress_every == 0:
-                    log.info("Reviewed %d of %d: %s", done, len(decisions), counts)
-            submit_more()
+                if progress_every and done % progress_every == 0:  # under the lock: the lines come in order
+                    log.info("Reviewed %d of %d: %s", done, total, dict(counts))
+
+    threads = [
+        threading.Thread(target=work, name=f"toloka-review-{index}", daemon=True)
+        for index in range(min(concurrency, total))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()  # interruptible: a signal handler that raises (task timeout, SIGTERM) lands here
+    except BaseException:
+        halt.set()
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
+        raise
+    if errors:
+        raise errors[0]
     return failures
