@@ -17,6 +17,7 @@ the policy existed carry ``poll_interval``, ``deadline``, ``max_consecutive_erro
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -24,12 +25,52 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from toloka_provider.client import waits
+from toloka_provider.client import aio, waits
 from toloka_provider.hooks.toloka import TolokaHook
 
 # Kept for importers of the old names.
 DEFAULT_MAX_CONSECUTIVE_ERRORS = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS
 DEFAULT_PROGRESS_INTERVAL = waits.DEFAULT_PROGRESS_INTERVAL
+
+
+# What httpx's async transport imports at its first request (anyio and its asyncio backend: 50-250 ms).
+_TRANSPORT_MODULES = ("anyio", "anyio._backends._asyncio", "httpcore._backends.anyio")
+# verify setting -> the task preparing the transport in a worker thread (one per setting per process).
+_warmups: dict[Any, asyncio.Future[Any]] = {}
+
+
+def _prepare_in_thread(verify: Any) -> None:
+    for name in _TRANSPORT_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another httpx/httpcore layout: the first request imports what it needs
+            pass
+    if verify is not False:
+        aio._shared_ssl_context(verify)
+
+
+async def _prepare_transport(client: Any) -> None:
+    """Do, in a worker thread and once per process, the blocking work of a client's first request.
+
+    The async client builds its TLS context (CA-bundle loading, 50-100 ms) lazily at its first request, and
+    httpx imports anyio's asyncio backend there (50-250 ms): both in one event-loop callback, which stalls
+    every other trigger of the triggerer. Done here off the loop, the first request finds them made (the
+    context is cached per process, the modules are imported); every trigger waits for the same warm-up.
+    """
+    verify = getattr(getattr(client, "_config", None), "verify", False)
+    warmup = _warmups.get(verify)
+    if warmup is not None and warmup.done() and not warmup.cancelled() and warmup.exception() is None:
+        return  # done already
+    if warmup is None or warmup.done() or warmup.get_loop() is not asyncio.get_running_loop():
+        # A task, not a bare coroutine: one trigger cancelled while it waits must not cancel the others'.
+        warmup = asyncio.ensure_future(asyncio.to_thread(_prepare_in_thread, verify))
+        _warmups[verify] = warmup
+    try:
+        await asyncio.shield(warmup)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # the first request does it again and reports the error where errors are handled
+        return
 
 
 class TolokaPollingTrigger(BaseTrigger):
@@ -104,6 +145,7 @@ class TolokaPollingTrigger(BaseTrigger):
             yield TriggerEvent({"status": "error", "message": message, "retryable": False})
             return
         async with client:
+            await _prepare_transport(client)
             yield TriggerEvent(await self._wait_for_event(client))
 
     async def _wait_for_event(self, client: Any) -> dict[str, Any]:
