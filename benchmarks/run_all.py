@@ -13,7 +13,9 @@ then (a missed target is a result, not an error: exit 0). A scenario whose modul
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import sys
 import time
 import traceback
@@ -63,6 +65,15 @@ ISSUE_TARGETS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# BENCH_QUICK=1 only: smaller sizes than some scripts' own quick defaults, so that the whole smoke run stays
+# about a minute (toloka-kit at 10,000 assignments alone took 45 s of it on the shared machine). Passed only
+# when the script's run() takes that keyword, so a script that changes its arguments still runs.
+QUICK_ARGS: dict[str, dict[str, object]] = {
+    "fetch": {"sizes": (1_000, 2_000)},
+    "accept": {"n": 200, "peer_subset": 50},
+}
+
+
 class ScenarioMissing(Exception):
     """The scenario's module is not in this checkout."""
 
@@ -75,7 +86,13 @@ def load_scenario(name: str) -> Callable[[], common.ScenarioResult]:
         if error.name == module_name:
             raise ScenarioMissing(f"module benchmarks/{module_name}.py is not in this checkout") from None
         raise
-    return module.run
+    run = module.run
+    if common.quick() and name in QUICK_ARGS:
+        accepted = inspect.signature(run).parameters
+        arguments = {key: value for key, value in QUICK_ARGS[name].items() if key in accepted}
+        if arguments:
+            return functools.partial(run, **arguments)
+    return run
 
 
 def _cell(text: str) -> str:
@@ -112,6 +129,7 @@ def render_table(
     errors: dict[str, str],
     wall: float,
     not_run: dict[str, str] | None = None,
+    durations: dict[str, float] | None = None,
 ) -> str:
     not_run = not_run or {}
     targeted = summary_rows(results, errors, not_run)
@@ -123,6 +141,14 @@ def render_table(
         f"Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory']} RAM, Python {machine['python']}, "
         f"{machine['os']}; shared with other work while it ran (medians of alternating rounds).",
         "Command: `make bench` (= `.venv/bin/python benchmarks/run_all.py`).",
+    ]
+    if durations:
+        lines.append(
+            "Wall time per scenario: "
+            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in durations.items())
+            + "."
+        )
+    lines += [
         "",
         "| Scenario | Ratio / figure | Value | Target | Met | Per round / detail |",
         "|---|---|---|---|---|---|",
@@ -168,6 +194,7 @@ def main(argv: list[str]) -> int:
     results: list[common.ScenarioResult] = []
     errors: dict[str, str] = {}
     not_run: dict[str, str] = {}
+    durations: dict[str, float] = {}
     for name in chosen:
         common.log(f"=== scenario {name} ===")
         scenario_started = time.perf_counter()
@@ -181,8 +208,9 @@ def main(argv: list[str]) -> int:
         except Exception:
             errors[name] = traceback.format_exc()
             common.log(f"scenario {name} failed:\n{errors[name]}")
-        common.log(f"=== scenario {name} took {time.perf_counter() - scenario_started:.0f} s ===")
-    table = render_table(results, errors, time.perf_counter() - started, not_run)
+        durations[name] = time.perf_counter() - scenario_started
+        common.log(f"=== scenario {name} took {durations[name]:.0f} s ===")
+    table = render_table(results, errors, time.perf_counter() - started, not_run, durations)
     common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (common.RESULTS_DIR / "RESULTS.md").write_text(table)
     print(table)

@@ -136,3 +136,15 @@ def test_run_all_main_reports_a_missing_scenario_as_not_run_and_exits_0(bench_pa
     assert "| models | scenario not run | not run |" in out
     assert out.rstrip().endswith("0 of 0 targets met")
     assert (tmp_path / "RESULTS.md").read_text().rstrip().endswith("**0 of 0 targets met.**")
+
+
+def test_quick_arguments_reach_only_a_run_that_takes_them(bench_path, monkeypatch):
+    run_all = importlib.import_module("run_all")
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    monkeypatch.setitem(run_all.QUICK_ARGS, "fetch", {"sizes": (1_000, 2_000), "no_such_argument": 1})
+
+    run = run_all.load_scenario("fetch")
+
+    assert run.keywords == {"sizes": (1_000, 2_000)}
+    monkeypatch.setenv("BENCH_QUICK", "0")
+    assert run_all.load_scenario("fetch") is importlib.import_module("bench_fetch").run
