@@ -376,3 +376,29 @@ async def test_a_trigger_cancelled_during_the_warm_up_does_not_cancel_it_for_the
     await asyncio.wait_for(second, timeout=30)
 
     assert built == [True]
+
+
+async def test_triggers_starting_together_share_one_connection_read_and_later_ones_read_again(monkeypatch):
+    import asyncio
+
+    from toloka_provider.hooks import toloka as hook_module
+    from toloka_provider.triggers import _polling
+
+    reads = []
+
+    async def read_settings(self):
+        reads.append(self.toloka_conn_id)
+        await asyncio.sleep(0.01)
+        return f"settings of {self.toloka_conn_id} #{len(reads)}"
+
+    monkeypatch.setattr(hook_module.TolokaHook, "aget_connection_settings", read_settings)
+
+    together = await asyncio.gather(*(_polling._connection_settings("conn_a") for _ in range(50)))
+    other = await _polling._connection_settings("conn_b")
+    later = await _polling._connection_settings("conn_a")
+
+    assert together == ["settings of conn_a #1"] * 50
+    assert other == "settings of conn_b #2"
+    assert later == "settings of conn_a #3"  # nothing is kept once the read is done
+    assert reads == ["conn_a", "conn_b", "conn_a"]
+    assert _polling._reads_in_flight == {}

@@ -25,12 +25,41 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+import toloka_provider.client as client_package
 from toloka_provider.client import aio, waits
 from toloka_provider.hooks.toloka import TolokaHook
 
 # Kept for importers of the old names.
 DEFAULT_MAX_CONSECUTIVE_ERRORS = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS
 DEFAULT_PROGRESS_INTERVAL = waits.DEFAULT_PROGRESS_INTERVAL
+
+
+# (loop, conn_id) -> the connection read in flight, shared by the triggers that start while it runs.
+_reads_in_flight: dict[tuple[int, str], asyncio.Future[Any]] = {}
+
+
+async def _connection_settings(conn_id: str) -> Any:
+    """The connection's settings, read once for all the triggers of the loop that ask at the same moment.
+
+    A triggerer resuming hundreds of deferred tasks starts their triggers together; each read goes through
+    Airflow's async connection API (a worker-thread hop, the secrets backends, or the supervisor) and costs
+    several milliseconds of the loop's CPU. Only reads in flight are shared, nothing is kept after: a trigger
+    that starts later reads the connection afresh, so an edited connection is seen as before.
+    """
+    loop = asyncio.get_running_loop()
+    key = (id(loop), conn_id)
+    read = _reads_in_flight.get(key)
+    if read is None or read.get_loop() is not loop:
+        read = asyncio.ensure_future(TolokaHook(toloka_conn_id=conn_id).aget_connection_settings())
+        _reads_in_flight[key] = read
+
+        def forget(done: asyncio.Future[Any], key: tuple[int, str] = key) -> None:
+            if _reads_in_flight.get(key) is done:
+                del _reads_in_flight[key]
+
+        read.add_done_callback(forget)
+    # Shielded: one trigger cancelled while it waits must not cancel the read for the others.
+    return await asyncio.shield(read)
 
 
 # What httpx's async transport imports at its first request (anyio and its asyncio backend: 50-250 ms).
@@ -136,7 +165,9 @@ class TolokaPollingTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            client = await TolokaHook(toloka_conn_id=self.toloka_conn_id).get_async_conn()
+            settings = await _connection_settings(self.toloka_conn_id)
+            # As TolokaHook.get_async_conn builds it (looked up at call time, as the hook does).
+            client = client_package.AsyncTolokaClient(**settings.client_kwargs())
         except Exception as error:
             message = (
                 f"Cannot use Airflow connection {self.toloka_conn_id!r} to check {self.describe()}: "
