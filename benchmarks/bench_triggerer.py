@@ -104,7 +104,7 @@ def _describe(handle: asyncio.events.Handle) -> str:
 async def _run_triggers(pool_ids: list[str], interval: float, windows: int, gc_mode: str) -> dict:
     from toloka_provider.triggers.pool import TolokaPoolTrigger
 
-    polls = [0]
+    polls = [0, 0]  # completed checks, failed requests
 
     class CountingPoolTrigger(TolokaPoolTrigger):
         """Counts completed checks (to know when every trigger has started); nothing else changes."""
@@ -134,6 +134,7 @@ async def _run_triggers(pool_ids: list[str], interval: float, windows: int, gc_m
     # Garbage-collector pauses, timed from gc.callbacks (start/stop of every collection): per generation the
     # longest, the count and the total; ``gc_total`` lets a callback subtract the pauses that fell inside it.
     gc_longest: dict[int, float] = {}
+    gc_longest_cpu: dict[int, float] = {}
     gc_count: dict[int, int] = {}
     gc_sum: dict[int, float] = {}
     gc_total = [0.0]  # wall seconds of every pause (any thread's: a collection holds the GIL, the loop waits)
@@ -146,9 +147,11 @@ async def _run_triggers(pool_ids: list[str], interval: float, windows: int, gc_m
             gc_started[0], gc_started[1] = time.perf_counter(), time.thread_time()
             return
         pause = time.perf_counter() - gc_started[0]
-        if threading.get_ident() == loop_thread:
-            gc_cpu_loop[0] += time.thread_time() - gc_started[1]
         generation = info["generation"]
+        pause_cpu = time.thread_time() - gc_started[1]
+        gc_longest_cpu[generation] = max(gc_longest_cpu.get(generation, 0.0), pause_cpu)
+        if threading.get_ident() == loop_thread:
+            gc_cpu_loop[0] += pause_cpu
         gc_total[0] += pause
         gc_longest[generation] = max(gc_longest.get(generation, 0.0), pause)
         gc_count[generation] = gc_count.get(generation, 0) + 1
@@ -224,6 +227,7 @@ async def _run_triggers(pool_ids: list[str], interval: float, windows: int, gc_m
     while polls[0] < len(pool_ids) and not events:
         await asyncio.sleep(0.05)
     startup = {"seconds": loop.time() - started, "cpu": time.process_time() - cpu_started}
+    tracked_after_startup = len(gc.get_objects())
     startup_gc = {str(g): [gc_count.get(g, 0), gc_sum.get(g, 0.0), gc_longest.get(g, 0.0)] for g in range(3)}
     cpu_per_window, polls_per_window, gc_per_window = [], [], []
     for window in range(windows):
@@ -247,9 +251,16 @@ async def _run_triggers(pool_ids: list[str], interval: float, windows: int, gc_m
         "gc_thresholds": list(gc.get_threshold()),
         "gc_frozen_objects": gc.get_freeze_count(),
         "gc_by_generation": {
-            str(g): {"count": gc_count.get(g, 0), "total": gc_sum.get(g, 0.0), "longest": gc_longest.get(g, 0.0)}
+            str(g): {
+                "count": gc_count.get(g, 0),
+                "total": gc_sum.get(g, 0.0),
+                "longest": gc_longest.get(g, 0.0),
+                "longest_cpu": gc_longest_cpu.get(g, 0.0),
+            }
             for g in range(3)
         },
+        "tracked_objects_after_startup": tracked_after_startup,
+        "failed_requests": polls[1],
         "gc_startup_by_generation": startup_gc,
         "gc_seconds_per_window": gc_per_window,
         "longest_own_callback": {name: own.get(name, nothing) for name in phases},
@@ -279,9 +290,12 @@ class _CountingClient:
 
     async def _perform(self, *args, **kwargs):
         try:
-            return await self._client._perform(*args, **kwargs)
-        finally:
-            self._polls[0] += 1
+            answer = await self._client._perform(*args, **kwargs)
+        except Exception:
+            self._polls[1] += 1  # a failed request (after the client's retries): not a completed check
+            raise
+        self._polls[0] += 1
+        return answer
 
 
 def child(url: str, pool_file: str, interval: float, windows: int, gc_mode: str = "default") -> dict:
@@ -317,7 +331,8 @@ TARGET_MS = 50.0
 
 def _gc_text(by_generation: dict) -> str:
     return "; ".join(
-        f"gen{g}: {figures['count']} pauses, longest {_ms(figures['longest'])}, total {_ms(figures['total'])}"
+        f"gen{g}: {figures['count']} pauses, longest {_ms(figures['longest'])} ({_ms(figures.get('longest_cpu', 0.0))} CPU), "
+        f"total {_ms(figures['total'])}"
         for g, figures in by_generation.items()
     )
 
@@ -393,7 +408,9 @@ def run(
         common.Row(
             "4 triggerer", "GC pauses by generation (default thresholds)",
             _ms(max(g["longest"] for g in figures["gc_by_generation"].values())),
-            detail=f"{_gc_text(figures['gc_by_generation'])}; thresholds {figures['gc_thresholds']}",
+            detail=f"{_gc_text(figures['gc_by_generation'])}; thresholds {figures['gc_thresholds']}; "
+            f"{figures['tracked_objects_after_startup']:,} objects tracked after start-up "
+            f"({figures['tracked_objects_after_startup'] / max(triggers, 1):,.0f} per trigger, Airflow's imports included)",
         ),
     ]
     if "freeze" in runs:
@@ -430,8 +447,9 @@ def run(
         common.Row(
             "4 triggerer", "requests per trigger poll",
             f"{figures['pool_requests'] / max(figures['polls_total'], 1):.2f}",
-            detail=f"{figures['pool_requests']:,} pool GETs for {figures['polls_total']:,} polls (start-up included); "
-            f"events before the end: {figures['events_before_end']} (expected 0)",
+            detail=f"{figures['pool_requests']:,} pool GETs for {figures['polls_total']:,} completed polls (start-up "
+            f"included); failed requests {figures['failed_requests']}; events before the end: "
+            f"{figures['events_before_end']} (expected 0)",
         ),
         common.Row(
             "4 triggerer", "old provider (poke-mode sensor), on paper", f"{triggers:,} slots",
