@@ -75,7 +75,7 @@ def child(kind: str, url: str, pool_id: str, output: str) -> dict:
 
 def run(sizes: tuple[int, ...] | None = None, exporters: tuple[str, ...] = EXPORTERS) -> common.ScenarioResult:
     quick = common.quick()
-    sizes = sizes or ((10_000, 100_000) if quick else (100_000, 1_000_000))
+    sizes = sizes or ((2_000, 10_000) if quick else (100_000, 1_000_000))
     result = common.ScenarioResult("export_memory", "3. Export SUBMITTED assignments to JSONL: peak RSS of the exporter")
     measured: dict[int, dict[str, dict]] = {}
     emulator_info: dict[int, dict] = {}

@@ -315,3 +315,90 @@ async def test_assignments_trigger_counts_past_the_watermark(emu):
                                      deadline=time.time() - 1)
     payload2, _ = await run_trigger(later)
     assert payload2["status"] == "timeout"  # nothing new after the watermark
+
+
+class _Config:
+    def __init__(self, verify):
+        self.verify = verify
+
+
+class _Client:
+    def __init__(self, verify=True):
+        self._config = _Config(verify)
+
+
+async def test_first_request_blocking_work_runs_once_in_a_worker_thread(monkeypatch):
+    """The TLS context (CA-bundle loading) is built off the event loop, once for all the triggers waiting."""
+    import asyncio
+    import threading
+
+    from toloka_provider.triggers import _polling
+
+    built = []
+
+    def build(verify):
+        built.append((verify, threading.get_ident()))
+        time.sleep(0.05)  # while this blocks, the other triggers must wait for it, not build their own
+
+    monkeypatch.setattr(_polling.aio, "_shared_ssl_context", build)
+    monkeypatch.setattr(_polling, "_warmups", {})
+
+    await asyncio.gather(*(_polling._prepare_transport(_Client()) for _ in range(20)))
+    await _polling._prepare_transport(_Client())  # done already: no second build
+    await _polling._prepare_transport(_Client(verify=False))  # no TLS: imports only, no context
+
+    assert [verify for verify, _ in built] == [True]
+    assert built[0][1] != threading.get_ident()
+
+
+async def test_a_trigger_cancelled_during_the_warm_up_does_not_cancel_it_for_the_others(monkeypatch):
+    import asyncio
+
+    from toloka_provider.triggers import _polling
+
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    built = []
+
+    def build(verify):
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=30)
+        built.append(verify)
+
+    monkeypatch.setattr(_polling.aio, "_shared_ssl_context", build)
+    monkeypatch.setattr(_polling, "_warmups", {})
+    first = asyncio.ensure_future(_polling._prepare_transport(_Client()))
+    second = asyncio.ensure_future(_polling._prepare_transport(_Client()))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    release.set()
+    await asyncio.wait_for(second, timeout=30)
+
+    assert built == [True]
+
+
+async def test_triggers_starting_together_share_one_connection_read_and_later_ones_read_again(monkeypatch):
+    import asyncio
+
+    from toloka_provider.hooks import toloka as hook_module
+    from toloka_provider.triggers import _polling
+
+    reads = []
+
+    async def read_settings(self):
+        reads.append(self.toloka_conn_id)
+        await asyncio.sleep(0.01)
+        return f"settings of {self.toloka_conn_id} #{len(reads)}"
+
+    monkeypatch.setattr(hook_module.TolokaHook, "aget_connection_settings", read_settings)
+
+    together = await asyncio.gather(*(_polling._connection_settings("conn_a") for _ in range(50)))
+    other = await _polling._connection_settings("conn_b")
+    later = await _polling._connection_settings("conn_a")
+
+    assert together == ["settings of conn_a #1"] * 50
+    assert other == "settings of conn_b #2"
+    assert later == "settings of conn_a #3"  # nothing is kept once the read is done
+    assert reads == ["conn_a", "conn_b", "conn_a"]
+    assert _polling._reads_in_flight == {}

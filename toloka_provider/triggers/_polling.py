@@ -17,6 +17,7 @@ the policy existed carry ``poll_interval``, ``deadline``, ``max_consecutive_erro
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -24,12 +25,81 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from toloka_provider.client import waits
+import toloka_provider.client as client_package
+from toloka_provider.client import aio, waits
 from toloka_provider.hooks.toloka import TolokaHook
 
 # Kept for importers of the old names.
 DEFAULT_MAX_CONSECUTIVE_ERRORS = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS
 DEFAULT_PROGRESS_INTERVAL = waits.DEFAULT_PROGRESS_INTERVAL
+
+
+# (loop, conn_id) -> the connection read in flight, shared by the triggers that start while it runs.
+_reads_in_flight: dict[tuple[int, str], asyncio.Future[Any]] = {}
+
+
+async def _connection_settings(conn_id: str) -> Any:
+    """The connection's settings, read once for all the triggers of the loop that ask at the same moment.
+
+    A triggerer resuming hundreds of deferred tasks starts their triggers together; each read goes through
+    Airflow's async connection API (a worker-thread hop, the secrets backends, or the supervisor) and costs
+    several milliseconds of the loop's CPU. Only reads in flight are shared, nothing is kept after: a trigger
+    that starts later reads the connection afresh, so an edited connection is seen as before.
+    """
+    loop = asyncio.get_running_loop()
+    key = (id(loop), conn_id)
+    read = _reads_in_flight.get(key)
+    if read is None or read.get_loop() is not loop:
+        read = asyncio.ensure_future(TolokaHook(toloka_conn_id=conn_id).aget_connection_settings())
+        _reads_in_flight[key] = read
+
+        def forget(done: asyncio.Future[Any], key: tuple[int, str] = key) -> None:
+            if _reads_in_flight.get(key) is done:
+                del _reads_in_flight[key]
+
+        read.add_done_callback(forget)
+    # Shielded: one trigger cancelled while it waits must not cancel the read for the others.
+    return await asyncio.shield(read)
+
+
+# What httpx's async transport imports at its first request (anyio and its asyncio backend: 50-250 ms).
+_TRANSPORT_MODULES = ("anyio", "anyio._backends._asyncio", "httpcore._backends.anyio")
+# verify setting -> the task preparing the transport in a worker thread (one per setting per process).
+_warmups: dict[Any, asyncio.Future[Any]] = {}
+
+
+def _prepare_in_thread(verify: Any) -> None:
+    for name in _TRANSPORT_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another httpx/httpcore layout: the first request imports what it needs
+            pass
+    if verify is not False:
+        aio._shared_ssl_context(verify)
+
+
+async def _prepare_transport(client: Any) -> None:
+    """Do, in a worker thread and once per process, the blocking work of a client's first request.
+
+    The async client builds its TLS context (CA-bundle loading, 50-100 ms) lazily at its first request, and
+    httpx imports anyio's asyncio backend there (50-250 ms): both in one event-loop callback, which stalls
+    every other trigger of the triggerer. Done here off the loop, the first request finds them made (the
+    context is cached per process, the modules are imported); every trigger waits for the same warm-up.
+    """
+    verify = getattr(getattr(client, "_config", None), "verify", False)
+    warmup = _warmups.get(verify)
+    if warmup is not None and warmup.done() and not warmup.cancelled() and warmup.exception() is None:
+        return  # done already
+    if warmup is None or warmup.done() or warmup.get_loop() is not asyncio.get_running_loop():
+        # A task, not a bare coroutine: one trigger cancelled while it waits must not cancel the others'.
+        warmup = asyncio.ensure_future(asyncio.to_thread(_prepare_in_thread, verify))
+        _warmups[verify] = warmup
+    try:
+        await asyncio.shield(warmup)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # the first request does it again and reports the error where errors are handled
+        return
 
 
 class TolokaPollingTrigger(BaseTrigger):
@@ -95,7 +165,9 @@ class TolokaPollingTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            client = await TolokaHook(toloka_conn_id=self.toloka_conn_id).get_async_conn()
+            settings = await _connection_settings(self.toloka_conn_id)
+            # As TolokaHook.get_async_conn builds it (looked up at call time, as the hook does).
+            client = client_package.AsyncTolokaClient(**settings.client_kwargs())
         except Exception as error:
             message = (
                 f"Cannot use Airflow connection {self.toloka_conn_id!r} to check {self.describe()}: "
@@ -104,6 +176,7 @@ class TolokaPollingTrigger(BaseTrigger):
             yield TriggerEvent({"status": "error", "message": message, "retryable": False})
             return
         async with client:
+            await _prepare_transport(client)
             yield TriggerEvent(await self._wait_for_event(client))
 
     async def _wait_for_event(self, client: Any) -> dict[str, Any]:
