@@ -218,13 +218,15 @@ class _Ahead:
         self.thread.start()
 
     def _send(self, client: TolokaClient, request: Request) -> None:
-        session = client._borrow_session()
+        session = None
         try:
+            session = client._borrow_session()
             self.result = client._send_request(request, session, self)
         except BaseException as exc:  # handed to the caller's thread by wait(), as if raised there
             self.error = exc
         finally:
-            client._give_back_session(session)
+            if session is not None:
+                client._give_back_session(session)
 
     def wait(self) -> Any:
         self.thread.join()
