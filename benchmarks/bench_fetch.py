@@ -65,6 +65,7 @@ def child(kind: str, url: str, pool_id: str, page: int) -> dict:
 
         session = requests.Session()
         session.headers.update(common.AUTH)
+        cpu_started = time.process_time()
         started = time.perf_counter()
         count = 0
         last_id = None
@@ -81,11 +82,17 @@ def child(kind: str, url: str, pool_id: str, page: int) -> dict:
             if not body["has_more"] or not items:
                 break
             last_id = items[-1]["id"]
-        return {"seconds": time.perf_counter() - started, "solutions": count}
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "solutions": count}
 
     from toloka_provider.client import TolokaClient
 
-    client = TolokaClient(common.TOKEN, url=url)
+    # "ours typed serial" / "ours raw serial": the same with prefetch=False (not a contender by default; for
+    # comparing what one page ahead buys: ``run(contenders=(..., "ours typed serial"))``).
+    prefetch = not kind.endswith(" serial")
+    kind = kind.removesuffix(" serial")
+    client = TolokaClient(common.TOKEN, url=url, prefetch=prefetch)
+    cpu_started = time.process_time()
     started = time.perf_counter()
     count = 0
     if kind == "ours typed":
@@ -99,7 +106,11 @@ def child(kind: str, url: str, pool_id: str, page: int) -> dict:
                 count += _touch_dict(item)
     else:
         raise ValueError(f"unknown contender {kind!r}")
-    return {"seconds": time.perf_counter() - started, "solutions": count, "peak_rss_mb": _peak_rss_mb()}
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "solutions": count,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 # ---- the driver --------------------------------------------------------------------------------------------
@@ -128,12 +139,14 @@ def run(sizes: tuple[int, ...] | None = None, rounds: int | None = None, contend
     result = common.ScenarioResult("fetch", "1. Fetch SUBMITTED assignments: seconds per pass vs N")
     times: dict[int, dict[str, list[float]]] = {}
     rss: dict[int, dict[str, list[float]]] = {}  # peak RSS (MB) of our passes
+    cpu: dict[int, dict[str, list[float]]] = {}  # client CPU seconds (all threads) of our passes and the limit's
     rss_sizes = [] if quick else [RSS_SIZE]
     with common.EmulatorProcess() as emulator:
         for n in sizes:
             pool_id = emulator.pool_with_assignments(n)
             times[n] = {kind: [] for kind in contenders}
             rss[n] = {kind: [] for kind in contenders if kind in RSS_CONTENDERS}
+            cpu[n] = {kind: [] for kind in contenders if not kind.startswith("toloka-kit")}
             rounds = rounds_for[n]
             for round_index in range(rounds):
                 for kind in common.rotate(contenders, round_index):
@@ -144,6 +157,8 @@ def run(sizes: tuple[int, ...] | None = None, rounds: int | None = None, contend
                     times[n][kind].append(seconds)
                     if kind in rss[n]:
                         rss[n][kind].append(measured["peak_rss_mb"])
+                    if kind in cpu[n]:
+                        cpu[n][kind].append(measured["cpu_seconds"])
                     common.log(f"fetch N={n:,} round {round_index + 1}/{rounds} {kind}: {seconds:.2f} s ({n / seconds:,.0f}/s)")
         for n in rss_sizes:  # memory only: one pass each of ours, to compare peak RSS with the largest size above
             pool_id = emulator.pool_with_assignments(n)
@@ -155,7 +170,7 @@ def run(sizes: tuple[int, ...] | None = None, rounds: int | None = None, contend
                     common.log(f"fetch N={n:,} {kind}: {measured['seconds']:.2f} s, peak RSS {measured['peak_rss_mb']:.0f} MB")
         result.raw["emulator_rss_mb"] = emulator.rss_mb()
     result.raw.update({"sizes": sizes, "rounds": rounds_for, "peer_rounds": peer_rounds_for, "page": PAGE, "seconds": {str(n): t for n, t in times.items()},
-                       "peak_rss_mb": {str(n): r for n, r in rss.items()}})
+                       "peak_rss_mb": {str(n): r for n, r in rss.items()}, "cpu_seconds": {str(n): c for n, c in cpu.items()}})
     largest = max(sizes)
     for numerator, denominator, minimum in TARGETS:
         if numerator not in contenders or denominator not in contenders:
@@ -195,6 +210,10 @@ def run(sizes: tuple[int, ...] | None = None, rounds: int | None = None, contend
                 common.Row("1 fetch", f"{kind} peak RSS @{largest // 1000}k", f"{base:.0f} MB",
                            detail=f"the {RSS_SIZE // 1000}k comparison is skipped under BENCH_QUICK=1")
             )
+    for n in sizes:
+        # Client CPU (the pass's process, every thread): what overlap cannot hide when the server is idle.
+        parts = [f"{kind} {common.median(values):.2f} s" for kind, values in cpu[n].items()]
+        result.rows.append(common.Row("1 fetch", f"client CPU per pass @{n // 1000}k", "", detail="; ".join(parts)))
     for n in sizes:
         parts = [f"{kind} {common.median(times[n][kind]):.2f} s ({n / common.median(times[n][kind]):,.0f}/s)" for kind in contenders]
         result.rows.append(common.Row("1 fetch", f"median time @{n // 1000}k", "", detail="; ".join(parts)))
