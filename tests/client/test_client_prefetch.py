@@ -226,6 +226,26 @@ def test_sync_consumer_in_another_thread():
     assert ids_of(seen) == ["a1", "a2", "a3", "a4", "a5"] and len(server.calls) == 3
 
 
+def test_async_consumer_on_a_loop_in_another_thread():
+    server = three_pages()
+    seen: list = []
+    leftover: list = []
+
+    async def consume(client) -> None:
+        baseline = asyncio.all_tasks()
+        async with client:
+            seen.extend([a async for a in client.get_assignments(pool_id="21")])
+        leftover.extend(await settle_tasks(baseline))
+
+    with Harness("async", server) as harness:
+        client = harness.make_client()  # made here, used on a loop of another thread
+        consumer = threading.Thread(target=lambda: asyncio.run(consume(client)))
+        consumer.start()
+        consumer.join(BOUND)
+        assert not consumer.is_alive()
+    assert ids_of(seen) == ["a1", "a2", "a3", "a4", "a5"] and leftover == [] and len(server.calls) == 3
+
+
 # ---- an error in the prefetched page -----------------------------------------------------------------------
 
 
