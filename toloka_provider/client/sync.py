@@ -60,7 +60,11 @@ _TRANSPORT_ERRORS = (
     OSError,
 )
 
-_CHUNK = 64 * 1024
+# Bodies are read in chunks of this size (the deadline and the size limit are checked between them). Large:
+# each read is a socket receive that gives up and takes back the GIL, and a prefetch thread that must take it
+# back from a caller busy building models waits a switch interval (5 ms) each time; 1 MiB chunks make that a few
+# times per page instead of dozens. The watchdog does not depend on it: it cuts the socket in any phase.
+_CHUNK = 1024 * 1024
 
 # ---- the per-attempt deadline ---------------------------------------------------------------------------
 
