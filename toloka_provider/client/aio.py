@@ -11,6 +11,15 @@ from any loop (an Airflow triggerer, ``asyncio.run`` in a task, pytest-asyncio).
 Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
 each attempt runs under a total deadline (``config.attempt_deadline``, ``asyncio`` timeout) besides httpx's
 per-phase timeouts, so a server that drips bytes or streams without end cannot hold an attempt longer.
+
+Paging one page ahead (``prefetch=True``, the default), as in ``TolokaClient``: when a listing plan emits a
+page and its next effect is a ``Request``, that request runs in an ``asyncio`` task of the same loop while the
+caller reads the page; the plan is advanced only by the caller's iteration, so errors, retries and redaction
+are exactly as without prefetch, raised where the caller reaches the page. The task shares the loop's
+``httpx.AsyncClient`` with the caller's other requests (httpx's client is made for concurrent tasks on one
+loop; the connection gate bounds them together). When the caller stops early (``break`` then ``aclose()``, an
+exception or cancellation, garbage collection, which asyncio turns into ``aclose()``), the ``finally`` cancels
+the task and waits for it, so no task outlives the listing.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import DEADLINE_GRACE, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
+from toloka_provider.client.pagination import check_prefetch
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
 from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER
 
@@ -95,7 +105,8 @@ class AsyncTolokaClient(_ApiBase):
     """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable).
 
     ``timeout`` and ``max_retry_after`` mean the same as for ``TolokaClient``: a number is the total per
-    attempt (enforced with an asyncio timeout around the whole request, body included).
+    attempt (enforced with an asyncio timeout around the whole request, body included). ``prefetch`` as for
+    ``TolokaClient``: listings request the next page while the caller reads this one; False pages serially.
     """
 
     def __init__(
@@ -114,7 +125,9 @@ class AsyncTolokaClient(_ApiBase):
         sleep: Callable[[float], Awaitable[Any]] | None = None,
         clock: Callable[[], float] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        prefetch: bool = True,
     ) -> None:
+        check_prefetch(prefetch)
         config = make_config(
             token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify,
             max_retry_after=max_retry_after,
@@ -126,6 +139,7 @@ class AsyncTolokaClient(_ApiBase):
         self._timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
         self._sleep = sleep or asyncio.sleep
         self._transport = transport  # tests pass an httpx.MockTransport
+        self._prefetch = prefetch
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
@@ -257,25 +271,68 @@ class AsyncTolokaClient(_ApiBase):
                 last = (effect, sent)
 
     def _iterate(self, plan: Plan) -> AsyncIterator[Any]:
+        prefetch = self._prefetch
+
         async def drive() -> AsyncIterator[Any]:
-            sent = None
-            last = None
             secrets = self._secrets
+            last = None
+            ahead: asyncio.Task | None = None
             try:
-                while True:
-                    try:
-                        effect = step(plan, sent, secrets, last)
-                    except StopIteration:
-                        return
-                    if type(effect) is Emit:
-                        for value in effect.values:
-                            yield value
-                        sent = None
-                    else:
+                effect = _advance(plan, None, secrets, None)
+                while effect is not _END:
+                    if type(effect) is not Emit:
                         sent = await self._perform(effect)
                         if type(sent) is Response:
                             last = (effect, sent)
+                        effect = _advance(plan, sent, secrets, last)
+                        continue
+                    values = effect.values
+                    if not prefetch:
+                        for value in values:
+                            yield value
+                        effect = _advance(plan, None, secrets, last)
+                        continue
+                    # Look one effect ahead now: the next page's request, sent while the caller reads this page.
+                    # An error of the plan here is raised where the caller would have met it: after this page.
+                    failure = None
+                    try:
+                        effect = _advance(plan, None, secrets, last)
+                    except Exception as exc:
+                        failure, effect = exc, _END
+                    if type(effect) is Request:
+                        ahead = asyncio.ensure_future(self._send_request(effect))
+                    for value in values:
+                        yield value
+                    if failure is not None:
+                        raise failure
+                    if ahead is not None:
+                        sent = await ahead
+                        ahead = None
+                        if type(sent) is Response:
+                            last = (effect, sent)
+                        effect = _advance(plan, sent, secrets, last)
             finally:
+                if ahead is not None:  # the caller stopped early: cancel the request, leave no task behind
+                    await _stop(ahead)
                 plan.close()
 
         return drive()
+
+
+_END = object()  # a plan's end, from ``_advance``
+
+
+def _advance(plan: Plan, sent: Any, secrets: tuple[str, ...], last: Any) -> Any:
+    """``core.step``, with the plan's end as ``_END`` instead of ``StopIteration``."""
+    try:
+        return step(plan, sent, secrets, last)
+    except StopIteration:
+        return _END
+
+
+async def _stop(task: asyncio.Task) -> None:
+    """Cancel a prefetch task and wait until it has ended (its result or error is of no use any more)."""
+    task.cancel()
+    await asyncio.wait((task,))
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" warning for an abandoned page

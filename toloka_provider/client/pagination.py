@@ -229,6 +229,13 @@ def check_page_size(listing: Listing, argument: str, value: int | None) -> int |
     return value
 
 
+def check_prefetch(prefetch: object) -> bool:
+    """The clients' ``prefetch`` keyword: True (request the next page while the caller reads this one) or False."""
+    if type(prefetch) is not bool:
+        raise TolokaArgumentTypeError(f"prefetch must be True or False, got {type(prefetch).__name__} {prefetch!r:.100}")
+    return prefetch
+
+
 class PageShapeError(ValueError):
     """A decoded list answer of the wrong shape (the core turns it into a ``ResponseFormatError``)."""
 

@@ -11,6 +11,18 @@ line, headers or body one byte at a time, or streams without end, cannot hold an
 Thread safety: one client may be shared by many threads. Each thread gets its own ``requests.Session``
 (a Session is not documented as thread-safe), and each session keeps its own connection pool, so
 connections are reused within a thread. ``close()`` closes every session the client opened.
+
+Paging one page ahead (``prefetch=True``, the default): when a listing plan emits a page and its next effect is
+a ``Request`` (the next page), that request is sent by a short-lived thread while the caller reads the page; the
+plan itself is only ever advanced in the caller's thread, after the caller has taken every item of the page.
+So the response is parsed, checked (``PaginationError``, ``ResponseFormatError``), retried and redacted exactly
+as without prefetch, and an error surfaces where the caller reaches that page. The thread sends exactly one
+request with a session of its own (borrowed from the client's spare sessions, never the caller's: a Session is
+not documented as thread-safe, and the caller may send other requests while iterating) and ends. The last page
+(``has_more`` false) ends the plan without a request, so nothing is sent ahead of it. When the caller stops
+early (``break``, ``close()``, garbage collection, an exception in its loop), the generator's ``finally`` cuts
+the request in flight (its socket is shut down, as the watchdog does) and joins the thread, so no thread
+outlives the listing and nothing more is sent.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from __future__ import annotations
 import heapq
 import http.client
 import itertools
+import math
 import os
 import re
 import socket
@@ -35,6 +48,7 @@ from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import DEADLINE_GRACE, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
+from toloka_provider.client.pagination import check_prefetch
 from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
 from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER
 
@@ -47,7 +61,11 @@ _TRANSPORT_ERRORS = (
     OSError,
 )
 
-_CHUNK = 64 * 1024
+# Bodies are read in chunks of this size (the deadline and the size limit are checked between them). Large:
+# each read is a socket receive that gives up and takes back the GIL, and a prefetch thread that must take it
+# back from a caller busy building models waits a switch interval (5 ms) each time; 1 MiB chunks make that a few
+# times per page instead of dozens. The watchdog does not depend on it: it cuts the socket in any phase.
+_CHUNK = 1024 * 1024
 
 # ---- the per-attempt deadline ---------------------------------------------------------------------------
 
@@ -61,7 +79,7 @@ class _Attempt:
         self.deadline_at = deadline_at
         self.conn: Any = None
         self.done = False
-        self.expired = False
+        self.expired = False  # past its deadline, or cut off because its listing was abandoned
 
 
 _current = threading.local()  # the attempt the calling thread is making (set around session.request)
@@ -173,6 +191,66 @@ _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 # A request path requests would send unchanged (nothing to percent-encode): such requests skip its preparation.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9/._~-]*")
 
+_END = object()  # a plan's end, from ``_advance``
+
+
+def _advance(plan: Plan, sent: Any, secrets: tuple[str, ...], last: Any) -> Any:
+    """``core.step``, with the plan's end as ``_END`` instead of ``StopIteration``."""
+    try:
+        return step(plan, sent, secrets, last)
+    except StopIteration:
+        return _END
+
+
+class _Ahead:
+    """The next page's request, sent by a thread of its own while the caller reads the current page.
+
+    The thread sends exactly one request (``_send_request`` never raises for a transport problem: it returns a
+    ``TransportFailure``, which the plan retries in the caller's thread as usual) and ends. ``cancel()`` is for
+    a listing abandoned while the request is in flight: no request starts after it, the one in flight is cut
+    off, and the thread is joined before it returns.
+    """
+
+    __slots__ = ("attempt", "cancelled", "error", "result", "thread")
+
+    def __init__(self, client: TolokaClient, request: Request) -> None:
+        self.attempt: _Attempt | None = None
+        self.cancelled = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+        # Daemon: a thread blocked on a dead server must not keep the interpreter alive at exit.
+        self.thread = threading.Thread(
+            target=self._send, args=(client, request), name="toloka-client-prefetch", daemon=True
+        )
+        self.thread.start()
+
+    def _send(self, client: TolokaClient, request: Request) -> None:
+        session = None
+        try:
+            session = client._borrow_session()
+            self.result = client._send_request(request, session, self)
+        except BaseException as exc:  # handed to the caller's thread by wait(), as if raised there
+            self.error = exc
+        finally:
+            if session is not None:
+                client._give_back_session(session)
+
+    def wait(self) -> Any:
+        self.thread.join()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return self.result
+
+    def cancel(self) -> None:
+        with _watchdog._lock:  # the same lock as the watchdog: an attempt is never cut after it has finished
+            self.cancelled = True
+            attempt = self.attempt
+            if attempt is not None and not attempt.done:
+                attempt.expired = True
+                _cut(attempt.conn)
+        self.thread.join()
+
 
 class TolokaClient(TolokaApi):
     """Synchronous Toloka client.
@@ -183,7 +261,9 @@ class TolokaClient(TolokaApi):
     connecting, each read, and the attempt in total by ``connect + read`` (see ``config``). ``max_retry_after``
     (keyword, default 300 s): the longest server-requested wait (``Retry-After``, a quota interval) that is
     slept; a longer one raises at once, with the hint in the error's ``retry_after``. ``sleep`` (keyword)
-    replaces ``time.sleep`` and ``clock`` replaces ``time.monotonic`` (tests inject both).
+    replaces ``time.sleep`` and ``clock`` replaces ``time.monotonic`` (tests inject both). ``prefetch``
+    (keyword, default True): listings request the next page while the caller reads this one (module docstring);
+    False pages strictly one after the other.
     """
 
     def __init__(
@@ -201,7 +281,9 @@ class TolokaClient(TolokaApi):
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] | None = None,
+        prefetch: bool = True,
     ) -> None:
+        check_prefetch(prefetch)
         config = make_config(
             token, environment, retries, timeout, url, retry_quotas, retryer_factory, act_under_account_id, verify,
             max_retry_after=max_retry_after,
@@ -213,26 +295,43 @@ class TolokaClient(TolokaApi):
         self._sleep = sleep or time.sleep
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
+        self._spare_sessions: list[requests.Session] = []  # for the prefetch threads, one at a time each
         self._sessions_lock = threading.Lock()
         self._plain_base_url: bool | None = None
+        self._prefetch = prefetch
 
     # ---- connections ----------------------------------------------------------------------------------
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            session.headers.update(self._config.headers)
-            session.verify = self._config.verify
-            self._read_environment_once(session)
-            # Retries are ours (see retry.py); urllib3 must not retry underneath us.
-            adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
+            session = self._local.session = self._new_session()
         return session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(self._config.headers)
+        session.verify = self._config.verify
+        self._read_environment_once(session)
+        # Retries are ours (see retry.py); urllib3 must not retry underneath us.
+        adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        with self._sessions_lock:
+            self._sessions.append(session)
+        return session
+
+    def _borrow_session(self) -> requests.Session:
+        """A session no other thread is using, for one prefetch thread; kept across pages for its connections."""
+        with self._sessions_lock:
+            if self._spare_sessions:
+                return self._spare_sessions.pop()
+        return self._new_session()
+
+    def _give_back_session(self, session: requests.Session) -> None:
+        with self._sessions_lock:
+            if any(open_session is session for open_session in self._sessions):  # not closed meanwhile
+                self._spare_sessions.append(session)
 
     def _read_environment_once(self, session: requests.Session) -> None:
         """Proxies and the CA bundle from the environment, read when the session is made, not per request.
@@ -254,6 +353,7 @@ class TolokaClient(TolokaApi):
         """Close the pooled connections of every thread's session."""
         with self._sessions_lock:
             sessions, self._sessions = self._sessions, []
+            self._spare_sessions = []
         for session in sessions:
             session.close()
         self._local = threading.local()
@@ -266,15 +366,25 @@ class TolokaClient(TolokaApi):
 
     # ---- performing effects ---------------------------------------------------------------------------
 
-    def _send_request(self, request: Request) -> Response | TransportFailure:
+    def _send_request(
+        self, request: Request, session: requests.Session | None = None, ahead: _Ahead | None = None
+    ) -> Response | TransportFailure:
+        """Send one attempt. ``session``/``ahead``: from a prefetch thread (its own session, cancellable)."""
         deadline = self._deadline
-        session = self._session()
-        if deadline is None:
+        if session is None:
+            session = self._session()
+        if deadline is None and ahead is None:
             attempt = None
         else:
-            attempt = _Attempt(time.monotonic() + deadline + DEADLINE_GRACE)
+            attempt = _Attempt(math.inf if deadline is None else time.monotonic() + deadline + DEADLINE_GRACE)
+            if ahead is not None:
+                with _watchdog._lock:
+                    if ahead.cancelled:  # the listing was abandoned before this request started
+                        return TransportFailure("Cancelled: the listing was closed")
+                    ahead.attempt = attempt
             _current.attempt = attempt
-            _watchdog.watch(attempt)
+            if deadline is not None:
+                _watchdog.watch(attempt)
         response = None
         try:
             if not request.params and self._plain_base() and _PLAIN_PATH.fullmatch(request.path):
@@ -304,6 +414,8 @@ class TolokaClient(TolokaApi):
         except _TRANSPORT_ERRORS as exc:
             if response is not None:
                 response.close()
+            if ahead is not None and ahead.cancelled:
+                return TransportFailure("Cancelled: the listing was closed", exc)
             if attempt is not None and (attempt.expired or time.monotonic() > attempt.deadline_at):
                 return TransportFailure(
                     f"TimeoutError: no complete answer within the total timeout of {deadline:g} s per attempt", exc
@@ -383,24 +495,47 @@ class TolokaClient(TolokaApi):
                 last = (effect, sent)
 
     def _iterate(self, plan: Plan) -> Iterator[Any]:
+        prefetch = self._prefetch
+
         def drive() -> Iterator[Any]:
-            sent = None
-            last = None
             secrets = self._secrets
+            last = None
+            ahead: _Ahead | None = None
             try:
-                while True:
-                    try:
-                        effect = step(plan, sent, secrets, last)
-                    except StopIteration:
-                        return
-                    if type(effect) is Emit:
-                        yield from effect.values
-                        sent = None
-                    else:
+                effect = _advance(plan, None, secrets, None)
+                while effect is not _END:
+                    if type(effect) is not Emit:
                         sent = self._perform(effect)
                         if type(sent) is Response:
                             last = (effect, sent)
+                        effect = _advance(plan, sent, secrets, last)
+                        continue
+                    values = effect.values
+                    if not prefetch:
+                        yield from values
+                        effect = _advance(plan, None, secrets, last)
+                        continue
+                    # Look one effect ahead now: the next page's request, sent while the caller reads this page.
+                    # An error of the plan here is raised where the caller would have met it: after this page.
+                    failure = None
+                    try:
+                        effect = _advance(plan, None, secrets, last)
+                    except Exception as exc:
+                        failure, effect = exc, _END
+                    if type(effect) is Request:
+                        ahead = _Ahead(self, effect)
+                    yield from values
+                    if failure is not None:
+                        raise failure
+                    if ahead is not None:
+                        sent = ahead.wait()
+                        ahead = None
+                        if type(sent) is Response:
+                            last = (effect, sent)
+                        effect = _advance(plan, sent, secrets, last)
             finally:
+                if ahead is not None:  # the caller stopped early: nothing more is sent, no thread is left
+                    ahead.cancel()
                 plan.close()
 
         return drive()
