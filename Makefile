@@ -17,10 +17,14 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The suite runs on this many pytest-xdist workers (each its own Airflow home and emulators); 1 = one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL = $(if $(filter 1,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy toloka_provider
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=15
 
 demo: $(STAMP)
 	$(BIN)/python dags_examples/demo/run_demo.py
@@ -58,7 +62,7 @@ MATRIX_OLD := $(MATRIX)/py3.10-airflow3.2
 MATRIX_NEW := $(MATRIX)/py3.13-airflow3.3
 MATRIX_CONSTRAINTS := constraints/matrix-airflow-3.2.txt
 # Lean runs (.ci/run must stay well inside CI's time): quiet, no cache, stop at the first failure.
-MATRIX_PYTEST ?= -q -p no:cacheprovider -x
+MATRIX_PYTEST ?= -q -p no:cacheprovider -x $(PYTEST_PARALLEL)
 
 # $(1) venv, $(2) interpreter, $(3) Airflow requirement, $(4) more pip arguments. Prints how long it took.
 define matrix_install

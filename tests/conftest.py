@@ -1,7 +1,7 @@
 """Test-wide setup: an isolated AIRFLOW_HOME per pytest session, created before Airflow is imported.
 
-Each pytest process gets its own temporary Airflow home (SQLite, no examples), so parallel runs never
-share a database and nothing touches the user's home directory. Tests that need the metadata database
+Each pytest process gets its own temporary Airflow home (SQLite, no examples), so parallel runs (and the
+pytest-xdist workers ``make test`` starts) never share a database and nothing touches the user's home directory. Tests that need the metadata database
 (``dag.test()``, connections from the DB) request the ``airflow_db`` fixture, which migrates it once.
 
 The emulator's pytest plugin (fixtures ``toloka_emulator`` and ``toloka_emulator_factory``) is opt-in for users
@@ -15,12 +15,25 @@ import shutil
 import tempfile
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="toloka-provider-tests-airflow-")
+# A pytest-xdist worker inherits the environment of the pytest process that started it, including the paths
+# set below for that process's home: those are replaced (two processes on one SQLite file, each with its own
+# Fernet key, fail with InvalidToken); values the user set before pytest are kept.
+_PARENT_HOME = os.environ.get("TOLOKA_TESTS_AIRFLOW_HOME")
+os.environ["TOLOKA_TESTS_AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
-os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME}/airflow.db")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(_AIRFLOW_HOME, "dags"))
-os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", os.path.join(_AIRFLOW_HOME, "logs"))
+
+
+def _default(key: str, value: str) -> None:
+    current = os.environ.get(key)
+    if current is None or (_PARENT_HOME and _PARENT_HOME in current):
+        os.environ[key] = value
+
+
+_default("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+_default("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+_default("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME}/airflow.db")
+_default("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(_AIRFLOW_HOME, "dags"))
+_default("AIRFLOW__LOGGING__BASE_LOG_FOLDER", os.path.join(_AIRFLOW_HOME, "logs"))
 
 import pytest  # noqa: E402
 
