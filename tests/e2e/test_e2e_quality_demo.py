@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -98,7 +98,7 @@ def test_quality_control_is_at_least_as_accurate_for_less_money(airflow_db, tolo
         return  # another seed, checked by hand: no record to compare with
     if os.environ.get("TOLOKA_QC_RECORD") == "1":
         record = {
-            "recorded": datetime.now(UTC).date().isoformat(),
+            "recorded": datetime.now(timezone.utc).date().isoformat(),
             "how": "tests/e2e/test_e2e_quality_demo.py: each DAG once with dag.test() on a fresh emulator",
             "crowd": crowd,
             **measured,
