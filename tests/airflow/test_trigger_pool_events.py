@@ -351,3 +351,38 @@ async def test_a_project_of_700_pools_against_the_emulator(emu):
     again = TolokaPoolClosedEventTrigger(**trigger.serialize()[1])
     again.asset_state_store = store
     assert await collect(again, polls=4) == []
+
+
+@pytest.mark.parametrize("answer", [["0002", "0003"], ["0004", "0004"], ["0005", "0004"]])
+async def test_a_page_that_does_not_move_past_the_cursor_fails_instead_of_repeating_for_ever(answer):
+    """A broken server answering ``id_gt=0003`` with the cursor's own, earlier or unordered ids is an error."""
+    from types import SimpleNamespace
+
+    from toloka_provider.client.errors import PaginationError
+
+    class Broken:
+        async def find_pools(self, **filters):
+            items = [SimpleNamespace(id=i, last_stopped="2026-01-01T00:00:01", last_close_reason="COMPLETED")
+                     for i in answer]  # fmt: skip
+            return SimpleNamespace(items=items, has_more=True)
+
+    trigger = TolokaPoolClosedEventTrigger(project_id=PROJECT, toloka_conn_id="c")
+    with pytest.raises(PaginationError, match="/api/v1/pools"):
+        await trigger._page(Broken(), "0003")
+    # Not retried as transient: the poll fails the trigger, naming the project.
+    with pytest.raises(RuntimeError, match=PROJECT) as failure:
+        await trigger._poll(Broken(), "0003")
+    assert isinstance(failure.value.__cause__, PaginationError)
+
+
+async def test_ids_past_the_cursor_in_order_are_a_good_page():
+    from types import SimpleNamespace
+
+    class Good:
+        async def find_pools(self, **filters):
+            assert filters["id_gt"] == "9"  # digit ids compare as numbers: 10 and 11 come after 9
+            items = [SimpleNamespace(id=i, last_stopped=None, last_close_reason=None) for i in ("10", "11")]
+            return SimpleNamespace(items=items, has_more=True)
+
+    trigger = TolokaPoolClosedEventTrigger(project_id=PROJECT, toloka_conn_id="c")
+    assert await trigger._page(Good(), "9") == ([], "11", True)

@@ -70,7 +70,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from toloka_provider.client.errors import is_transient
+from toloka_provider.client.errors import PaginationError, is_transient
 from toloka_provider.client.waits import describe_persistent_error, normalise_names
 from toloka_provider.hooks.toloka import TolokaHook
 
@@ -315,6 +315,7 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
             filters["id_gt"] = cursor
         page = await client.find_pools(**filters)
         items = list(page.items or ())
+        _check_ids_advance(cursor, [str(pool.id) for pool in items])
         closed = []
         for pool in items:
             stopped = _parse_time(pool.last_stopped, "last_stopped")
@@ -374,3 +375,20 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
                     if state.to_json() != before:
                         await self._save_state(state)
                 await self._sleep(self.poll_interval)
+
+
+def _id_key(pool_id: str) -> tuple[int, int | str]:
+    return (0, int(pool_id)) if pool_id.isdigit() else (1, pool_id)
+
+
+def _check_ids_advance(cursor: str | None, ids: list[str]) -> None:
+    """Every id past the cursor and strictly increasing, or ``PaginationError`` (not transient: the trigger fails).
+
+    A server that answered ``id_gt`` with the same or earlier pools would otherwise hold the cursor still: the
+    watcher would ask for the same page on every poll for ever and never see a later close.
+    """
+    previous = cursor
+    for pool_id in ids:
+        if previous is not None and _id_key(pool_id) <= _id_key(previous):
+            raise PaginationError("/api/v1/pools", cursor, f"pool {pool_id} after {previous}")
+        previous = pool_id
