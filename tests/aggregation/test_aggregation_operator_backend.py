@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "airflow"))
 from test_op_fakes import make_context
 
 from toloka_provider import aggregation as agg
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.operators.aggregation import TolokaAggregateLocallyOperator
-from toloka_provider.operators.base import TolokaInputError
 
 
 def _assignments(path: Path) -> Path:

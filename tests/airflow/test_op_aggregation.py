@@ -9,6 +9,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
 from test_op_fakes import Obj, install, make_context
 
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.operators.aggregation import (
     TolokaAggregateLocallyOperator,
     TolokaAggregateSolutionsOperator,
@@ -20,7 +21,6 @@ from toloka_provider.operators.app import (
     TolokaGetAppItemsOperator,
     TolokaStartAppBatchOperator,
 )
-from toloka_provider.operators.base import TolokaInputError
 from toloka_provider.triggers.operation import TolokaOperationTrigger
 
 

@@ -11,12 +11,12 @@ from airflow.sdk.exceptions import AirflowException
 from test_op_fakes import install, make_context
 
 from toloka_provider.client.errors import InternalApiError
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.operators.assignments import (
     TolokaGetAssignmentsOperator,
     TolokaReviewAssignmentsOperator,
     golden_accuracy_by_worker,
 )
-from toloka_provider.operators.base import TolokaInputError
 
 
 def _assignment(i: int, *, user="u1", status="SUBMITTED", answers=("pos",), golden=(None,), pool_id="1"):

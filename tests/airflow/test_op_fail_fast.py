@@ -22,12 +22,8 @@ from toloka_provider.client.errors import (
     TransportError,
     ValidationApiError,
 )
-from toloka_provider.operators.base import (
-    TolokaApiFailure,
-    TolokaBaseOperator,
-    TolokaInputError,
-    maps_toloka_errors,
-)
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError
+from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
 
 
 def _error(cls, status, code):

@@ -14,11 +14,11 @@ from airflow.sdk.exceptions import AirflowFailException
 from test_op_fakes import install, make_context
 
 from toloka_provider.client.errors import DoesNotExistApiError, InternalApiError, TransportError
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError
 from toloka_provider.operators.assignments import (
     TolokaGetAssignmentsOperator,
     TolokaReviewAssignmentsOperator,
 )
-from toloka_provider.operators.base import TolokaApiFailure, TolokaInputError
 from toloka_provider.operators.tasks import TolokaCreateTasksOperator
 
 WRITES = {"create_tasks", "accept_assignment", "reject_assignment", "open_pool", "create_pool"}

@@ -18,9 +18,9 @@ from test_op_fakes import make_context
 
 from toloka_provider.client import TolokaClient
 from toloka_provider.client.errors import AccessDeniedApiError, ApiError, RemoteServiceUnavailableApiError
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError
 from toloka_provider.hooks.toloka import TolokaHook
 from toloka_provider.links import POOL_URL_XCOM_KEY, PROJECT_URL_XCOM_KEY
-from toloka_provider.operators.base import TolokaApiFailure, TolokaInputError
 from toloka_provider.operators.quality import (
     TolokaCreateBonusesOperator,
     TolokaRestrictWorkersOperator,

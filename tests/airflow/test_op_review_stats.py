@@ -7,8 +7,8 @@ import json
 import pytest
 from test_op_fakes import install, make_context
 
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.operators.assignments import TolokaReviewAssignmentsOperator
-from toloka_provider.operators.base import TolokaInputError
 from toloka_provider.steps.review import Decision, worker_statistics
 
 

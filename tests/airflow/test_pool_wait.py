@@ -9,8 +9,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 from test_op_fakes import install, make_context
 
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.links import POOL_URL_XCOM_KEY
-from toloka_provider.operators.base import TolokaInputError
 from toloka_provider.operators.pool import TolokaOpenPoolOperator
 
 

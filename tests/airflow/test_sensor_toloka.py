@@ -392,7 +392,7 @@ def test_pool_sensor_pushes_the_pool_url_in_poke_mode(emu):
     ],
 )
 def test_bad_sensor_arguments_are_tolokainputerror(kwargs, says):
-    from toloka_provider.operators.base import TolokaInputError
+    from toloka_provider.exceptions import TolokaInputError
 
     with pytest.raises(TolokaInputError) as raised:
         pool_sensor("1", **kwargs)
@@ -407,7 +407,7 @@ def test_the_interval_floor_is_accepted_and_a_timedelta_counts_in_seconds():
 
 
 def test_assignments_sensor_bad_arguments_are_tolokainputerror():
-    from toloka_provider.operators.base import TolokaInputError
+    from toloka_provider.exceptions import TolokaInputError
 
     with pytest.raises(TolokaInputError, match="min_count must be an integer from 1 to 1000, got 0"):
         TolokaAssignmentsSensor(task_id="a", pool_id="1", min_count=0)
@@ -417,7 +417,7 @@ def test_assignments_sensor_bad_arguments_are_tolokainputerror():
 
 @pytest.mark.integration
 def test_misspelt_success_reason_fails_before_the_first_request(emu):
-    from toloka_provider.operators.base import TolokaInputError
+    from toloka_provider.exceptions import TolokaInputError
 
     pool_id = add_pool(emu, "OPEN")
     before = sum(emu.counters()["requests"].values())

@@ -38,8 +38,8 @@ from toloka_provider.client.errors import (
     TolokaArgumentTypeError,
     ValidationApiError,
 )
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError
 from toloka_provider.hooks.toloka import TolokaConnectionError
-from toloka_provider.operators.base import TolokaApiFailure, TolokaInputError
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -532,7 +532,7 @@ def test_operator_input_errors_do_not_retry():
     """The operators' argument errors are AirflowFailException: Airflow does not retry what cannot succeed."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from toloka_provider.operators.base import TolokaInputError
+    from toloka_provider.exceptions import TolokaInputError
 
     assert issubclass(TolokaInputError, AirflowFailException) and issubclass(TolokaInputError, ValueError)
 

@@ -16,11 +16,11 @@ import pytest
 from rel_b_support import connection_json, make_context, text_classification_setup
 
 from toloka_provider.client import TolokaClient
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError
 from toloka_provider.operators.assignments import (
     TolokaGetAssignmentsOperator,
     TolokaReviewAssignmentsOperator,
 )
-from toloka_provider.operators.base import TolokaApiFailure, TolokaInputError
 from toloka_provider.operators.tasks import TolokaCreateTasksOperator
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]

@@ -15,12 +15,8 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from toloka_provider.aggregation import BACKENDS, resolve_backend
-from toloka_provider.operators.base import (
-    TolokaBaseOperator,
-    TolokaInputError,
-    default_deferrable,
-    maps_toloka_errors,
-)
+from toloka_provider.exceptions import TolokaInputError
+from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
 from toloka_provider.operators.files import (
     atomic_jsonl_writer,
     dump_json_line,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
+from toloka_provider.exceptions import TolokaInputError
+from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
 from toloka_provider.operators.files import atomic_jsonl_writer, dump_json_line, iter_jsonl, storage_path
 from toloka_provider.operators.identity import RunIdentity
 from toloka_provider.operators.inputs import load_json_config

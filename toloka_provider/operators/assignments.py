@@ -17,8 +17,9 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from toloka_provider.client.pagination import ASSIGNMENTS as ASSIGNMENTS_LISTING
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
+from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
 from toloka_provider.operators.files import (
     atomic_jsonl_writer,
     dump_json_line,

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
 
-from toloka_provider.operators.base import TolokaInputError
+from toloka_provider.exceptions import TolokaInputError
 
 
 def storage_path(value: str | ObjectStoragePath) -> ObjectStoragePath:

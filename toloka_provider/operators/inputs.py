@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from toloka_provider.operators.base import TolokaInputError
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.operators.files import storage_path
 
 

@@ -34,8 +34,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from toloka_provider.client.errors import is_transient as may_have_been_applied
+from toloka_provider.exceptions import TolokaInputError, toloka_error_mapping
 from toloka_provider.links import TolokaPoolLink, TolokaProjectLink
-from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, toloka_error_mapping
+from toloka_provider.operators.base import TolokaBaseOperator
 from toloka_provider.operators.files import iter_jsonl
 from toloka_provider.operators.identity import RunIdentity
 from toloka_provider.steps.values import field

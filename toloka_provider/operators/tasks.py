@@ -10,8 +10,9 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators.base import TolokaBaseOperator, TolokaInputError, maps_toloka_errors
+from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
 from toloka_provider.operators.files import iter_jsonl_numbered, iter_text_lines
 from toloka_provider.operators.identity import RunIdentity
 from toloka_provider.operators.inputs import load_json_config, positive_int

@@ -37,8 +37,8 @@ from airflow.sdk.exceptions import (
 
 from toloka_provider.client import waits
 from toloka_provider.client.errors import TolokaArgumentError
+from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.hooks.toloka import TolokaConnectionError, TolokaHook
-from toloka_provider.operators.base import TolokaInputError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
