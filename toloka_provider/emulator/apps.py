@@ -54,6 +54,7 @@ from toloka_provider.emulator.errors import (
     invalid_parameter,
     validation_error,
 )
+from toloka_provider.emulator.listing import ListSpec, parse_sort
 from toloka_provider.emulator.state import format_datetime, normalize_datetime
 
 __all__ = ["APP_PROJECT_SETUP_SECONDS", "BUILTIN_APPS", "register", "work_batches"]
@@ -204,17 +205,13 @@ def _page(
                     raise invalid_parameter(name + suffix, str(error), "INVALID_DATE_TIME_SYNTAX") from None
             checks.append(_compares(field_name, value, compare))
     selected = [obj for obj in objects if all(check(obj) for check in checks)]
-    sort_text = request.arg("sort") or "id"
-    keys = [key.strip() for key in sort_text.split(",") if key.strip()]
-    for key in keys:
-        if key.lstrip("-") not in sort_fields:
-            raise invalid_parameter("sort", f"unknown sort field {key!r}; allowed: {', '.join(sort_fields)}")
-    if keys != ["id"]:
-        if keys[-1].lstrip("-") != "id":
-            keys.append("id")  # a total order, so that pages never overlap
-        for key in reversed(keys):
-            field_name = key.lstrip("-")
-            selected.sort(key=_text_of(field_name), reverse=key.startswith("-"))
+    # The v1 rules: an empty sort=, an empty key, an unknown field, --id or a field named twice is a 400.
+    keys = parse_sort(request, ListSpec("apps", sort_fields=sort_fields)) or [("id", False)]
+    if keys != [("id", False)]:
+        if keys[-1][0] != "id":
+            keys.append(("id", False))  # a total order, so that pages never overlap
+        for field_name, descending in reversed(keys):
+            selected.sort(key=_text_of(field_name), reverse=descending)
     else:
         selected.sort(key=lambda obj: obj["id"])
     return 200, {"content": selected[:limit], "has_more": len(selected) > limit}

@@ -139,6 +139,11 @@ class Router:
             allowed.insert(1, "HEAD")
         return allowed
 
+    def routes(self) -> list[tuple[str, str, bool]]:
+        """Every route as (method, template, needs auth), sorted: the route table, for tests and docs."""
+        every = list(self._static.values()) + [route for routes in self._dynamic.values() for route in routes]
+        return sorted((route.method, route.template, route.auth) for route in every)
+
     @property
     def templates(self) -> set[str]:
         return set(self._templates)
