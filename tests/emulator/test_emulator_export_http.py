@@ -193,3 +193,87 @@ def test_pool_without_golden_tasks_has_no_golden_columns_and_values_are_escaped(
     assert header == ["INPUT:text", "INPUT:meta", "OUTPUT:ok", "ASSIGNMENT:assignment_id"]
     [row] = rows
     assert row[:2] == ['tab\there "q"', '{"n":1}'] and row[2] in ("true", "false")
+
+
+NASTY_VALUES = (
+    "lone\rcarriage return",
+    "\r",
+    "line\nfeed",
+    "crlf\r\nend",
+    "tab\tinside",
+    '"',
+    'say "hi"',
+    '""',
+    "nul\x00byte",
+    "trailing\r\n",
+    "\u2028line separator\u2029",
+    "next line\x85",
+    "vertical\x0btab\x0cform feed",
+    "file\x1cgroup\x1drecord\x1e",
+    "emoji \U0001f600 and é and 中文",
+    " spaces around ",
+    "",
+    "\\",
+    "'single'",
+)
+
+
+def test_any_character_in_a_value_round_trips_through_the_export(api):
+    """A lone CR (or LF, tab, quote, NUL, line separator, any unicode) is quoted so that both the csv module
+    and the client's incremental reader give back exactly the value sent."""
+    from toloka_provider.client.export import TsvRows
+
+    project = call(
+        api,
+        "POST",
+        "/projects",
+        201,
+        json={
+            "public_name": "Nasty",
+            "task_spec": {"input_spec": {"text": {"type": "string"}}, "output_spec": {"ok": {"type": "boolean"}}},
+            "assignments_issuing_type": "AUTOMATED",
+        },
+    )
+    pool_id = call(
+        api,
+        "POST",
+        "/pools",
+        201,
+        json={
+            "project_id": project["id"],
+            "private_name": "p",
+            "reward_per_assignment": 0.01,
+            "assignment_max_duration_seconds": 600,
+            "will_expire": "2099-01-01T00:00:00",
+            "defaults": {"default_overlap_for_new_task_suites": 1},
+        },
+    )["id"]
+    tasks = [{"pool_id": pool_id, "input_values": {"text": value}, "overlap": 1} for value in NASTY_VALUES]
+    call(api, "POST", "/tasks", 201, json=tasks)
+    call(api, "POST", f"/pools/{pool_id}/open", 202)
+    wait_closed(api, pool_id)
+    response = api.session.get(
+        f"{api.emulator.url}/api/new/requester/pools/{pool_id}/assignments.tsv",
+        params={"field": "ASSIGNMENT:task_id"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    body = response.content
+    task_text = {task["id"]: task["input_values"]["text"] for task in assignments_tasks(api, pool_id)}
+
+    by_csv = list(csv.reader(io.StringIO(body.decode("utf-8"), newline=""), delimiter="\t"))
+    reader = TsvRows()
+    by_client = []
+    for start in range(0, len(body), 7):  # small chunks: a row, a quote or a UTF-8 character split anywhere
+        by_client += reader.feed(body[start : start + 7])
+    by_client += reader.close()
+    for rows in (by_csv, by_client):
+        header, *data = rows
+        assert header == ["INPUT:text", "OUTPUT:ok", "ASSIGNMENT:task_id"]
+        assert len(data) == len(NASTY_VALUES)
+        assert {row[2]: row[0] for row in data} == task_text
+    assert sorted(task_text.values()) == sorted(NASTY_VALUES)
+
+
+def assignments_tasks(api: Api, pool_id: str) -> list[dict]:
+    return [task for assignment in assignments(api, pool_id) for task in assignment["tasks"]]

@@ -16,14 +16,15 @@ The table
     known solution) and ``HINT:text`` (``message_on_unknown_solution``), then the ``ASSIGNMENT:*`` columns in
     this order: link, assignment_id, task_id, task_suite_id, worker_id, status, started, submitted, accepted,
     rejected, skipped, expired, reward. Strings are written as they are, other values as JSON (``true``,
-    ``3``, ``{"a": 1}``), missing values empty; the TSV is quoted where a value holds a tab, quote or newline.
+    ``3``, ``{"a": 1}``), missing values empty. A value holding a tab, a ``"``, CR, LF or another line boundary is wrapped in ``"``
+with inner quotes doubled (RFC 4180 style); every other character, NUL included, is written as it is.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 from typing import Any
 
 from toloka_provider.emulator import quality
@@ -52,6 +53,19 @@ ASSIGNMENT_FIELDS = (
 )
 DEFAULT_FIELDS = ("link", "assignment_id", "worker_id", "status", "started")
 _TO_EXPORT_STATUS = {"ACCEPTED": "APPROVED"}
+
+
+# A field is quoted (wrapped in ``"``, inner ``"`` doubled) when it holds a tab, a quote or anything a reader
+# might take for a line end: CR, LF and the other str.splitlines boundaries. Every other character as is.
+_NEEDS_QUOTES = re.compile('[\t"\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
+
+
+def _tsv_line(fields: list[str]) -> str:
+    """One row: fields joined by tabs, quoted as :data:`_NEEDS_QUOTES` says, ended by ``\n``."""
+    return (
+        "\t".join('"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text for text in fields)
+        + "\n"
+    )
 
 
 def _cell(value: Any) -> str:
@@ -155,8 +169,7 @@ def export_assignments(request: Request) -> tuple:
             header += [f"GOLDEN:{name}" for name in output_fields] + ["HINT:text"]
         header += [f"ASSIGNMENT:{name}" for name in assignment_columns]
         buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
-        writer.writerow(header)
+        buffer.write(_tsv_line(header))
         for assignment, status in selected:
             solutions = assignment.get("solutions") or ()
             for position, task in enumerate(assignment.get("tasks") or ()):
@@ -192,7 +205,7 @@ def export_assignments(request: Request) -> tuple:
                     "reward": assignment.get("reward"),
                 }
                 row += [_cell(values[name]) for name in assignment_columns]
-                writer.writerow(row)
+                buffer.write(_tsv_line(row))
             if row_delimiter:
                 buffer.write("\n")
     return 200, RawResponse(buffer.getvalue().encode(), "text/tab-separated-values; charset=utf-8")
