@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import re
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from toloka_provider.emulator.books import AppsBook
 from toloka_provider.emulator.errors import (
     ApiError,
     does_not_exist,
@@ -56,6 +56,8 @@ from toloka_provider.emulator.errors import (
 )
 from toloka_provider.emulator.listing import ListSpec, parse_sort
 from toloka_provider.emulator.state import format_datetime, normalize_datetime
+from toloka_provider.emulator.truth import hash_unit
+from toloka_provider.emulator.workers import Answerer
 
 __all__ = ["APP_PROJECT_SETUP_SECONDS", "BUILTIN_APPS", "register", "work_batches"]
 
@@ -113,27 +115,8 @@ _APP_LIST_FIELDS = ("id", "name", "image", "description", "default_item_price", 
 _ITEM_STATUSES = ("NEW", "PROCESSING", "COMPLETED", "ERROR", "CANCELLED", "ARCHIVE", "NO_MONEY", "STOPPED")
 
 
-class _AppsBook:
-    """Per-state indexes the store does not keep: items per batch, and items being worked on."""
-
-    def __init__(self) -> None:
-        self.items_by_batch: dict[str, list[str]] = {}
-        self.items_by_project: dict[str, list[str]] = {}
-        self.in_progress: dict[str, list[str]] = {}  # batch id -> item ids started last tick
-        self.ready_at: dict[str, float] = {}  # app project id -> monotonic time it becomes READY
-        self.next_item: dict[str, int] = {}  # batch id -> position of the first item that may be NEW
-        self.archived_from: dict[str, str] = {}  # archived batch id -> its status before archiving
-        self.answerer: Any = None  # a crowd (not started) that answers sync batches
-
-
-_BOOKS: weakref.WeakKeyDictionary[Any, _AppsBook] = weakref.WeakKeyDictionary()
-
-
-def _book(state: Any) -> _AppsBook:
-    book = _BOOKS.get(state)
-    if book is None:
-        book = _BOOKS[state] = _AppsBook()
-    return book
+def _book(state: Any) -> AppsBook:
+    return state.apps_book
 
 
 # ------------------------------------------------------------------------------------------- lists
@@ -653,9 +636,7 @@ def _sync_batch(request: Any) -> tuple:
         state.created["app_batch"] += 1
         book = _book(state)
         if book.answerer is None:
-            from toloka_provider.emulator.crowd import Crowd  # the crowd imports this module
-
-            book.answerer = Crowd(state)
+            book.answerer = Answerer.for_options(state.options)
         price = Decimal(str(batch.get("item_price") or 0))
         for item in created:
             if state.balance < price:
@@ -675,9 +656,7 @@ def _sync_batch(request: Any) -> tuple:
 def work_batches(state: Any, crowd: Any, units: int, now: datetime) -> int:
     """Called by the crowd each tick (lock held): finish the items started last tick, start up to ``units``
     new ones in PROCESSING batches (oldest batch first, then by priority). Returns the items started."""
-    book = _BOOKS.get(state)
-    if book is None:
-        return 0
+    book = _book(state)
     stamp = format_datetime(now)
     items = state.app_items
     for batch_id, item_ids in list(book.in_progress.items()):
@@ -731,8 +710,6 @@ def _item_answer(crowd: Any, project: Mapping[str, Any] | None, item: Mapping[st
     workers = [worker for worker in crowd.workers if not worker.spammer] or crowd.workers
     if not workers:
         return {"category": output_spec["category"]["allowed_values"][0]}
-    from toloka_provider.emulator.truth import hash_unit
-
     worker = workers[min(int(hash_unit(crowd.seed, "app-item", item["id"]) * len(workers)), len(workers) - 1)]
     task = {"id": item["id"], "input_values": item.get("input_data") or {}}
     return crowd.answer(worker, task, output_spec)

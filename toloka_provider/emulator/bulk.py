@@ -17,10 +17,11 @@ Tasks inside task suites get task ids but are not stored in ``state.tasks``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from toloka_provider.emulator.api_v1 import API, open_pool_now, require_object
-from toloka_provider.emulator.errors import ApiError, invalid_parameter, validation_error
+from toloka_provider.emulator.errors import ApiError, invalid_parameter, not_enough_balance, validation_error
 from toloka_provider.emulator.listing import ListSpec, list_page
 from toloka_provider.emulator.router import Request, Router
 from toloka_provider.emulator.state import State
@@ -81,8 +82,8 @@ def _store(kind: str, item: dict, state: State) -> dict:
     """Create one valid item (the caller holds the lock)."""
     obj = {key: value for key, value in item.items() if not key.startswith("__") and key not in _RO[kind]}
     if kind == "user_bonuses":
+        state.charge(obj["amount"], f"A bonus to {obj.get('user_id')}")  # first: a refused charge creates nothing
         state.create(kind, obj)
-        state.charge(obj["amount"])
         return obj
     obj["pool_id"] = str(obj["pool_id"])
     if obj.get("infinite_overlap") is True:
@@ -120,6 +121,13 @@ def _make_create(kind: str):
             if operation_id and operation_id in state.operations:
                 raise ApiError(409, "OPERATION_ALREADY_EXISTS", f"Operation with id {operation_id} already exists")
             errors = {str(index): err for index, item in enumerate(items) if (err := _validate(kind, item, state, allow_defaults))}
+            if kind == "user_bonuses" and (skip_invalid or not errors):
+                # All or nothing: bonuses the balance cannot cover are refused before any is created.
+                creating = [item for index, item in enumerate(items) if str(index) not in errors]
+                total = sum((Decimal(str(item["amount"])) for item in creating), Decimal(0))
+                if total > state.balance:
+                    what = "This bonus" if single else f"{len(creating)} bonuses"
+                    raise not_enough_balance(total, state.balance, what)
             if async_mode:
                 return _create_async(kind, items, errors, state, operation_id, allow_defaults, open_pool, skip_invalid)
             if single:

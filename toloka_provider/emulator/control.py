@@ -27,9 +27,11 @@
 from __future__ import annotations
 
 import html
+from decimal import Decimal
 from typing import Any
 
-from toloka_provider.emulator.errors import ApiError, invalid_parameter
+from toloka_provider.emulator import messages, quality, webhooks, workers
+from toloka_provider.emulator.errors import ApiError, does_not_exist, invalid_parameter
 from toloka_provider.emulator.router import RawResponse, Request, Router
 from toloka_provider.emulator.state import State
 
@@ -45,21 +47,39 @@ def _clip(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def bulk_load_assignments(state: State, pool_id: str, count: int, status: str = "SUBMITTED") -> dict:
-    """Add ``count`` synthetic assignments to a pool, fast (for benchmarks): 5 tasks + 5 solutions each,
-    each suite of 5 tasks done by 3 workers (``bulk-worker-0..99``). No balance is charged; the tasks and
-    suites are not stored as objects of their own."""
-    if status not in ("ACTIVE", "SUBMITTED", "ACCEPTED", "REJECTED", "SKIPPED", "EXPIRED"):
-        raise ValueError(f"unknown assignment status {status!r}")
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    with state.lock:
-        pool = state.get("pools", pool_id)
-        reward = pool.get("reward_per_assignment", 0.01)
-        # Held compact (records.BulkBatch): about 0.2 KB per assignment instead of 1.6 KB of dicts.
-        first_id, last_id = state.store_bulk_assignments(pool_id, count, status, reward)
-        state.created["assignment"] += count
-        return {"pool_id": pool_id, "created": count, "first_id": first_id, "last_id": last_id}
+def worker_record(state: Any, user_id: str) -> dict:
+    """The control view of one worker: profile, skills, bans in force, bonuses, messages, assignments."""
+    now = state.now()
+    profile = workers.worker_profiles(state).get(user_id)
+    skills = {
+        skill_id: state.objects["user_skills"][user_skill_id]["exact_value"]
+        for skill_id, user_skill_id in state.quality_book.skills_by_user.get(user_id, {}).items()
+    }
+    bonuses = [
+        dict(bonus) for bonus in state.objects["user_bonuses"].values() if bonus.get("user_id") == user_id
+    ]
+    inbox = messages.worker_inbox(state, user_id)
+    by_status: dict[str, int] = {}
+    for assignment in state.objects["assignments"].values():
+        if assignment.get("user_id") == user_id:
+            by_status[assignment["status"]] = by_status.get(assignment["status"], 0) + 1
+    if profile is None and not (skills or bonuses or inbox or by_status):
+        raise does_not_exist("user", user_id)
+    total = sum((Decimal(str(bonus.get("amount") or 0)) for bonus in bonuses), Decimal(0))
+    return {
+        "user_id": user_id,
+        "crowd": profile is not None,
+        "index": profile["index"] if profile else None,
+        "accuracy": profile["accuracy"] if profile else None,
+        "spammer": profile["spammer"] if profile else None,
+        "metadata": profile["metadata"] if profile else None,
+        "skills": skills,
+        "restrictions": [dict(r) for r in quality.active_restrictions(state, user_id, now)],
+        "bonuses": bonuses,
+        "bonus_total": float(total),
+        "messages": inbox,
+        "assignments": by_status,
+    }
 
 
 def _json_body(request: Request) -> dict:
@@ -82,7 +102,9 @@ def _page(title: str, rows: list[tuple[str, Any]]) -> RawResponse:
 
 
 def register(router: Router, emulator: Any) -> None:
-    """``emulator`` provides ``state``, ``faults`` (FaultInjector), ``pause_crowd()``, ``resume_crowd()``."""
+    """``emulator`` provides ``state``, ``faults`` (FaultInjector), ``pause_crowd()``, ``resume_crowd()`` and the
+    crowd's actions ``bulk_load_assignments()`` and ``worker_writes()``: these endpoints read and switch; the
+    crowd is the one that changes the world."""
     state: State = emulator.state
 
     def health(request: Request) -> tuple:
@@ -135,7 +157,7 @@ def register(router: Router, emulator: Any) -> None:
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_BULK_LOAD:
             raise invalid_parameter("count", f"expected an integer from 0 to {MAX_BULK_LOAD}, got {_clip(count)}")
         try:
-            return 200, bulk_load_assignments(state, str(body.get("pool_id")), count, body.get("status", "SUBMITTED"))
+            return 200, emulator.bulk_load_assignments(str(body.get("pool_id")), count, body.get("status", "SUBMITTED"))
         except ValueError as error:
             raise invalid_parameter("status", str(error)) from None
 
@@ -183,30 +205,23 @@ def register(router: Router, emulator: Any) -> None:
     router.add("POST", "/_emulator/bulk-load", bulk_load, auth=False)
     router.add("GET", "/_emulator/counters", counters, auth=False)
     def list_workers(request: Request) -> tuple:
-        from toloka_provider.emulator import quality
-
         with state.lock:
-            profiles = quality.worker_profiles(state)
-            workers = [
+            profiles = workers.worker_profiles(state)
+            listed = [
                 {"user_id": user_id, "index": p["index"], "accuracy": p["accuracy"], "spammer": p["spammer"]}
                 for user_id, p in profiles.items()
             ]
-        return 200, {"items": workers}
+        return 200, {"items": listed}
 
     def get_worker(request: Request) -> tuple:
-        from toloka_provider.emulator import quality
-
         with state.lock:
-            return 200, quality.worker_record(state, request.params["user_id"])
+            return 200, worker_record(state, request.params["user_id"])
 
     def worker_message(request: Request) -> tuple:
-        from toloka_provider.emulator import messages
-
-        return 201, messages.worker_writes(state, request.params["user_id"], _json_body(request))
+        # The crowd acts; this endpoint only asks it to.
+        return 201, emulator.worker_writes(request.params["user_id"], _json_body(request))
 
     def webhook_report(request: Request) -> tuple:
-        from toloka_provider.emulator import webhooks
-
         return 200, webhooks.delivery_report(state)
 
     router.add("GET", "/_emulator/workers", list_workers, auth=False)

@@ -61,3 +61,14 @@ def inappropriate_status(message: str, appropriate: list[str] | None = None) -> 
 
 def conflict_state(message: str) -> ApiError:
     return ApiError(409, "CONFLICT_STATE", message)
+
+
+def not_enough_balance(required: Any, balance: Any, what: str) -> ApiError:
+    """409 NOT_ENOUGH_BALANCE (an "internal" code, like INAPPROPRIATE_STATUS): ``what`` would cost ``required``
+    and the requester's balance is ``balance``; nothing was done."""
+    return ApiError(
+        409,
+        "NOT_ENOUGH_BALANCE",
+        f"{what} costs {required} USD and the balance is {balance} USD: nothing was created or paid",
+        {"required": str(required), "balance": str(balance)},
+    )

@@ -22,15 +22,15 @@ What happens
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
-from toloka_provider.emulator import quality
 from toloka_provider.emulator.errors import does_not_exist, field_error, validation_error
 from toloka_provider.emulator.listing import ListSpec, list_page
+from toloka_provider.emulator.quality import filter_holds
 from toloka_provider.emulator.router import Request, Router
 from toloka_provider.emulator.state import State
+from toloka_provider.emulator.workers import worker_profiles
 
 __all__ = ["register", "worker_inbox", "worker_writes"]
 
@@ -60,14 +60,8 @@ MESSAGE_THREADS = ListSpec(
     custom={"folder": _in_every_folder, "folder_ne": _in_no_folder},
 )
 
-_BOOKS: weakref.WeakKeyDictionary[Any, dict[str, list[dict]]] = weakref.WeakKeyDictionary()
-
-
-def _inboxes(state: Any) -> dict[str, list[dict]]:
-    inboxes = _BOOKS.get(state)
-    if inboxes is None:
-        inboxes = _BOOKS[state] = {}
-    return inboxes
+def _inboxes(state: State) -> dict[str, list[dict]]:
+    return state.inboxes
 
 
 def worker_inbox(state: Any, user_id: str) -> list[dict]:
@@ -143,7 +137,7 @@ def compose(request: Request) -> tuple:
         raise validation_error(errors)
     state = request.state
     with state.lock:
-        workers = list(quality.worker_profiles(state))
+        workers = list(worker_profiles(state))
         if select == "DIRECT":
             recipients = list(dict.fromkeys(cast("list[str]", ids)))  # checked above: DIRECT has a list
         elif select == "ALL":
@@ -152,7 +146,7 @@ def compose(request: Request) -> tuple:
             recipients = [
                 user_id
                 for user_id in workers
-                if quality.filter_holds(state, user_id, body["recipients_filter"])
+                if filter_holds(state, user_id, body["recipients_filter"])
             ]
         details: dict[str, Any] = {"recipients_select_type": select}
         if select == "DIRECT":

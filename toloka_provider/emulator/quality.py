@@ -29,18 +29,18 @@ What happens
 
 from __future__ import annotations
 
-import weakref
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from toloka_provider.emulator.books import QualityBook
 from toloka_provider.emulator.errors import does_not_exist, field_error, validation_error
 from toloka_provider.emulator.listing import ListSpec, list_page
 from toloka_provider.emulator.router import Request, Router
 from toloka_provider.emulator.state import State, normalize_datetime, parse_datetime
-from toloka_provider.emulator.truth import hash_unit
+from toloka_provider.emulator.workers import worker_profiles
 
-__all__ = ["may_work", "register", "worker_profiles", "worker_record"]
+__all__ = ["active_restrictions", "eligibility_key", "filter_holds", "may_work", "register", "worker_profiles"]
 
 API = "/api/v1"
 RESTRICTION_SCOPES = ("ALL_PROJECTS", "POOL", "PROJECT", "SYSTEM")
@@ -64,33 +64,8 @@ USER_RESTRICTIONS = ListSpec(
 )
 
 _SKILL_READ_ONLY = ("id", "created", "owner", "global", "training")
-_COUNTRIES = ("US", "IN", "DE", "BR", "ID", "PH", "KE", "TR")
-_EXTRA_LANGUAGES = ("ES", "FR", "DE", "HI", "PT", "ID")
-_CLIENTS = (
-    ("BROWSER", "DESKTOP", "WINDOWS"),
-    ("TOLOKA_APP", "SMARTPHONE", "ANDROID"),
-    ("TOLOKA_APP", "SMARTPHONE", "IOS"),
-)
-
-
-class _QualityBook:
-    """Per-state indexes: skills per worker, restrictions per worker, worker profiles."""
-
-    def __init__(self) -> None:
-        self.skills_by_user: dict[str, dict[str, str]] = {}  # user id -> skill id -> user skill id
-        self.restrictions_by_user: dict[str, list[str]] = {}  # user id -> restriction ids
-        self.expiry: dict[str, datetime | None] = {}  # restriction id -> parsed will_expire
-        self.profiles: dict[str, dict] | None = None
-
-
-_BOOKS: weakref.WeakKeyDictionary[Any, _QualityBook] = weakref.WeakKeyDictionary()
-
-
-def _book(state: Any) -> _QualityBook:
-    book = _BOOKS.get(state)
-    if book is None:
-        book = _BOOKS[state] = _QualityBook()
-    return book
+def _book(state: Any) -> QualityBook:
+    return state.quality_book
 
 
 def _owner(state: State) -> dict:
@@ -108,54 +83,6 @@ def _is_number(value: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ workers
-
-
-def worker_profiles(state: Any) -> dict[str, dict]:
-    """user id -> the crowd worker's record: ``index``, ``accuracy``, ``spammer`` and ``metadata``
-    (the ``UserMetadata`` wire form). Derived from the seed, the same on every run."""
-    book = _book(state)
-    if book.profiles is None:
-        from toloka_provider.emulator.crowd import make_workers  # the crowd imports this module
-
-        options = state.options
-        workers = make_workers(
-            int(options.seed), int(options.crowd), tuple(options.accuracy), float(options.spammers)
-        )
-        profiles = {}
-        for worker in workers:
-            seed, index = options.seed, worker.index
-            country = _COUNTRIES[int(hash_unit(seed, "country", index) * len(_COUNTRIES)) % len(_COUNTRIES)]
-            languages = ["EN"]
-            if hash_unit(seed, "bilingual", index) < 0.5:
-                extra = _EXTRA_LANGUAGES[int(hash_unit(seed, "language", index) * len(_EXTRA_LANGUAGES)) % 6]
-                languages.append(extra)
-            client_type, device, os_family = _CLIENTS[int(hash_unit(seed, "client", index) * 3) % 3]
-            metadata = {
-                "id": worker.user_id,
-                "country": country,
-                "languages": languages,
-                "adult_allowed": hash_unit(seed, "adult", index) < 0.7,
-                "attributes": {
-                    "country_by_phone": country,
-                    "country_by_ip": country,
-                    "client_type": client_type,
-                    "user_agent_type": "BROWSER" if client_type == "BROWSER" else "OTHER",
-                    "device_category": device,
-                    "os_family": os_family,
-                    "os_version": 10.0,
-                    "os_version_major": 10,
-                    "os_version_minor": 0,
-                    "os_version_bugfix": 0,
-                },
-            }
-            profiles[worker.user_id] = {
-                "index": index,
-                "accuracy": worker.accuracy,
-                "spammer": worker.spammer,
-                "metadata": metadata,
-            }
-        book.profiles = profiles
-    return book.profiles
 
 
 def _skill_value(state: Any, user_id: str, skill_id: str) -> float | None:
@@ -270,43 +197,6 @@ def eligibility_key(state: Any, now: datetime) -> tuple:
     book = _book(state)
     expired = sum(1 for expires in book.expiry.values() if expires is not None and expires <= now)
     return (state.quality_version, expired)
-
-
-def worker_record(state: Any, user_id: str) -> dict:
-    """The control view of one worker: profile, skills, bans in force, bonuses, messages, assignments."""
-    from toloka_provider.emulator import messages  # messages imports this module
-
-    now = state.now()
-    profile = worker_profiles(state).get(user_id)
-    skills = {
-        skill_id: state.objects["user_skills"][user_skill_id]["exact_value"]
-        for skill_id, user_skill_id in _book(state).skills_by_user.get(user_id, {}).items()
-    }
-    bonuses = [
-        dict(bonus) for bonus in state.objects["user_bonuses"].values() if bonus.get("user_id") == user_id
-    ]
-    inbox = messages.worker_inbox(state, user_id)
-    by_status: dict[str, int] = {}
-    for assignment in state.objects["assignments"].values():
-        if assignment.get("user_id") == user_id:
-            by_status[assignment["status"]] = by_status.get(assignment["status"], 0) + 1
-    if profile is None and not (skills or bonuses or inbox or by_status):
-        raise does_not_exist("user", user_id)
-    total = sum((Decimal(str(bonus.get("amount") or 0)) for bonus in bonuses), Decimal(0))
-    return {
-        "user_id": user_id,
-        "crowd": profile is not None,
-        "index": profile["index"] if profile else None,
-        "accuracy": profile["accuracy"] if profile else None,
-        "spammer": profile["spammer"] if profile else None,
-        "metadata": profile["metadata"] if profile else None,
-        "skills": skills,
-        "restrictions": [dict(r) for r in active_restrictions(state, user_id, now)],
-        "bonuses": bonuses,
-        "bonus_total": float(total),
-        "messages": inbox,
-        "assignments": by_status,
-    }
 
 
 # ------------------------------------------------------------------------------------------------ skills

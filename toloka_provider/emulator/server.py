@@ -445,7 +445,17 @@ class TolokaEmulator:
         self.state.advance_clock(seconds)
 
     def bulk_load_assignments(self, pool_id: str, n: int, status: str = "SUBMITTED") -> dict:
-        return control.bulk_load_assignments(self.state, pool_id, n, status)
+        """The crowd adds ``n`` synthetic assignments to a pool at once (benchmarks, tests)."""
+        return self._crowd().bulk_load(pool_id, n, status)
+
+    def worker_writes(self, user_id: str, body: dict) -> dict:
+        """A worker of the crowd writes to the requester; returns the message thread."""
+        return self._crowd().worker_writes(user_id, body)
+
+    def _crowd(self) -> Any:
+        if self.crowd is None:
+            raise RuntimeError("the emulator is not running; call start() or use it as a context manager")
+        return self.crowd
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "stopped"

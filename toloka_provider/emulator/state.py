@@ -69,7 +69,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from toloka_provider.emulator.errors import ApiError, does_not_exist, inappropriate_status
+from toloka_provider.emulator.books import AppsBook, QualityBook, WebhookBook
+from toloka_provider.emulator.errors import ApiError, does_not_exist, inappropriate_status, not_enough_balance
 from toloka_provider.emulator.records import AssignmentTable, BulkBatch, CompactAssignment, Record, hex_id
 
 UTC = timezone.utc
@@ -248,6 +249,13 @@ class State:
         self.event_listeners: list[Any] = []
         # Bumped on every change to skills, user skills or restrictions: the crowd re-checks who may work.
         self.quality_version = 0
+        # Every user id that has an assignment (the crowd's and bulk-loaded ones): users the emulator knows.
+        self.users: set[str] = set()
+        # What the apps, quality, messages and webhooks modules keep beside the objects (books.py).
+        self.apps_book = AppsBook()
+        self.quality_book = QualityBook()
+        self.webhook_book = WebhookBook()
+        self.inboxes: dict[str, list[dict]] = {}  # user id -> messages the requester sent them
 
     # Attribute access per kind: state.pools, state.assignments, ...
     def __getattr__(self, name: str) -> Any:
@@ -331,6 +339,8 @@ class State:
         with self.lock:
             object_id = obj["id"]
             is_new = object_id not in self.objects[kind]
+            if kind == "assignments" and obj.get("user_id") is not None:
+                self.users.add(str(obj["user_id"]))
             self.objects[kind][object_id] = obj
             if is_new and kind in self._pool_index and obj.get("pool_id") is not None:
                 ids = self._pool_index[kind].setdefault(str(obj["pool_id"]), [])
@@ -365,6 +375,7 @@ class State:
                 salts=(_KIND_SALT["assignments"], _KIND_SALT["task_suites"], _KIND_SALT["tasks"]),
             )
             batch.prepare()
+            self.users.update(batch.users[: min(count, len(batch.users))])
             table = self.objects["assignments"]
             index = self._pool_index["assignments"].setdefault(str(pool_id), [])
             ids = [hex_id(batch.first_assignment + number, batch.assignment_salt) for number in range(count)]
@@ -404,11 +415,15 @@ class State:
             return pool
 
     # ------------------------------------------------------------------------------------- money
-    def charge(self, amount: Any) -> None:
+    def charge(self, amount: Any, what: str = "This payment") -> None:
+        """Take ``amount`` from the balance; ApiError 409 NOT_ENOUGH_BALANCE (and nothing taken) when the
+        balance cannot cover it: the balance never goes negative."""
         value = Decimal(str(amount))
         if not value.is_finite():  # a NaN balance would make every later comparison raise
             raise ValueError(f"cannot charge a non-finite amount {amount!r}")
         with self.lock:
+            if value > self.balance:
+                raise not_enough_balance(value, self.balance, what)
             self.balance -= value
 
     # ------------------------------------------------------------------------------- assignments
@@ -430,7 +445,7 @@ class State:
                     f"Assignment {assignment_id} is {current}; it cannot become {status}", appropriate
                 )
             if status == "ACCEPTED":  # first, so that a reward that cannot be charged changes nothing
-                self.charge(assignment.get("reward") or 0)
+                self.charge(assignment.get("reward") or 0, f"Accepting assignment {assignment_id}")
             decisions = self._decisions.get(assignment_id, 0)
             if decisions and not (current == "REJECTED" and status == "ACCEPTED"):
                 self.double_decisions += 1

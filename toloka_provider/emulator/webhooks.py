@@ -42,11 +42,10 @@ import logging
 import threading
 import time
 import uuid
-import weakref
-from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
+from toloka_provider.emulator.books import WebhookBook
 from toloka_provider.emulator.errors import field_error, validation_error
 from toloka_provider.emulator.listing import ListSpec, list_page
 from toloka_provider.emulator.router import Request, Router
@@ -72,7 +71,6 @@ MAX_ATTEMPTS = 5
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 TIMEOUT_SECONDS = 2.0
 EVENTS_PER_REQUEST = 100
-_LOG_SIZE = 1000
 
 WEBHOOK_SUBSCRIPTIONS = ListSpec(
     "webhook_subscriptions",
@@ -107,26 +105,8 @@ def sign(secret_key: str, timestamp_ms: int, body: bytes, version: int = 1) -> s
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-class _Book:
-    """Per-state delivery bookkeeping: the subscription index, the outbox, the delivery log."""
-
-    def __init__(self) -> None:
-        self.by_target: dict[tuple[str, str], list[str]] = {}  # (pool id, event type) -> subscription ids
-        self.lock = threading.Condition(threading.Lock())
-        self.outbox: deque[tuple[str, dict]] = deque(maxlen=1_000_000)  # (subscription id, event)
-        self.deliveries: deque[dict] = deque(maxlen=_LOG_SIZE)
-        self.sent_events = 0
-        self.failed_events = 0
-
-
-_BOOKS: weakref.WeakKeyDictionary[Any, _Book] = weakref.WeakKeyDictionary()
-
-
-def _book(state: Any) -> _Book:
-    book = _BOOKS.get(state)
-    if book is None:
-        book = _BOOKS[state] = _Book()
-    return book
+def _book(state: State) -> WebhookBook:
+    return state.webhook_book
 
 
 def _view(subscription: dict) -> dict:
