@@ -17,7 +17,6 @@ A bug in a handler is a logged JSON 500 ``INTERNAL_ERROR`` and the connection go
 
 from __future__ import annotations
 
-import importlib
 import io
 import logging
 import re
@@ -31,7 +30,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from toloka_provider.emulator import aggregation, api_v1, bulk, control
+from toloka_provider.emulator import (
+    aggregation,
+    analytics,
+    api_v1,
+    apps,
+    bulk,
+    control,
+    export,
+    messages,
+    project_check,
+    quality,
+    webhooks,
+)
+from toloka_provider.emulator.crowd import Crowd
 from toloka_provider.emulator.errors import ApiError
 from toloka_provider.emulator.faults import FaultInjector
 from toloka_provider.emulator.records import dumps
@@ -41,8 +53,8 @@ from toloka_provider.emulator.validation import parse_json_body
 
 log = logging.getLogger(__name__)
 
-# Modules of this package that add routes and the crowd, when they exist (written separately).
-PLUGIN_MODULES = ("crowd", "analytics", "apps", "quality", "messages", "webhooks", "export", "project_check")
+# The modules that add routes, in the order they add them.
+ROUTE_MODULES = (api_v1, bulk, aggregation, analytics, apps, quality, messages, webhooks, export, project_check)
 
 _REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
@@ -341,18 +353,11 @@ class TolokaEmulator:
         self._latency = float(latency_ms) / 1000.0
         self._counter_lock = threading.Lock()
         self.router = Router()
-        api_v1.register(self.router, self.state)
-        bulk.register(self.router, self.state)
-        aggregation.register(self.router, self.state)
+        for module in ROUTE_MODULES:
+            module.register(self.router, self.state)
         control.register(self.router, self)
-        self.crowd: Any = None
-        self._plugins: dict[str, Any] = {}
-        for name in PLUGIN_MODULES:
-            module = _import_plugin(name)
-            if module is not None:
-                self._plugins[name] = module
-                if hasattr(module, "register"):
-                    module.register(self.router, self.state)
+        self.crowd: Crowd | None = None
+        self._services: list[Any] = []
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -365,16 +370,14 @@ class TolokaEmulator:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="toloka-emulator", daemon=True
         )
         self._thread.start()
-        crowd_module = self._plugins.get("crowd")
-        if crowd_module is not None and hasattr(crowd_module, "Crowd"):
-            self.crowd = crowd_module.Crowd(self.state, self.options)
-            self.crowd.start()
-        # Background services of plugins (webhook delivery): started here, stopped in stop().
-        self._services = [module.start_service(self.state) for module in self._plugins.values() if hasattr(module, "start_service")]
+        self.crowd = Crowd(self.state, self.options)
+        self.crowd.start()
+        # Webhook delivery runs in the background: started here, stopped in stop().
+        self._services = [webhooks.start_service(self.state)]
         return self
 
     def stop(self) -> None:
-        for service in getattr(self, "_services", ()):
+        for service in self._services:
             service.stop()
         self._services = []
         if self.crowd is not None:
@@ -452,7 +455,7 @@ class TolokaEmulator:
         """A worker of the crowd writes to the requester; returns the message thread."""
         return self._crowd().worker_writes(user_id, body)
 
-    def _crowd(self) -> Any:
+    def _crowd(self) -> Crowd:
         if self.crowd is None:
             raise RuntimeError("the emulator is not running; call start() or use it as a context manager")
         return self.crowd
@@ -635,16 +638,6 @@ def _check_content_type(value: str | None) -> None:
     raise ApiError(
         415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type {_clip(value, 80)!r} is not supported: send application/json"
     )
-
-
-def _import_plugin(name: str) -> Any:
-    module_name = f"toloka_provider.emulator.{name}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            return None
-        raise
 
 
 __all__ = ["TolokaEmulator"]
