@@ -167,15 +167,16 @@ def test_task_suites(api, pool):
     assert "task_suite_id" in api.get(f"/operations/{op['id']}/log").json()[0]["output"]
 
 
-def test_user_bonuses_charge_the_balance(api):
-    bonus = {"user_id": "w1", "amount": 1.5, "public_title": {"EN": "Thanks"}, "public_message": {"EN": "Good work"}}
+def test_user_bonuses_charge_the_balance(api, pool):
+    api.emulator.bulk_load_assignments(pool["id"], 3)  # bulk-worker-0..2: users the emulator knows
+    bonus = {"user_id": "bulk-worker-1", "amount": 1.5, "public_title": {"EN": "Thanks"}, "public_message": {"EN": "Good work"}}
     created = api.post("/user-bonuses", json=bonus)
     assert created.status_code == 201
     assert api.get(f"/user-bonuses/{created.json()['id']}").json()["amount"] == 1.5
-    result = api.post("/user-bonuses", params={"skip_invalid_items": "true"}, json=[dict(bonus, user_id="w2"), {"user_id": "w3"}]).json()
+    result = api.post("/user-bonuses", params={"skip_invalid_items": "true"}, json=[dict(bonus, user_id="bulk-worker-2"), {"user_id": "bulk-worker-0"}]).json()
     assert set(result["items"]) == {"0"} and "amount" in result["validation_errors"]["1"]
     assert api.get("/requester").json()["balance"] == 97.0
-    assert [b["user_id"] for b in api.get("/user-bonuses", params={"user_id": "w2"}).json()["items"]] == ["w2"]
+    assert [b["user_id"] for b in api.get("/user-bonuses", params={"user_id": "bulk-worker-2"}).json()["items"]] == ["bulk-worker-2"]
     op = api.post("/user-bonuses", params={"async_mode": "true"}, json=[dict(bonus, __item_idx="0")]).json()
     assert op["type"] == "USER_BONUS.BATCH_CREATE" and op["parameters"] == {"skip_invalid_items": False}
     api.wait_operation(op["id"])

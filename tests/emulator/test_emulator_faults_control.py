@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import selectors
 import signal
@@ -101,18 +102,26 @@ def test_502_answers_html(emu):
     assert response.headers["Content-Type"] == "text/html" and response.text.startswith("<html>")
 
 
-def test_drop_closes_without_answer_and_without_effect(emu):
+def _bonus_to_a_worker(emu) -> bytes:
+    worker = requests.get(emu.url + "/_emulator/workers", timeout=5).json()["items"][0]["user_id"]
+    return json.dumps({"user_id": worker, "amount": 1, "without_message": True}).encode()
+
+
+def test_drop_closes_without_answer_and_without_effect(toloka_emulator_factory):
+    emu = toloka_emulator_factory(crowd=1, operation_delay=0.02)
     emu.set_faults("drop=1")
-    result = raw_request(emu, "POST", "/api/v1/user-bonuses", b'{"user_id": "w", "amount": 1, "without_message": true}')
+    result = raw_request(emu, "POST", "/api/v1/user-bonuses", _bonus_to_a_worker(emu))
     assert isinstance(result, (http.client.RemoteDisconnected, ConnectionError))
     assert emu.state.user_bonuses == {}
 
 
-def test_lost_applies_the_effect_then_drops(emu):
+def test_lost_applies_the_effect_then_drops(toloka_emulator_factory):
+    emu = toloka_emulator_factory(crowd=1, operation_delay=0.02)
+    body = _bonus_to_a_worker(emu)
     emu.set_faults("lost=1")
-    result = raw_request(emu, "POST", "/api/v1/user-bonuses", b'{"user_id": "w", "amount": 1, "without_message": true}')
+    result = raw_request(emu, "POST", "/api/v1/user-bonuses", body)
     assert isinstance(result, (http.client.RemoteDisconnected, ConnectionError))
-    assert [b["user_id"] for b in emu.state.user_bonuses.values()] == ["w"]
+    assert [b["user_id"] for b in emu.state.user_bonuses.values()] == [json.loads(body)["user_id"]]
     assert emu.counters()["balance"] == 999.0
 
 

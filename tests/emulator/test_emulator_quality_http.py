@@ -112,7 +112,7 @@ def test_user_skill_upsert_get_list_delete(api):
     assert second["modified"] >= first["modified"] and second["created"] == first["created"]
     assert call(api, "GET", f"/user-skills/{first['id']}") == second
     other = call(
-        api, "PUT", "/user-skills", json={"skill_id": skill_id, "user_id": "someone-else", "value": 0}
+        api, "PUT", "/user-skills", json={"skill_id": skill_id, "user_id": workers(api)[1], "value": 0}
     )
     listed = call(api, "GET", "/user-skills", params={"skill_id": skill_id, "sort": "id"})["items"]
     assert [s["id"] for s in listed] == [first["id"], other["id"]]
@@ -127,12 +127,13 @@ def test_user_skill_upsert_get_list_delete(api):
 
 
 def test_user_skill_validation(api):
+    u = workers(api)[0]
     skill_id = call(api, "POST", "/skills", 201, json={"name": "accuracy"})["id"]
-    error = call(api, "PUT", "/user-skills", 400, json={"skill_id": skill_id, "user_id": "u", "value": 101})
+    error = call(api, "PUT", "/user-skills", 400, json={"skill_id": skill_id, "user_id": u, "value": 101})
     assert error["payload"] == {
         "value": {"code": "VALUE_OUT_OF_BOUNDS", "message": "value must be between 0 and 100, got 101"}
     }
-    error = call(api, "PUT", "/user-skills", 400, json={"skill_id": "nope", "user_id": "u", "value": True})
+    error = call(api, "PUT", "/user-skills", 400, json={"skill_id": "nope", "user_id": u, "value": True})
     assert error["payload"]["skill_id"]["code"] == "ENTITY_DOES_NOT_EXIST"
     assert error["payload"]["value"]["code"] == "FLOAT_EXPECTED"
     error = call(api, "PUT", "/user-skills", 400, json={})
@@ -207,12 +208,13 @@ def test_restriction_scopes_upsert_list_and_delete(api):
 
 
 def test_restriction_validation(api):
-    error = call(api, "PUT", "/user-restrictions", 400, json={"scope": "POOL", "user_id": "u"})
+    u = workers(api)[0]
+    error = call(api, "PUT", "/user-restrictions", 400, json={"scope": "POOL", "user_id": u})
     assert error["payload"] == {
         "pool_id": {"code": "VALUE_REQUIRED", "message": "pool_id is required for scope POOL"}
     }
     error = call(
-        api, "PUT", "/user-restrictions", 400, json={"scope": "PROJECT", "user_id": "u", "project_id": "1"}
+        api, "PUT", "/user-restrictions", 400, json={"scope": "PROJECT", "user_id": u, "project_id": "1"}
     )
     assert error["payload"]["project_id"]["code"] == "ENTITY_DOES_NOT_EXIST"
     error = call(

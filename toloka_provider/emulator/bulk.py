@@ -26,6 +26,7 @@ from toloka_provider.emulator.listing import ListSpec, list_page
 from toloka_provider.emulator.router import Request, Router
 from toloka_provider.emulator.state import State
 from toloka_provider.emulator.validation import check_task, check_task_suite, check_user_bonus
+from toloka_provider.emulator.workers import is_known_user, unknown_user_error
 
 SYNC_MAX = {"tasks": 5000, "task_suites": 5000, "user_bonuses": 100}
 ASYNC_MAX = 100_000
@@ -67,7 +68,10 @@ def _validate(kind: str, item: Any, state: State, allow_defaults: bool) -> dict:
         return check_task(item, state, allow_defaults)
     if kind == "task_suites":
         return check_task_suite(item, state, allow_defaults)
-    return check_user_bonus(item)
+    errors = check_user_bonus(item)
+    if "user_id" not in errors and not is_known_user(state, item["user_id"]):
+        errors["user_id"] = unknown_user_error(item["user_id"])
+    return errors
 
 
 def _default_overlap(state: State, pool_id: str, kind: str) -> int:

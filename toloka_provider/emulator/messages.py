@@ -30,7 +30,7 @@ from toloka_provider.emulator.listing import ListSpec, list_page
 from toloka_provider.emulator.quality import filter_holds
 from toloka_provider.emulator.router import Request, Router
 from toloka_provider.emulator.state import State
-from toloka_provider.emulator.workers import worker_profiles
+from toloka_provider.emulator.workers import is_known_user, unknown_user_error, worker_profiles
 
 __all__ = ["register", "worker_inbox", "worker_writes"]
 
@@ -137,6 +137,12 @@ def compose(request: Request) -> tuple:
         raise validation_error(errors)
     state = request.state
     with state.lock:
+        if select == "DIRECT":
+            unknown = [user_id for user_id in dict.fromkeys(cast("list[str]", ids)) if not is_known_user(state, user_id)]
+            if unknown:
+                error = unknown_user_error(unknown[0])
+                error["message"] = f"no user with these ids (not workers of this emulator's crowd): {unknown[:10]}"
+                raise validation_error({"recipients_ids": error})
         workers = list(worker_profiles(state))
         if select == "DIRECT":
             recipients = list(dict.fromkeys(cast("list[str]", ids)))  # checked above: DIRECT has a list

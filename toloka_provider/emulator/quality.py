@@ -38,7 +38,7 @@ from toloka_provider.emulator.errors import does_not_exist, field_error, validat
 from toloka_provider.emulator.listing import ListSpec, list_page
 from toloka_provider.emulator.router import Request, Router
 from toloka_provider.emulator.state import State, normalize_datetime, parse_datetime
-from toloka_provider.emulator.workers import worker_profiles
+from toloka_provider.emulator.workers import is_known_user, unknown_user_error, worker_profiles
 
 __all__ = ["active_restrictions", "eligibility_key", "filter_holds", "may_work", "register", "worker_profiles"]
 
@@ -272,6 +272,8 @@ def set_user_skill(request: Request) -> tuple:
     if body.get("reason") is not None and not isinstance(body["reason"], str):
         errors["reason"] = field_error("STRING_EXPECTED", "reason must be a string")
     with state.lock:
+        if "user_id" not in errors and not is_known_user(state, body["user_id"]):
+            errors["user_id"] = unknown_user_error(body["user_id"])
         if "skill_id" not in errors and body["skill_id"] not in state.objects["skills"]:
             errors["skill_id"] = field_error(
                 "ENTITY_DOES_NOT_EXIST", f"skill {body['skill_id']!r} does not exist"
@@ -346,6 +348,8 @@ def set_user_restriction(request: Request) -> tuple:
                 f"will_expire must be an ISO 8601 date-time, got {body['will_expire']!r}",
             )
     with state.lock:
+        if "user_id" not in errors and not is_known_user(state, body["user_id"]):
+            errors["user_id"] = unknown_user_error(body["user_id"])
         targets = {"PROJECT": ("project_id", "projects"), "POOL": ("pool_id", "pools")}
         target = targets.get(scope) if scope is not None else None
         if target is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from toloka_provider.emulator.state import State
 from toloka_provider.emulator.truth import TruthTable, hash_unit, load_truth, random_value, wrong_value
 
-__all__ = ["Answerer", "Worker", "is_known_user", "make_workers", "worker_profiles"]
+__all__ = ["Answerer", "Worker", "is_known_user", "make_workers", "unknown_user_error", "worker_profiles"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,14 @@ class Answerer:
             else:
                 answer[field_name] = wrong_value(correct, spec, self.seed, worker.index, task_key, field_name)
         return answer
+
+
+def unknown_user_error(user_id: Any) -> dict:
+    """The field error for a user id nobody has (the payload of a 400 VALIDATION_ERROR)."""
+    return {
+        "code": "ENTITY_DOES_NOT_EXIST",
+        "message": f"no user with id {str(user_id)[:100]!r}: not a worker of this emulator's crowd",
+    }
 
 
 def is_known_user(state: State, user_id: str) -> bool:
