@@ -1,4 +1,4 @@
-"""The crowd's outcomes are a function of the seed and of the API calls, not of timing (issue #15).
+"""The crowd's outcomes are a function of the seed and of the API calls, not of timing.
 
 Who takes which assignment, which tasks it holds and what the worker answers must not move with the machine's
 load, the crowd's speed, the pauses between API calls, how the work falls into ticks, or the order in which

@@ -1,4 +1,4 @@
-"""Hardening of three inputs (issue 16): the bulk-load count, the clock advance and the apps ``limit``.
+"""Hardening of three inputs: the bulk-load count, the clock advance and the apps ``limit``.
 
 Each bad value is a JSON 400 VALIDATION_ERROR naming the field, and the emulator keeps working after it.
 """

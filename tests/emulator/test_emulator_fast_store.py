@@ -1,4 +1,4 @@
-"""The lighter emulator store (issue 16): compact bulk-loaded assignments and records that cache their JSON.
+"""The lighter emulator store: compact bulk-loaded assignments and records that cache their JSON.
 
 What must hold: a listing page built from cached / formatted bytes is byte for byte the page the dict-based
 store encoded (same fields, values, order), and after every way an assignment changes (accept, reject,

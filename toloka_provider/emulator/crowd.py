@@ -1,66 +1,6 @@
-"""The simulated crowd: workers that do the tasks of open pools, and the clock-driven pool upkeep.
-
-How the server uses it (see also ``state.py``)::
-
-    crowd = Crowd(state)          # options come from state.options (seed, crowd, accuracy, spammers, speed, truth)
-    crowd.start()                 # background thread; ticks every ~20 ms
-    crowd.pause() / crowd.resume()
-    crowd.stop()                  # joins the thread
-    crowd.run_once(budget=None)   # one synchronous tick (tests, and after /_emulator/clock/advance if wanted)
-
-The workers
-    ``crowd`` workers with fixed user ids (32 hex digits derived from the seed). Each has an accuracy drawn
-    uniformly from ``accuracy`` (lo, hi); ``round(spammers * crowd)`` of them are spammers who answer every
-    field at random.
-
-Reproducibility: what the crowd does is a function of the seed and of the sequence of API calls, never of
-the wall clock, the machine's load or how the work falls into ticks
-    * Who takes the n-th assignment of a pool, which golden task goes into it and how its tasks are shuffled
-      are drawn from (seed, pool id, n) — not from a random stream that a tick with nothing to do, or a
-      tick that ends earlier on a loaded machine, would advance differently.
-    * Whether an answer is right (and which wrong or random value is sent) is drawn from (seed, worker, the
-      task's input values, how many times that worker answered those input values before, field) — not from
-      the task id, which changes when the same tasks are uploaded in another order (two upload tasks of one
-      DAG that Airflow may run in either order), so the same tasks get the same answers either way.
-    * The speed (a token bucket over real time) only decides when the assignments happen, not which.
-    What still depends on timing is inherent: a ban, skill or new task that arrives while a pool is being
-    worked applies from the assignment the crowd is at by then.
-
-Work in an open pool (regular pools only; trainings stay untouched: opening one is harmless)
-    * Pools with task suites created by ``POST /task-suites`` are done suite by suite. Otherwise the mixer
-      builds each suite from the pool's tasks as ``mixer_config`` says: up to ``real_tasks_count`` real tasks
-      (tasks without ``known_solutions``), taken in creation order, plus up to ``golden_tasks_count`` golden
-      tasks (with ``known_solutions``), then shuffled unless ``shuffle_tasks_in_task_suite`` is false.
-    * Overlap: a task (or suite) gets at most ``overlap`` assignments (``infinite_overlap`` = no limit) and
-      a worker never gets the same task twice. Rejected assignments still count (no re-issue).
-    * Every field of the project's ``task_spec.output_spec`` is answered. Golden tasks are judged against
-      their first known solution, real tasks against the truth file (``--truth``, see ``truth.py``) or
-      the pseudo-truth. A worker is right with probability = its accuracy; a wrong answer is another
-      allowed value.
-    * Each assignment is created ACTIVE and submitted on the next tick, ``reward`` = the pool's
-      ``reward_per_assignment``. The whole crowd starts at most ``speed`` assignments per second of real
-      time (a token bucket; the emulator clock stamps the dates).
-
-Pool upkeep (every tick, also while the crowd is paused)
-    * COMPLETED: when every counted task (real tasks with a finite overlap; or, in a pool of golden tasks
-      only, those) has all its assignments and none is still ACTIVE, the pool closes COMPLETED once
-      ``auto_close_after_complete_delay_seconds`` have passed on the emulator clock.
-    * EXPIRED: an open pool whose ``will_expire`` is past on the emulator clock closes EXPIRED.
-    * NOT_ENOUGH_BALANCE: before an assignment is issued, its reward plus the rewards of the crowd's
-      assignments that are ACTIVE or SUBMITTED (not yet decided) must fit in the requester balance;
-      otherwise the pool closes NOT_ENOUGH_BALANCE.
-    * Acceptance, following the Toloka docs for ``auto_accept_solutions`` / ``auto_accept_period_day``:
-      with ``auto_accept_solutions`` true (Toloka's default) an assignment is accepted as soon as it is
-      submitted; with false it stays SUBMITTED for the requester to review, and is accepted automatically
-      once ``auto_accept_period_day`` days (21 when unset) have passed on the emulator clock without a
-      decision. Both go through ``State.decide_assignment``, the one place that charges the balance.
-      Only the crowd's own assignments are tracked for auto-accept (not the benchmark's bulk-loaded ones).
-
-Apps batches that are PROCESSING are worked on by the same crowd (see ``apps.py``); they share the budget.
-
-A pool that makes the crowd fail (an absurd reward, a broken object put into the state) is logged with its
-traceback and closed with ``last_close_reason`` ``BLOCKED``; the other pools go on being worked.
-"""
+"""The simulated crowd: the one actor that changes the emulator's world on its own (workers doing the tasks of
+open pools and App batches, pool upkeep on the emulator clock), and the acts asked of it from outside (bulk
+loads, a worker writing to the requester). How it works is in the :class:`Crowd` docstring."""
 
 from __future__ import annotations
 
@@ -141,7 +81,69 @@ def bulk_load_assignments(state: State, pool_id: str, count: int, status: str = 
 
 
 class Crowd:
-    """Simulated workers plus pool upkeep, driven by a background thread over the shared ``State``."""
+    """The simulated crowd: workers that do the tasks of open pools, and the clock-driven pool upkeep.
+
+    How the server uses it (see also ``state.py``)::
+
+        crowd = Crowd(state)          # options come from state.options (seed, crowd, accuracy, spammers, speed, truth)
+        crowd.start()                 # background thread; a tick every TICK_SECONDS
+        crowd.pause() / crowd.resume()
+        crowd.stop()                  # joins the thread
+        crowd.run_once(budget=None)   # one synchronous tick (tests, and after /_emulator/clock/advance if wanted)
+
+    The workers
+        ``crowd`` workers with fixed user ids (32 hex digits derived from the seed). Each has an accuracy drawn
+        uniformly from ``accuracy`` (lo, hi); ``round(spammers * crowd)`` of them are spammers who answer every
+        field at random.
+
+    Reproducibility: what the crowd does is a function of the seed and of the sequence of API calls, never of
+    the wall clock, the machine's load or how the work falls into ticks
+        * Who takes the n-th assignment of a pool, which golden task goes into it and how its tasks are shuffled
+          are drawn from (seed, pool id, n) — not from a random stream that a tick with nothing to do, or a
+          tick that ends earlier on a loaded machine, would advance differently.
+        * Whether an answer is right (and which wrong or random value is sent) is drawn from (seed, worker, the
+          task's input values, how many times that worker answered those input values before, field) — not from
+          the task id, which changes when the same tasks are uploaded in another order (two upload tasks of one
+          DAG that Airflow may run in either order), so the same tasks get the same answers either way.
+        * The speed (a token bucket over real time) only decides when the assignments happen, not which.
+        What still depends on timing is inherent: a ban, skill or new task that arrives while a pool is being
+        worked applies from the assignment the crowd is at by then.
+
+    Work in an open pool (regular pools only; trainings stay untouched: opening one is harmless)
+        * Pools with task suites created by ``POST /task-suites`` are done suite by suite. Otherwise the mixer
+          builds each suite from the pool's tasks as ``mixer_config`` says: up to ``real_tasks_count`` real tasks
+          (tasks without ``known_solutions``), taken in creation order, plus up to ``golden_tasks_count`` golden
+          tasks (with ``known_solutions``), then shuffled unless ``shuffle_tasks_in_task_suite`` is false.
+        * Overlap: a task (or suite) gets at most ``overlap`` assignments (``infinite_overlap`` = no limit) and
+          a worker never gets the same task twice. Rejected assignments still count (no re-issue).
+        * Every field of the project's ``task_spec.output_spec`` is answered. Golden tasks are judged against
+          their first known solution, real tasks against the truth file (``--truth``, see ``truth.py``) or
+          the pseudo-truth. A worker is right with probability = its accuracy; a wrong answer is another
+          allowed value.
+        * Each assignment is created ACTIVE and submitted on the next tick, ``reward`` = the pool's
+          ``reward_per_assignment``. The whole crowd starts at most ``speed`` assignments per second of real
+          time (a token bucket; the emulator clock stamps the dates).
+
+    Pool upkeep (every tick, also while the crowd is paused)
+        * COMPLETED: when every counted task (real tasks with a finite overlap; or, in a pool of golden tasks
+          only, those) has all its assignments and none is still ACTIVE, the pool closes COMPLETED once
+          ``auto_close_after_complete_delay_seconds`` have passed on the emulator clock.
+        * EXPIRED: an open pool whose ``will_expire`` is past on the emulator clock closes EXPIRED.
+        * NOT_ENOUGH_BALANCE: before an assignment is issued, its reward plus the rewards of the crowd's
+          assignments that are ACTIVE or SUBMITTED (not yet decided) must fit in the requester balance;
+          otherwise the pool closes NOT_ENOUGH_BALANCE.
+        * Acceptance, following the Toloka docs for ``auto_accept_solutions`` / ``auto_accept_period_day``:
+          with ``auto_accept_solutions`` true (Toloka's default) an assignment is accepted as soon as it is
+          submitted; with false it stays SUBMITTED for the requester to review, and is accepted automatically
+          once ``auto_accept_period_day`` days (21 when unset) have passed on the emulator clock without a
+          decision. Both go through ``State.decide_assignment``, the one place that charges the balance.
+          Only the crowd's own assignments are tracked for auto-accept (not the benchmark's bulk-loaded ones).
+
+    Apps batches that are PROCESSING are worked on by the same crowd (see ``apps.py``); they share the budget.
+
+    A pool that makes the crowd fail (an absurd reward, a broken object put into the state) is logged with its
+    traceback and closed with ``last_close_reason`` ``BLOCKED``; the other pools go on being worked.
+    """
 
     def __init__(self, state: Any, options: Any = None, *, truth: TruthTable | None = None) -> None:
         self.state = state

@@ -1,8 +1,7 @@
 """Cheap assignments for the store: records that remember their JSON, and a compact form for bulk loads.
 
-Serving ``GET /assignments?limit=1000`` used to spend most of its CPU encoding dicts to JSON, and each
-bulk-loaded assignment held about 1.6 KB of dicts and strings. This module changes how assignments are held
-without changing what anyone sees (``state.assignments`` still maps id -> a mapping with the wire fields):
+Assignments are the bulk of a big store and of the listings' work, so they are held cheaply without changing
+what anyone sees (``state.assignments`` maps id -> a mapping with the wire fields):
 
 * :class:`Record` is a ``dict`` that keeps its encoded JSON (:meth:`Record.wire`) until it changes. Every
   mutating dict method drops the cached bytes, so a page built from cached bytes always shows the current

@@ -1,59 +1,5 @@
-"""The emulator's in-memory store: every Toloka object, ids, the emulator clock, balance and counters.
-
-Contract for the other emulator modules (``crowd.py``, ``analytics.py``, ``apps.py``, the v1 handlers):
-
-* **One lock.** ``state.lock`` is a ``threading.RLock``; hold it (``with state.lock:``) while reading or
-  changing anything below. Handlers run on many server threads, the crowd on its own thread.
-* **Objects are plain JSON dicts** exactly as they go on the wire (no private keys), stored per kind in
-  ``state.objects[kind]`` (also reachable as attributes: ``state.pools``, ``state.assignments``, ...), kinds::
-
-      projects pools trainings tasks task_suites assignments operations operation_logs attachments
-      user_bonuses aggregations app_projects app_batches app_items skills user_skills user_restrictions
-      message_threads webhook_subscriptions
-
-  ``operation_logs[op_id]`` is a list of log items; ``aggregations[op_id]`` a list of AggregatedSolution
-  dicts sorted by task_id; ``attachment_content[att_id]`` holds download bytes. Every other dict maps id ->
-  object. Dict order is insertion order = id order.
-* **Ids** come from :meth:`State.new_id` (or :meth:`State.create`, which also stores and indexes the object).
-  They are fixed-width strings whose string order is creation order, per kind: numeric for projects, pools,
-  trainings, skills, user skills and restrictions (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks,
-  task suites, assignments, attachments, user bonuses, app items, message threads and webhook subscriptions,
-  UUID-shaped for operations, app projects and app batches.
-* **Assignments** (``records.py``): ``state.assignments`` is an :class:`AssignmentTable` (a dict); stored
-  assignments are :class:`Record` dicts that cache their JSON for listings (``store`` turns a plain dict into
-  one; change them through dict methods, and set a top-level key again after changing a nested value), and
-  bulk-loaded ones are held compact until first read through ``table[id]`` / ``table.get(id)`` (which turn
-  them into records). Code that only reads may use ``state.assignments.peek(id)``, which copies nothing.
-* **Per-pool indexes**: ``state.pool_index(kind, pool_id)`` is the list of ids of that kind (tasks,
-  task_suites, assignments, attachments) in the pool, sorted (append-only, because ids only grow). Objects
-  must enter through :meth:`State.create` (or :meth:`State.store` for an id minted earlier) to be indexed.
-  Also ``state.task_suites_by_task[task_id]`` -> list of suite ids (for ``GET /task-suites?task_id=``).
-* **Clock**: :meth:`State.now` is the wall clock plus an offset that ``/_emulator/clock/advance`` moves
-  forward (aware UTC datetime). :func:`format_datetime` gives the wire form (naive ISO, always 6 fractional
-  digits, so that stored date strings compare correctly as strings); :func:`parse_datetime` reads any form
-  a client sends (0-6 fractional digits, ``Z`` or an offset; naive = UTC).
-* **Change notification**: call :meth:`State.notify_changed` after a change the crowd may care about (pool
-  opened, tasks added, clock advanced); the crowd can block in :meth:`State.wait_changed`.
-* **Money**: ``state.balance`` is a Decimal. Accepting an assignment charges its ``reward`` through
-  :meth:`State.decide_assignment`, the one place where ACCEPTED/REJECTED is set (the crowd's auto-accept
-  must use it too, so the counters and ``double_decisions`` stay right).
-* **Pool / training status**: change it only through :meth:`State.set_pool_status` (sets ``status``,
-  ``last_started`` / ``last_stopped``, ``last_close_reason``, and notifies). Close reasons the server sets:
-  MANUAL, FOR_UPDATE; the crowd sets COMPLETED, EXPIRED, NOT_ENOUGH_BALANCE.
-* **Operations**: :meth:`State.create_operation` stores the final form of an operation and when it will be
-  done; :meth:`State.operation_view` shows it as PENDING, then RUNNING, then its final status as real time
-  passes (``operation_delay`` seconds in total, default 0.1). The effect of the operation is applied by the
-  caller right away (so a lost response or a retry sees it).
-* **Events**: :meth:`State.emit` tells ``state.event_listeners`` (webhook delivery) about ``POOL_CLOSED``
-  (from :meth:`set_pool_status`), ``ASSIGNMENT_APPROVED`` / ``ASSIGNMENT_REJECTED`` (from
-  :meth:`decide_assignment`) and the crowd's ``ASSIGNMENT_CREATED`` / ``ASSIGNMENT_SUBMITTED``. Listeners run
-  with the lock held and only record. ``state.quality_version`` moves on every skill / ban change.
-* **Counters**: ``state.counters`` (see :meth:`State.counters_snapshot`): ``requests`` by
-  ``"METHOD /route/template STATUS"``, ``created`` by singular kind (project, pool, training, task,
-  task_suite, user_bonus, assignment, ...), ``assignments_accepted``, ``assignments_rejected``,
-  ``double_decisions`` (must stay 0).
-* **Options**: ``state.options`` is the :class:`EmulatorOptions` the emulator was started with.
-"""
+"""The emulator's world in one object, :class:`State`: every Toloka object, ids, the emulator clock, the
+balance, counters and the other modules' books. Its docstring is the contract the other modules keep."""
 
 from __future__ import annotations
 
@@ -218,7 +164,67 @@ def format_id(kind: str, number: int) -> str:
 
 
 class State:
-    """The store. See the module docstring for the contract."""
+    """The emulator's in-memory store: every Toloka object, ids, the emulator clock, balance and counters.
+
+    The world, and the contract for the other emulator modules:
+
+    * **One lock.** ``state.lock`` is a ``threading.RLock``; hold it (``with state.lock:``) while reading or
+      changing anything below. Handlers run on many server threads, the crowd on its own thread.
+    * **Objects are plain JSON dicts** exactly as they go on the wire (no private keys), stored per kind in
+      ``state.objects[kind]`` (also reachable as attributes: ``state.pools``, ``state.assignments``, ...), kinds::
+
+          projects pools trainings tasks task_suites assignments operations operation_logs attachments
+          user_bonuses aggregations app_projects app_batches app_items skills user_skills user_restrictions
+          message_threads webhook_subscriptions
+
+      ``operation_logs[op_id]`` is a list of log items; ``aggregations[op_id]`` a list of AggregatedSolution
+      dicts sorted by task_id; ``attachment_content[att_id]`` holds download bytes. Every other dict maps id ->
+      object. Dict order is insertion order = id order.
+    * **Ids** come from :meth:`State.new_id` (or :meth:`State.create`, which also stores and indexes the object).
+      They are fixed-width strings whose string order is creation order, per kind: numeric for projects, pools,
+      trainings, skills, user skills and restrictions (``"100000001"``), ``"<12 hex>--<24 hex>"`` for tasks,
+      task suites, assignments, attachments, user bonuses, app items, message threads and webhook subscriptions,
+      UUID-shaped for operations, app projects and app batches.
+    * **Assignments** (``records.py``): ``state.assignments`` is an :class:`AssignmentTable` (a dict); stored
+      assignments are :class:`Record` dicts that cache their JSON for listings (``store`` turns a plain dict into
+      one; change them through dict methods, and set a top-level key again after changing a nested value), and
+      bulk-loaded ones are held compact until first read through ``table[id]`` / ``table.get(id)`` (which turn
+      them into records). Code that only reads may use ``state.assignments.peek(id)``, which copies nothing.
+    * **Per-pool indexes**: ``state.pool_index(kind, pool_id)`` is the list of ids of that kind (tasks,
+      task_suites, assignments, attachments) in the pool, sorted (append-only, because ids only grow). Objects
+      must enter through :meth:`State.create` (or :meth:`State.store` for an id minted earlier) to be indexed.
+      Also ``state.task_suites_by_task[task_id]`` -> list of suite ids (for ``GET /task-suites?task_id=``).
+    * **Clock**: :meth:`State.now` is the wall clock plus an offset that ``/_emulator/clock/advance`` moves
+      forward (aware UTC datetime). :func:`format_datetime` gives the wire form (naive ISO, always 6 fractional
+      digits, so that stored date strings compare correctly as strings); :func:`parse_datetime` reads any form
+      a client sends (0-6 fractional digits, ``Z`` or an offset; naive = UTC).
+    * **Change notification**: call :meth:`State.notify_changed` after a change the crowd may care about (pool
+      opened, tasks added, clock advanced); the crowd can block in :meth:`State.wait_changed`.
+    * **Money**: ``state.balance`` is a Decimal. Accepting an assignment charges its ``reward`` through
+      :meth:`State.decide_assignment`, the one place where ACCEPTED/REJECTED is set (the crowd's auto-accept
+      must use it too, so the counters and ``double_decisions`` stay right).
+      :meth:`State.charge` refuses (409 ``NOT_ENOUGH_BALANCE``, nothing taken) what the balance cannot cover:
+      the balance never goes negative.
+    * **Pool / training status**: change it only through :meth:`State.set_pool_status` (sets ``status``,
+      ``last_started`` / ``last_stopped``, ``last_close_reason``, and notifies). Close reasons the server sets:
+      MANUAL, FOR_UPDATE; the crowd sets COMPLETED, EXPIRED, NOT_ENOUGH_BALANCE.
+    * **Operations**: :meth:`State.create_operation` stores the final form of an operation and when it will be
+      done; :meth:`State.operation_view` shows it as PENDING, then RUNNING, then its final status as real time
+      passes (``operation_delay`` seconds in total, default 0.1). The effect of the operation is applied by the
+      caller right away (so a lost response or a retry sees it).
+    * **Events**: :meth:`State.emit` tells ``state.event_listeners`` (webhook delivery) about ``POOL_CLOSED``
+      (from :meth:`set_pool_status`), ``ASSIGNMENT_APPROVED`` / ``ASSIGNMENT_REJECTED`` (from
+      :meth:`decide_assignment`) and the crowd's ``ASSIGNMENT_CREATED`` / ``ASSIGNMENT_SUBMITTED``. Listeners run
+      with the lock held and only record. ``state.quality_version`` moves on every skill / ban change.
+    * **Counters**: ``state.counters`` (see :meth:`State.counters_snapshot`): ``requests`` by
+      ``"METHOD /route/template STATUS"``, ``created`` by singular kind (project, pool, training, task,
+      task_suite, user_bonus, assignment, ...), ``assignments_accepted``, ``assignments_rejected``,
+      ``double_decisions`` (must stay 0).
+    * **Options**: ``state.options`` is the :class:`EmulatorOptions` the emulator was started with.
+    * **Books** (``books.py``): ``state.apps_book``, ``state.quality_book``, ``state.webhook_book`` and
+      ``state.inboxes`` hold what those modules keep beside the objects; ``state.users`` every user id that
+      has an assignment. Nothing about the world lives outside the State.
+    """
 
     def __init__(self, options: EmulatorOptions | None = None) -> None:
         self.options = options or EmulatorOptions()
