@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from toloka_provider.emulator.crowd import Crowd, make_workers
+from toloka_provider.emulator.errors import ApiError
 from toloka_provider.emulator.state import EmulatorOptions, State, format_datetime
 from toloka_provider.emulator.truth import load_truth, pseudo_truth, wrong_value
 
@@ -221,6 +222,30 @@ def test_auto_accept_after_the_review_period_charges_once():
     assert submitted[0]["status"] == "REJECTED"
     assert state.balance == Decimal("9.50")
     assert state.double_decisions == 0
+
+
+def test_auto_accept_waits_when_the_money_was_spent_elsewhere():
+    """Bonuses spent what the crowd's submitted work would be paid with: the automatic acceptance leaves those
+    assignments SUBMITTED (the balance never goes negative), fails nothing, and pays once money is there."""
+    state = new_state(balance=Decimal("10"))
+    pool = make_pool(state, real=8, golden=0, overlap=1, reward="0.50", auto_accept_period_day=2)
+    crowd = Crowd(state)
+    drive(crowd, pool)
+    submitted = [a for a in state.assignments.values() if a["status"] == "SUBMITTED"]
+    assert len(submitted) == 2
+    state.charge(Decimal("9.75"), "Bonuses")
+    with pytest.raises(ApiError) as refused:
+        state.charge(Decimal("0.50"), "One more bonus")
+    assert (refused.value.status, refused.value.code) == (409, "NOT_ENOUGH_BALANCE")
+    state.advance_clock(86400 * 2 + 60)
+    crowd.run_once()
+    assert [a["status"] for a in submitted] == ["SUBMITTED", "SUBMITTED"]
+    assert state.balance == Decimal("0.25") and state.assignments_accepted == 0
+    assert pool.get("last_close_reason") != "BLOCKED"
+    state.balance += Decimal("1")  # money comes in
+    crowd.run_once()
+    assert [a["status"] for a in submitted] == ["ACCEPTED", "ACCEPTED"]
+    assert state.balance == Decimal("0.25") and state.double_decisions == 0
 
 
 def test_auto_accept_solutions_true_accepts_on_submit():
