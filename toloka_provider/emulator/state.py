@@ -232,7 +232,8 @@ class State:
         self._changed = threading.Condition(self.lock)
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         # Assignments are the bulk of a big store: records that cache their JSON, compact bulk loads.
-        self.objects["assignments"] = AssignmentTable()
+        self._assignments = AssignmentTable()
+        self.objects["assignments"] = self._assignments
         self.attachment_content: dict[str, bytes] = {}
         self._counters_by_kind: Counter[str] = Counter()
         self._pool_index: dict[str, dict[str, list[str]]] = {kind: {} for kind in POOL_INDEXED_KINDS}
@@ -263,12 +264,82 @@ class State:
         self.webhook_book = WebhookBook()
         self.inboxes: dict[str, list[dict]] = {}  # user id -> messages the requester sent them
 
-    # Attribute access per kind: state.pools, state.assignments, ...
-    def __getattr__(self, name: str) -> Any:
-        objects = self.__dict__.get("objects")
-        if objects is not None and name in objects:
-            return objects[name]
-        raise AttributeError(name)
+    # The objects of each kind as attributes: state.pools is state.objects["pools"], and so on.
+    @property
+    def assignments(self) -> AssignmentTable:
+        return self._assignments
+
+    @property
+    def projects(self) -> dict[str, Any]:
+        return self.objects["projects"]
+
+    @property
+    def pools(self) -> dict[str, Any]:
+        return self.objects["pools"]
+
+    @property
+    def trainings(self) -> dict[str, Any]:
+        return self.objects["trainings"]
+
+    @property
+    def tasks(self) -> dict[str, Any]:
+        return self.objects["tasks"]
+
+    @property
+    def task_suites(self) -> dict[str, Any]:
+        return self.objects["task_suites"]
+
+    @property
+    def operations(self) -> dict[str, Any]:
+        return self.objects["operations"]
+
+    @property
+    def operation_logs(self) -> dict[str, Any]:
+        return self.objects["operation_logs"]
+
+    @property
+    def attachments(self) -> dict[str, Any]:
+        return self.objects["attachments"]
+
+    @property
+    def user_bonuses(self) -> dict[str, Any]:
+        return self.objects["user_bonuses"]
+
+    @property
+    def aggregations(self) -> dict[str, Any]:
+        return self.objects["aggregations"]
+
+    @property
+    def app_projects(self) -> dict[str, Any]:
+        return self.objects["app_projects"]
+
+    @property
+    def app_batches(self) -> dict[str, Any]:
+        return self.objects["app_batches"]
+
+    @property
+    def app_items(self) -> dict[str, Any]:
+        return self.objects["app_items"]
+
+    @property
+    def skills(self) -> dict[str, Any]:
+        return self.objects["skills"]
+
+    @property
+    def user_skills(self) -> dict[str, Any]:
+        return self.objects["user_skills"]
+
+    @property
+    def user_restrictions(self) -> dict[str, Any]:
+        return self.objects["user_restrictions"]
+
+    @property
+    def message_threads(self) -> dict[str, Any]:
+        return self.objects["message_threads"]
+
+    @property
+    def webhook_subscriptions(self) -> dict[str, Any]:
+        return self.objects["webhook_subscriptions"]
 
     # ------------------------------------------------------------------------------------------ clock
     def now(self) -> datetime:
