@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 
 import pytest
 from emulator_http import Api
@@ -216,6 +217,8 @@ NASTY_VALUES = (
     "\\",
     "'single'",
 )
+if sys.version_info < (3, 11):  # the csv module of Python 3.10 refuses any line holding a NUL, quoted or not
+    NASTY_VALUES = tuple(value for value in NASTY_VALUES if "\x00" not in value)
 
 
 def test_any_character_in_a_value_round_trips_through_the_export(api):
