@@ -381,7 +381,7 @@ def test_a_connection_drop_while_sending_counts_as_failed_and_the_task_fails_ret
 
 
 def test_bad_json_config_strings_never_raise_a_plain_value_error():
-    from toloka_provider.operators.inputs import load_json_config
+    from toloka_provider.arguments import load_json_config
 
     for value, fragment in [
         ('{"a": NaN}', "Argument 'cfg': invalid JSON string: NaN is not JSON"),
@@ -396,7 +396,7 @@ def test_bad_json_config_strings_never_raise_a_plain_value_error():
 
 
 def test_a_config_file_with_a_byte_order_mark_loads(tmp_path):
-    from toloka_provider.operators.inputs import load_json_config
+    from toloka_provider.arguments import load_json_config
 
     path = tmp_path / "project.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"public_name": "p"}).encode())

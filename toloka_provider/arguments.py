@@ -15,7 +15,7 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.operators.files import storage_path
+from toloka_provider.files import storage_path
 
 
 def _refuse_constant(name: str) -> Any:
