@@ -521,7 +521,8 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
                 result["errors_sample"] = {key: errors[key] for key in list(errors)[:5]}
             paid = self._paid(client, comment) if plan.to_pay else [*plan.already_paid, *plan.not_in_inputs]
         result["paid_count"] = len(paid)
-        result["paid_total"] = str(sum((Decimal(str(field(bonus, "amount"))) for bonus in paid), Decimal("0")))
+        paid_total = sum((Decimal(str(field(bonus, "amount"))) for bonus in paid), Decimal("0"))
+        result["paid_total"] = str(paid_total.quantize(Decimal("0.01")) if paid else paid_total)
         if plan.not_in_inputs:
             self.log.warning(
                 "%d bonuses paid by an earlier try of this task are no longer in the inputs; Toloka cannot take "

@@ -46,7 +46,7 @@ def text_id(value: Any, argument: str, what: str = "a user id") -> str:
     if value != value.strip():
         raise bad(argument, f"{what} without surrounding whitespace", value)
     if value.lower() in RENDERED_NOTHING:
-        raise bad(argument, f"{what}, not what a template renders for an empty value", value)
+        raise bad(argument, f"a non-empty string ({what}), not what a template renders for an empty value", value)
     if value[0] + value[-1] in ("[]", "()", "{}"):
         raise bad(argument, f"{what}, not a list or dict rendered as a string (pass the list itself)", value)
     return value
@@ -124,7 +124,7 @@ def statistics_rows(
         if user_id in seen:
             raise TolokaArgumentError(f"Argument {argument!r}: worker {user_id} appears twice in {path}")
         seen.add(user_id)
-        golden(row, f"{argument} object {number}")
+        golden(row, f"Argument {argument!r}: worker {user_id} (object {number})")
         checked.append(dict(row))
     return checked
 
@@ -134,9 +134,14 @@ def golden(row: Mapping[str, Any], where: str = "statistics") -> tuple[int, floa
     seen = row.get("golden_seen") or 0
     accuracy = row.get("golden_accuracy")
     if isinstance(seen, bool) or not isinstance(seen, int) or seen < 0:
-        raise bad(f"{where} golden_seen", "an integer >= 0", seen)
-    if accuracy is not None:
-        fraction(accuracy, f"{where} golden_accuracy")
+        raise TolokaArgumentError(f"{where}: 'golden_seen' must be an integer >= 0, got {type(seen).__name__} {seen!r}")
+    if accuracy is not None and (
+        isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1
+    ):
+        raise TolokaArgumentError(
+            f"{where}: 'golden_accuracy' must be a fraction in [0, 1] (0.9, not 90) or null, "
+            f"got {type(accuracy).__name__} {accuracy!r}"
+        )
     return seen, (None if seen == 0 or accuracy is None else float(accuracy))
 
 
