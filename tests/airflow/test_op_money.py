@@ -173,7 +173,7 @@ def test_another_run_and_another_map_index_are_other_payments(emu, tmp_path):
 
 def test_the_same_bonus_twice_in_a_file_is_refused(no_requests, tmp_path):
     path = write_jsonl(tmp_path / "b.jsonl", [{"user_id": "w1", "amount": "0.50"}, {"user_id": "w1", "amount": "0.5"}])
-    with pytest.raises(TolokaInputError, match="bonus 2 repeats bonus 1 .*give each its 'assignment_id'"):
+    with pytest.raises(TolokaInputError, match=r"bonus 2 repeats bonus 1 .*give each its 'assignment_id'"):
         pay(path).execute(make_context())
     distinct = write_jsonl(tmp_path / "c.jsonl", [{"user_id": "w1", "amount": "0.50", "assignment_id": "a1"},
                                                   {"user_id": "w1", "amount": "0.50", "assignment_id": "a2"}])

@@ -15,15 +15,16 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from toloka_provider.aggregation import BACKENDS, resolve_backend
+from toloka_provider.arguments import checked_assignment, non_empty_names, positive_seconds
 from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
 from toloka_provider.files import (
     atomic_jsonl_writer,
     dump_json_line,
     iter_jsonl_numbered,
     storage_path,
 )
-from toloka_provider.arguments import checked_assignment, non_empty_names, positive_seconds
+from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
+from toloka_provider.steps.values import as_json_dict
 from toloka_provider.steps.votes import (
     METHODS,
     aggregate_votes,
@@ -31,7 +32,6 @@ from toloka_provider.steps.votes import (
     dawid_skene,
     majority_vote,
 )
-from toloka_provider.steps.values import as_json_dict
 
 __all__ = [
     "TolokaAggregateLocallyOperator",

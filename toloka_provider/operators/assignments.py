@@ -16,17 +16,17 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from toloka_provider.arguments import checked_assignment, non_negative_int, positive_int, unit_fraction
 from toloka_provider.client.pagination import ASSIGNMENTS as ASSIGNMENTS_LISTING
 from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
 from toloka_provider.files import (
     atomic_jsonl_writer,
     dump_json_line,
     iter_jsonl_numbered,
     storage_path,
 )
-from toloka_provider.arguments import checked_assignment, non_negative_int, positive_int, unit_fraction
+from toloka_provider.links import TolokaPoolLink
+from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
 from toloka_provider.steps import review
 from toloka_provider.steps.review import (
     ACCEPT,
