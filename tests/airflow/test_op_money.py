@@ -393,3 +393,32 @@ def test_a_bonus_message_of_only_whitespace_is_refused(no_requests, tmp_path):
     path = write_jsonl(tmp_path / "b.jsonl", [{"user_id": "w1", "amount": "0.10", "public_message": " "}])
     with pytest.raises(TolokaInputError, match=r"'bonuses_path object 1 public_message' must be a non-empty string"):
         pay(path).execute(make_context())
+
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _until(**delta) -> dict:
+    return {"will_expire": (NOW + timedelta(**delta)).replace(tzinfo=None).isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("existing", "duration", "action"),
+    [
+        ([], timedelta(days=30), "ban"),
+        ([_until(hours=-1)], timedelta(days=30), "ban"),  # expired: a new ban
+        ([_until(hours=1)], timedelta(days=30), "extend"),  # the 1-hour ban becomes the 30-day one
+        ([_until(days=30)], timedelta(hours=1), "keep"),  # a shorter ban never shortens a longer one
+        ([_until(days=30)], None, "extend"),  # until lifted is longer than any date
+        ([{"will_expire": None}], timedelta(days=30), "keep"),
+        ([_until(days=2)], timedelta(days=2, hours=3), "keep"),  # a retry 3 h later: the same ban
+        ([_until(days=2)], timedelta(days=2, hours=6), "extend"),  # more than a tenth later: longer
+        ([_until(days=30)], timedelta(days=30, hours=20), "keep"),  # the grace is at most a day ...
+        ([_until(days=30)], timedelta(days=31, hours=1), "extend"),  # ... not more
+        ([_until(hours=1), _until(days=40)], timedelta(days=30), "keep"),
+    ],
+)
+def test_the_ban_rule(existing, duration, action):
+    from toloka_provider.steps.quality import ban_action, ban_expiry
+
+    assert ban_action(existing, ban_expiry(duration, now=NOW), duration, now=NOW) == action

@@ -117,8 +117,10 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
     :param dry_run: only report whom the rule would ban; send nothing.
 
     Idempotent: before banning, the worker's bans in that scope are looked up (``find_user_restrictions``). An
-    active ban that lasts at least as long as the one asked for counts as ``already_restricted``; an active ban
-    that ends earlier is extended (replaced by the longer one; counted in ``extended``). XCom: ``{"scope",
+    active ban that lasts at least as long as the one asked for counts as ``already_restricted`` (one that ends
+    less than a tenth of ``duration``, at most a day, earlier is taken as the same ban: a retry computes its
+    end from a later "now"); an active ban that ends earlier still is extended (replaced by the longer one;
+    counted in ``extended``). XCom: ``{"scope",
     "dry_run", "banned_count", "already_restricted", "extended", "banned": [{"user_id", "reason"}, ...]}`` (the
     list holds at most 100 entries; ``banned_count`` counts new and extended bans). Pushes the pool or project
     page for the extra link.
@@ -204,7 +206,7 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
             client = self.hook.get_conn()
             for user_id, reason in chosen:
                 existing = client.find_user_restrictions(scope=self.scope, user_id=user_id, limit=50, **where)
-                action = rules.ban_action(list(field(existing, "items") or ()), will_expire)
+                action = rules.ban_action(list(field(existing, "items") or ()), will_expire, self.duration)
                 if action == "keep":
                     result["already_restricted"] += 1
                     continue

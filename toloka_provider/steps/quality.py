@@ -20,7 +20,7 @@ from typing import Any
 
 from toloka_provider.client.errors import TolokaArgumentError
 from toloka_provider.steps.values import field
-from toloka_provider.steps.votes import label_key
+from toloka_provider.steps.votes import answered_once
 
 #: Values a template renders when the variable it named was empty: never a real id or name.
 RENDERED_NOTHING = frozenset({"none", "null", "undefined", "nan"})
@@ -166,6 +166,12 @@ def ban_candidates(
     return chosen
 
 
+def ban_grace(duration: timedelta) -> timedelta:
+    """How much earlier than asked an existing ban may end and still count as the asked one: a tenth of the
+    duration, at most a day."""
+    return min(duration / 10, timedelta(days=1))
+
+
 def _expiry_of(restriction: Any) -> datetime | None:
     expires = field(restriction, "will_expire")
     if expires is None:
@@ -175,9 +181,14 @@ def _expiry_of(restriction: Any) -> datetime | None:
     return expires if expires.tzinfo is not None else expires.replace(tzinfo=timezone.utc)
 
 
-def ban_action(existing: Iterable[Any], will_expire: str | None, now: datetime | None = None) -> str:
-    """What to do for one worker given their bans in the scope: ``"keep"`` (an active ban lasts at least as long
-    as the one asked for), ``"extend"`` (active, but ends earlier: replace it with the longer one) or ``"ban"``."""
+def ban_action(
+    existing: Iterable[Any], will_expire: str | None, duration: timedelta | None = None, now: datetime | None = None
+) -> str:
+    """What to do for one worker given their bans in the scope: ``"keep"`` (an active ban lasts as long as the one
+    asked for), ``"extend"`` (active, but ends earlier: replace it with the longer one) or ``"ban"``.
+
+    A ban that ends less than :func:`ban_grace` earlier than asked counts as lasting as long: it is the ban
+    a previous try set (a retry computes its end from a later "now")."""
     now = now or datetime.now(timezone.utc)
     wanted = None if will_expire is None else datetime.fromisoformat(will_expire).replace(tzinfo=timezone.utc)
     active = [expiry for expiry in map(_expiry_of, existing) if expiry is None or expiry > now]
@@ -185,7 +196,8 @@ def ban_action(existing: Iterable[Any], will_expire: str | None, now: datetime |
         return "ban"
     if any(expiry is None for expiry in active):
         return "keep"
-    if wanted is not None and max(expiry for expiry in active if expiry is not None) >= wanted:
+    grace = ban_grace(duration) if duration is not None else timedelta(0)
+    if wanted is not None and max(expiry for expiry in active if expiry is not None) >= wanted - grace:
         return "keep"
     return "extend"
 
@@ -199,21 +211,14 @@ def agreement_by_worker(
     statuses: Sequence[str] = ("SUBMITTED", "ACCEPTED"),
 ) -> dict[str, tuple[int, int]]:
     """``{user_id: (agreeing, compared)}``: how often each worker's answer equals the aggregated label (both as
-    :func:`toloka_provider.steps.votes.label_key`); each assignment id counts once."""
+    :func:`toloka_provider.steps.votes.label_key`); each assignment counts once (``votes.answered_once``)."""
     scores: dict[str, list[int]] = {}
-    seen: set[str] = set()
-    for assignment in assignments:
+    for assignment, answers in answered_once(assignments, list(names)):
         if str(assignment.get("status")) not in statuses:
             continue
-        assignment_id = assignment.get("id")
-        if assignment_id is not None:
-            if str(assignment_id) in seen:
-                continue
-            seen.add(str(assignment_id))
         user_id = str(assignment.get("user_id"))
-        for task, solution in zip(assignment.get("tasks") or [], assignment.get("solutions") or [], strict=False):
-            wanted = labels.get(str((task or {}).get("id")))
-            answer = label_key(((solution or {}).get("output_values") or {}), list(names))
+        for task, answer in answers:
+            wanted = labels.get(str(task.get("id")))
             if wanted is None or answer is None:
                 continue
             score = scores.setdefault(user_id, [0, 0])
