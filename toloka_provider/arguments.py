@@ -128,11 +128,14 @@ def checked_assignment(item: Any, where: str) -> dict:
 
 
 def unit_fraction(value: Any, argument: str) -> float:
-    """A real number in [0, 1]: not a bool, not a string, not NaN."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TolokaInputError(f"{argument!r} must be a number from 0 to 1, got {value!r}")
-    if not 0 <= value <= 1:
-        raise TolokaInputError(f"{argument!r} must be a number from 0 to 1, got {value!r}")
+    """A fraction in [0, 1]: not a bool, not a string, not NaN; 45 (a percentage) is refused, not read as 0.45."""
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
+        raise TolokaInputError(
+            f"{argument!r} must be a fraction in [0, 1] (a number from 0 to 1: 0.9, not 90), got {value!r}"
+        )
     return float(value)
 
 

@@ -279,7 +279,7 @@ def test_golden_accuracy_threshold_must_be_a_number_from_0_to_1(monkeypatch, thr
     )
     with pytest.raises(TolokaInputError) as raised:
         operator.execute(make_context())
-    assert str(raised.value) == f"'golden_accuracy_threshold' must be a number from 0 to 1, got {threshold!r}"
+    assert str(raised.value) == f"'golden_accuracy_threshold' must be a fraction in [0, 1] (a number from 0 to 1: 0.9, not 90), got {threshold!r}"
     assert fake.names() == ["create_pool"]  # checked before the pool was read or anything fetched
 
 

@@ -422,3 +422,16 @@ def test_the_ban_rule(existing, duration, action):
     from toloka_provider.steps.quality import ban_action, ban_expiry
 
     assert ban_action(existing, ban_expiry(duration, now=NOW), duration, now=NOW) == action
+
+
+def test_an_xcom_dict_is_not_taken_as_the_list_of_its_keys(no_requests, tmp_path):
+    from toloka_provider.operators.assignments import TolokaGetAssignmentsOperator
+
+    operator = TolokaGetAssignmentsOperator(task_id="g", pool_id="1", statuses={"SUBMITTED": 3, "ACCEPTED": 2})
+    with pytest.raises(TolokaInputError, match=r"Argument 'statuses' must be a status or a list of them, got dict"):
+        operator.execute(make_context())
+    stats = write_jsonl(tmp_path / "s.jsonl", [stats_row("w1", 10, 0.9)])
+    skills = TolokaSetUserSkillsOperator(task_id="s", skill_name="q", source="agreement", labels_path=stats,
+                                         assignments_path=stats, fields={"label": "x"})
+    with pytest.raises(TolokaInputError, match=r"source 'agreement' needs 'fields': the output field names, got \{"):
+        skills.execute(make_context())

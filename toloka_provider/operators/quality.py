@@ -297,7 +297,8 @@ class TolokaSetUserSkillsOperator(TolokaBaseOperator):
                 seen, accuracy = rules.golden(row)
                 scores[row["user_id"]] = (accuracy if accuracy is not None else float("nan"), seen)
         else:
-            names = [self.fields] if isinstance(self.fields, str) else list(self.fields)
+            names = [self.fields] if isinstance(self.fields, str) else list(self.fields) if isinstance(
+                self.fields, (list, tuple)) else []
             if not names or not all(isinstance(name, str) and name for name in names):
                 raise TolokaInputError(f"source 'agreement' needs 'fields': the output field names, got {self.fields!r}")
             if not self.labels_path or not self.assignments_path:

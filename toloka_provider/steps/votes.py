@@ -1,4 +1,4 @@
-"""Local aggregation step: answers read from assignments, aggregated by ``toloka_provider.aggregation``.
+"""Answers read from assignments as votes for the local aggregation: each assignment once, one label key.
 
 Pure functions over plain data (``{task_id: [(worker_id, label key), ...]}``); the operator reads the file
 and writes the results. The methods themselves (majority vote, Wawa, one-coin and full Dawid–Skene, with
