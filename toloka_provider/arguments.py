@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
+from airflow.sdk.module_loading import import_string
 
 from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.files import storage_path
@@ -157,3 +159,24 @@ def non_empty_names(value: Any, argument: str, *, what: str = "output field name
     if not names or not all(isinstance(name, str) and name for name in names):
         raise TolokaInputError(f"{argument!r} must be a non-empty list of {what}, got {value!r}")
     return names
+
+
+def imported_callable(path: Any, argument: str, *, context: str = "") -> Callable[..., Any]:
+    """A callable given as itself or as its dotted path ``"package.module.function"`` (imported here, on the
+    worker). ``context`` is put after the argument's value in the messages (e.g. what else it may be)."""
+    if callable(path):
+        return path
+    if not isinstance(path, str) or "." not in path:
+        raise TolokaInputError(
+            f"{argument} {path!r}{context} must be a callable or its dotted path 'package.module.function'"
+        )
+    try:
+        function = import_string(path)
+    except ImportError as error:
+        raise TolokaInputError(
+            f"{argument} {path!r}{context} cannot be imported as a callable 'package.module.function': "
+            f"cannot import {path!r}: {error}"
+        ) from None
+    if not callable(function):
+        raise TolokaInputError(f"{argument} {path!r} imports a {type(function).__name__}, not a callable")
+    return function

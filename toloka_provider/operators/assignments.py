@@ -15,9 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
-from airflow.sdk.module_loading import import_string
 
-from toloka_provider.arguments import checked_assignment, non_negative_int, positive_int, unit_fraction
+from toloka_provider.arguments import (
+    checked_assignment,
+    imported_callable,
+    non_negative_int,
+    positive_int,
+    unit_fraction,
+)
 from toloka_provider.client.dates import parse_datetime
 from toloka_provider.client.models import AssignmentStatus
 from toloka_provider.client.pagination import ASSIGNMENTS as ASSIGNMENTS_LISTING
@@ -372,16 +377,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
 
     @staticmethod
     def _imported_verdict(path: str) -> CallableVerdict:
-        try:
-            function = import_string(path)
-        except ImportError as error:
-            raise TolokaInputError(
-                f"verdict {path!r} is not 'accept_all', and it cannot be imported as a callable "
-                f"'package.module.function': {error}"
-            ) from None
-        if not callable(function):
-            raise TolokaInputError(f"verdict {path!r} imports a {type(function).__name__}, not a callable")
-        return CallableVerdict(path, function)
+        return CallableVerdict(path, imported_callable(path, "verdict", context=" is not 'accept_all', and it"))
 
     # ----------------------------------------------------------------------------------------------------------
     # Inputs

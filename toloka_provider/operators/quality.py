@@ -34,8 +34,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from airflow.sdk.module_loading import import_string
-
+from toloka_provider.arguments import imported_callable
 from toloka_provider.client.errors import TolokaArgumentError, ValidationApiError
 from toloka_provider.client.errors import is_transient as may_have_been_applied
 from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError, toloka_error_mapping
@@ -74,20 +73,6 @@ def read_statistics(path: Any, *, argument: str = "statistics_path") -> list[dic
         raise TolokaInputError(f"Give {argument!r}: a per-worker statistics JSONL file")
     with refused_as_input():
         return rules.statistics_rows(iter_jsonl(path, argument=argument), argument, path)
-
-
-def _import_callable(dotted: Any, argument: str) -> Callable[..., Any]:
-    if callable(dotted):
-        return dotted
-    if not isinstance(dotted, str) or "." not in dotted:
-        raise TolokaInputError(f"{argument!r} must be a dotted path 'package.module.function', got {dotted!r}")
-    try:
-        function = import_string(dotted)
-    except ImportError as error:
-        raise TolokaInputError(f"{argument!r}: cannot import {dotted!r}: {error}") from None
-    if not callable(function):
-        raise TolokaInputError(f"{argument!r}: {dotted!r} is a {type(function).__name__}, not a callable")
-    return function
 
 
 def _count(value: Any, argument: str, minimum: int = 0) -> int:
@@ -181,7 +166,7 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
 
     def candidates(self, rows: Sequence[dict]) -> list[tuple[str, str]]:
         """``[(user_id, reason)]`` of the workers the rule bans, in file order."""
-        rule = _import_callable(self.rule, "rule") if self.rule is not None else None
+        rule = imported_callable(self.rule, "rule") if self.rule is not None else None
         with refused_as_input():
             return rules.ban_candidates(rows, accuracy_below=self.accuracy_below, min_golden=self.min_golden,
                                         rule=rule)
