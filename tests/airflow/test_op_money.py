@@ -435,3 +435,24 @@ def test_an_xcom_dict_is_not_taken_as_the_list_of_its_keys(no_requests, tmp_path
                                          assignments_path=stats, fields={"label": "x"})
     with pytest.raises(TolokaInputError, match=r"source 'agreement' needs 'fields': the output field names, got \{"):
         skills.execute(make_context())
+
+
+def _inbox(emulator, user_id: str) -> list[str]:
+    record = requests.get(f"{emulator.url}/_emulator/workers/{user_id}", timeout=10).json()
+    return [message["text"]["EN"] for message in record["messages"]]
+
+
+def test_a_rerun_with_more_recipients_messages_only_the_new_ones(emu):
+    emulator, client, workers = emu
+    first = TolokaSendMessageOperator(task_id="m", topic="News", text="New tasks", user_ids=workers[:2])
+    assert first.execute(make_context()) == {"threads": 1, "recipients": 2, "already_sent": 0}
+    grown = TolokaSendMessageOperator(task_id="m", topic="News", text="New tasks", user_ids=workers[:3])
+    assert grown.execute(make_context()) == {"threads": 1, "recipients": 1, "already_sent": 1}
+    assert [_inbox(emulator, w) for w in workers] == [["New tasks"], ["New tasks"], ["New tasks"], []]
+    assert grown.execute(make_context()) == {"threads": 0, "recipients": 0, "already_sent": 2}
+    shrunk = TolokaSendMessageOperator(task_id="m", topic="News", text="New tasks", user_ids=workers[:1])
+    assert shrunk.execute(make_context()) == {"threads": 0, "recipients": 0, "already_sent": 1}
+    assert len(list(client.get_message_threads(folder="OUTBOX"))) == 2
+    # Another run messages them again.
+    assert shrunk.execute(make_context(run_id="run-2")) == {"threads": 1, "recipients": 1, "already_sent": 0}
+    assert _inbox(emulator, workers[0]) == ["New tasks", "New tasks"]

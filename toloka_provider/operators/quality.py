@@ -451,7 +451,8 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
         return items
 
     def _paid(self, client: Any, comment: str) -> list[Any]:
-        return list(client.get_user_bonuses(private_comment=comment))
+        # Filtered here as well: the API documents the private_comment filter only through toloka-kit.
+        return [b for b in client.get_user_bonuses(private_comment=comment) if field(b, "private_comment") == comment]
 
     def _check_balance(self, client: Any, plan: rules.BonusPlan) -> None:
         balance = field(client.get_requester(), "balance")
@@ -540,10 +541,11 @@ class TolokaSendMessageOperator(TolokaBaseOperator):
         REJECTED/REJECT, each with ``user_id`` and optionally ``public_comment`` (or ``comment``) (templated).
     :param answerable: whether workers may reply.
 
-    Workers with the same text share a thread (at most 100 recipients each). Idempotent by a key: each thread's
-    topic ends with ``(ref <key>)``, a key derived from the run identity and the thread's recipients and text;
-    before sending, the requester's OUTBOX is read (``find_message_threads``) and a thread whose topic carries
-    the key is not sent again. A thread Toloka refuses (an unknown user, ...) fails the task, naming the
+    Workers with the same text share a thread (at most 100 recipients each). Each thread's topic ends with
+    ``(ref <key>)``, a key that starts with one derived from the run identity; before sending, the requester's
+    OUTBOX is read (``get_message_threads``) and a worker whom a thread of this task instance already reached
+    is not messaged again: a retry sends nothing twice, a re-run with more recipients messages only the new
+    ones (``already_sent`` counts the earlier threads that reached some of the recipients). A thread Toloka refuses (an unknown user, ...) fails the task, naming the
     recipients. XCom: ``{"threads", "recipients", "already_sent"}``.
     """
 
@@ -580,37 +582,30 @@ class TolokaSendMessageOperator(TolokaBaseOperator):
             return rules.rejection_reasons(iter_jsonl(self.rejections_path, argument="rejections_path"),
                                            "rejections_path")
 
-    def threads(self, identity: RunIdentity) -> list[dict]:
-        """The threads to compose: ``{"key", "topic", "text", "recipients_ids"}`` each."""
-        return rules.message_threads(
-            self._recipients(), self.topic, self.text,
-            lambda digest: identity.operation_id("message", digest).replace("-", "")[:16],
-        )
-
     @staticmethod
-    def _sent_keys(client: Any, keys: set[str]) -> set[str]:
-        found: set[str] = set()
-        for thread in client.get_message_threads(folder="OUTBOX"):
-            topics = " ".join((field(thread, "topic") or {}).values())
-            found.update(key for key in keys if f"({rules.MESSAGE_KEY_MARK}{key})" in topics)
-            if found == keys:
-                break
-        return found
+    def run_key(identity: RunIdentity) -> str:
+        """The key every thread of this task instance carries in its topic."""
+        return identity.operation_id("message").replace("-", "")[:16]
+
+    def threads(self, identity: RunIdentity, recipients: Mapping[str, list[str]] | None = None) -> list[dict]:
+        """The threads to compose: ``{"key", "topic", "text", "recipients_ids"}`` each."""
+        recipients = self._recipients() if recipients is None else recipients
+        return rules.message_threads(recipients, self.topic, self.text, self.run_key(identity))
 
     def execute(self, context: Any) -> dict:
         identity = RunIdentity.from_context(context)
-        threads = self.threads(identity)
+        recipients = self._recipients()
         result = {"threads": 0, "recipients": 0, "already_sent": 0}
-        if not threads:
+        if not recipients:
             self.log.info("Nobody to message")
             return result
         with api_errors(self.toloka_conn_id):
             client = self.hook.get_conn()
-            sent = self._sent_keys(client, {thread["key"] for thread in threads})
-            for thread in threads:
-                if thread["key"] in sent:
-                    result["already_sent"] += 1
-                    continue
+            earlier = rules.earlier_recipients(client.get_message_threads(folder="OUTBOX"), self.run_key(identity))
+            messaged = set().union(*earlier)
+            result["already_sent"] = sum(1 for users in earlier if users & recipients.keys())
+            pending = {user: reasons for user, reasons in recipients.items() if user not in messaged}
+            for thread in self.threads(identity, pending):
                 try:
                     client.compose_message_thread(
                         recipients_select_type="DIRECT", topic=thread["topic"], text=thread["text"],

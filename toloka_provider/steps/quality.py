@@ -376,11 +376,11 @@ def rejection_reasons(rows: Iterable[Mapping[str, Any]], argument: str) -> dict[
 
 
 def message_threads(
-    recipients: Mapping[str, list[str]], topic: Mapping[str, str], text: Mapping[str, str],
-    key_of: Callable[[str], str],
+    recipients: Mapping[str, list[str]], topic: Mapping[str, str], text: Mapping[str, str], run_key: str
 ) -> list[dict]:
     """The threads to compose: workers with the same text share one (at most 100 recipients); each thread's topic
-    ends with ``(ref <key>)``, ``key_of(digest of recipients and text)`` (how a later try sees it was sent)."""
+    ends with ``(ref <run key>-<digest of recipients and text>)`` (how a later try finds what this task instance
+    sent: :func:`earlier_recipients`)."""
     groups: dict[tuple, list[str]] = {}
     for user_id, reasons in sorted(recipients.items()):
         joined = "; ".join(reasons) or "no reason given"
@@ -390,10 +390,22 @@ def message_threads(
     for body, users in groups.items():
         for start in range(0, len(users), 100):
             chunk = users[start : start + 100]
-            key = key_of(hashlib.sha256(repr((body, chunk, sorted(topic.items()))).encode()).hexdigest())
+            digest = hashlib.sha256(repr((body, chunk, sorted(topic.items()))).encode()).hexdigest()
+            key = f"{run_key}-{digest[:12]}"
             tagged = {lang: f"{value} ({MESSAGE_KEY_MARK}{key})" for lang, value in topic.items()}
             threads.append({"key": key, "topic": tagged, "text": dict(body), "recipients_ids": chunk})
     return threads
+
+
+def earlier_recipients(threads: Iterable[Any], run_key: str) -> list[set[str]]:
+    """The recipients of each thread this task instance sent (its topic carries ``(ref <run key>-``)."""
+    mark = f"({MESSAGE_KEY_MARK}{run_key}-"
+    found = []
+    for thread in threads:
+        if any(mark in str(value) for value in (field(thread, "topic") or {}).values()):
+            details = field(thread, "compose_details") or {}
+            found.append({str(user) for user in (details.get("recipients_ids") or ())})
+    return found
 
 
 __all__ = [
@@ -403,6 +415,7 @@ __all__ = [
     "ban_candidates",
     "ban_expiry",
     "bonus_tag",
+    "earlier_recipients",
     "fraction",
     "golden",
     "lang_map",
