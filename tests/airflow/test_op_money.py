@@ -20,12 +20,15 @@ from toloka_provider.client import TolokaClient
 from toloka_provider.client.errors import ValidationApiError
 from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError
 from toloka_provider.hooks.toloka import TolokaHook
+from toloka_provider.operators.assignments import TolokaGetAssignmentsOperator
 from toloka_provider.operators.quality import (
     TolokaCreateBonusesOperator,
     TolokaRestrictWorkersOperator,
     TolokaSendMessageOperator,
     TolokaSetUserSkillsOperator,
 )
+from toloka_provider.run_identity import RunIdentity
+from toloka_provider.steps.quality import ban_action, ban_expiry, skill_values
 
 PROJECT = {
     "public_name": "Sentiment",
@@ -181,8 +184,6 @@ def test_the_same_bonus_twice_in_a_file_is_refused(no_requests, tmp_path):
 
 
 def _identity():
-    from toloka_provider.run_identity import RunIdentity
-
     return RunIdentity("dag", "run", "bonus")
 
 
@@ -321,8 +322,6 @@ def test_skill_values_outside_0_to_100_are_refused_not_clamped(no_requests, tmp_
     stats = write_jsonl(tmp_path / "s.jsonl", [stats_row("w1", 10, 1.5)])
     with pytest.raises(TolokaInputError, match=r"'golden_accuracy' must be a fraction in \[0, 1\]"):
         TolokaSetUserSkillsOperator(task_id="s", skill_name="q", statistics_path=stats).execute(make_context())
-    from toloka_provider.steps.quality import skill_values
-
     with pytest.raises(ValueError, match=r"skill value of worker w1' must be a number from 0 to 100, got Decimal"):
         skill_values({"w1": (1.2, 10)}, scale=100, min_answers=1)
     with pytest.raises(ValueError, match=r"must be a number from 0 to 100"):
@@ -419,14 +418,10 @@ def _until(**delta) -> dict:
     ],
 )
 def test_the_ban_rule(existing, duration, action):
-    from toloka_provider.steps.quality import ban_action, ban_expiry
-
     assert ban_action(existing, ban_expiry(duration, now=NOW), duration, now=NOW) == action
 
 
 def test_an_xcom_dict_is_not_taken_as_the_list_of_its_keys(no_requests, tmp_path):
-    from toloka_provider.operators.assignments import TolokaGetAssignmentsOperator
-
     operator = TolokaGetAssignmentsOperator(task_id="g", pool_id="1", statuses={"SUBMITTED": 3, "ACCEPTED": 2})
     with pytest.raises(TolokaInputError, match=r"Argument 'statuses' must be a status or a list of them, got dict"):
         operator.execute(make_context())
