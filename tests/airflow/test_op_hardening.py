@@ -279,7 +279,7 @@ def test_golden_accuracy_threshold_must_be_a_number_from_0_to_1(monkeypatch, thr
     )
     with pytest.raises(TolokaInputError) as raised:
         operator.execute(make_context())
-    assert str(raised.value) == f"'golden_accuracy_threshold' must be a number from 0 to 1, got {threshold!r}"
+    assert str(raised.value) == f"'golden_accuracy_threshold' must be a fraction in [0, 1] (a number from 0 to 1: 0.9, not 90), got {threshold!r}"
     assert fake.names() == ["create_pool"]  # checked before the pool was read or anything fetched
 
 
@@ -381,7 +381,7 @@ def test_a_connection_drop_while_sending_counts_as_failed_and_the_task_fails_ret
 
 
 def test_bad_json_config_strings_never_raise_a_plain_value_error():
-    from toloka_provider.operators.inputs import load_json_config
+    from toloka_provider.arguments import load_json_config
 
     for value, fragment in [
         ('{"a": NaN}', "Argument 'cfg': invalid JSON string: NaN is not JSON"),
@@ -396,7 +396,7 @@ def test_bad_json_config_strings_never_raise_a_plain_value_error():
 
 
 def test_a_config_file_with_a_byte_order_mark_loads(tmp_path):
-    from toloka_provider.operators.inputs import load_json_config
+    from toloka_provider.arguments import load_json_config
 
     path = tmp_path / "project.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"public_name": "p"}).encode())

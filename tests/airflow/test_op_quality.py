@@ -102,7 +102,7 @@ def test_restrict_bans_low_golden_accuracy_once_and_says_why(emu, tmp_path):
     context = make_context()
     first = operator.execute(context)
     assert first == {
-        "scope": "POOL", "dry_run": False, "banned_count": 1, "already_restricted": 0,
+        "scope": "POOL", "dry_run": False, "banned_count": 1, "already_restricted": 0, "extended": 0,
         "banned": [{"user_id": workers[0], "reason": "golden accuracy 0.30 < 0.60 over 10 golden tasks"}],
     }
     assert context["ti"].xcom[POOL_URL_XCOM_KEY].endswith(pool_id)
@@ -156,7 +156,7 @@ def test_restrict_dry_run_sends_nothing(emu, tmp_path):
         ({"scope": "SYSTEM", "accuracy_below": 0.5}, "'scope' must be one of POOL, PROJECT, ALL_PROJECTS"),
         ({"accuracy_below": 0.5, "rule": "a.b"}, "exactly one of 'accuracy_below'"),
         ({}, "exactly one of 'accuracy_below'"),
-        ({"accuracy_below": 1.5}, "'accuracy_below' must be a number from 0 to 1"),
+        ({"accuracy_below": 1.5}, "'accuracy_below' must be a fraction in \\[0, 1\\]"),
         ({"accuracy_below": 0.5, "min_golden": 0}, "'min_golden' must be an integer >= 1"),
         ({"accuracy_below": 0.5, "duration": 3600}, "'duration' must be a positive datetime.timedelta"),
     ],
@@ -308,7 +308,9 @@ def test_bonuses_to_the_top_workers_are_paid_once(emu, tmp_path):
     assert first["created"] == 2 and first["failed"] == 0 and first["total"] == "0.50"
     assert _balance(client) == before - Decimal("0.50")
     second = operator.execute(make_context())  # a retry: the same operation id, resumed
-    assert second["operation_id"] == first["operation_id"] and second["created"] == 2
+    # A retry reads back what this task instance paid: nothing is paid again, the XCom says what was paid.
+    assert second["created"] == 0 and second["already_paid"] == 2 and second["operation_id"] is None
+    assert second["paid_count"] == 2 and second["paid_total"] == "0.50"
     assert _balance(client) == before - Decimal("0.50")
     paid = {w: worker_record(emulator, w)["bonus_total"] for w in workers}
     assert paid == {workers[0]: 0, workers[1]: 0.25, workers[2]: 0.25, workers[3]: 0}

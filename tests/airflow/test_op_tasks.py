@@ -9,8 +9,8 @@ import pytest
 from test_op_fakes import install, make_context
 
 from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.operators.identity import OPERATION_ID_NAMESPACE
 from toloka_provider.operators.tasks import TolokaCreateTasksOperator
+from toloka_provider.run_identity import OPERATION_ID_NAMESPACE
 
 
 def _tasks(n: int) -> list[dict]:

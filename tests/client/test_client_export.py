@@ -15,7 +15,7 @@ import pytest
 from client_harness import Harness, ScriptedServer
 
 from toloka_provider.client import DoesNotExistApiError, TransportError, streaming
-from toloka_provider.client.errors import TolokaArgumentError
+from toloka_provider.client.errors import ResponseFormatError, TolokaArgumentError
 from toloka_provider.client.export import TsvRows
 
 PATH = "/api/new/requester/pools/21/assignments.tsv"
@@ -128,7 +128,7 @@ def test_table_error_status_is_mapped_and_5xx_is_retried(mode):
 
 def test_body_cut_inside_a_quoted_value_raises(mode):
     server = ScriptedServer().reply(200, raw=b'A\tB\n"open\tquote\n')
-    with Harness(mode, server) as harness, pytest.raises(ValueError, match="ended inside a quoted value"):
+    with Harness(mode, server) as harness, pytest.raises(ResponseFormatError, match="ended inside a quoted value"):
         harness.call("iter_assignments_table", "21")
 
 

@@ -153,7 +153,7 @@ def test_bonuses_are_charged_once(world):
     assert first["created"] == 3 and first["total"] == "0.90"
     after_first = client.get_requester().balance
     second = operator.execute(make_context())
-    assert second["operation_id"] == first["operation_id"]
+    assert second["created"] == 0 and second["already_paid"] == 3 and second["paid_total"] == "0.90"
     assert before - after_first == Decimal("0.90") and client.get_requester().balance == after_first
     paid = {b.user_id for b in client.get_user_bonuses()}
     top = sorted(accuracy, key=lambda user: (-accuracy[user], user))[:3]

@@ -150,7 +150,7 @@ def test_a_nan_threshold_decides_nothing(emu_pool, tmp_path):
         task_id="review", pool_id=pool_id, verdict={"golden_accuracy_threshold": math.nan}
     )
     _fails(emu, tmp_path, lambda: operator.execute(make_context()), TolokaInputError,
-           "'golden_accuracy_threshold' must be a number from 0 to 1, got nan")  # fmt: skip
+           "'golden_accuracy_threshold' must be a fraction in [0, 1] (a number from 0 to 1: 0.9, not 90), got nan")  # fmt: skip
 
 
 def test_the_steps_import_neither_airflow_nor_the_operators():

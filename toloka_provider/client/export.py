@@ -6,16 +6,14 @@ pandas: one row per task per assignment, columns prefixed ``INPUT:``, ``OUTPUT:`
 vocabulary where ACCEPTED is ``APPROVED``; default APPROVED), ``startTimeFrom`` / ``startTimeTo``,
 ``excludeBanned``, ``field`` (the ``ASSIGNMENT:`` columns wanted) and ``addRowDelimiter=false``.
 
-The body is tab-separated with the quoting pandas and the csv module read by default: a value holding a tab,
-a newline or a double quote is wrapped in double quotes, with inner quotes doubled. :class:`TsvRows` splits a
+The body is tab-separated with RFC 4180 quoting: a value holding a tab, a newline, a carriage return or a
+double quote is wrapped in double quotes, with inner quotes doubled. :class:`TsvRows` splits a
 body that arrives in chunks into rows without holding more than one unfinished row.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 from collections.abc import Generator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -101,28 +99,41 @@ def tsv_query(
 class TsvRows:
     """Incremental TSV reader: ``feed(bytes)`` returns the rows completed by that chunk, ``close()`` the rest.
 
-    A row ends at a newline outside quotes. With doubled inner quotes, a newline is outside quotes exactly
-    when the row so far holds an even number of ``"`` characters, so finding where complete rows end needs
-    only counting; the csv module then parses those rows (quoted tabs, newlines and quotes included).
+    Quoting is RFC 4180's with a tab for the comma: a value that starts with ``"`` is quoted, ends at the next
+    lone ``"`` and holds anything (tabs, ``\n``, ``\r``, doubled quotes); a row ends at ``\n`` (or ``\r\n``)
+    outside quotes; a lone ``\r`` is data. With doubled inner quotes, a newline is outside quotes exactly when
+    the row so far holds an even number of ``"``, so finding where complete rows end needs only counting. A body
+    that cannot be read this way raises :class:`~toloka_provider.client.errors.ResponseFormatError`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | None = None) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self._pending = ""  # text of the unfinished row (and anything after it)
+        self._path = path
+        self._rows = 0  # rows parsed so far, for the row numbers of errors
+
+    def _error(self, what: str) -> errors.ResponseFormatError:
+        return errors.ResponseFormatError(200, None, what, None, None, "GET", self._path)
+
+    def _decode(self, chunk: bytes, final: bool = False) -> str:
+        try:
+            return self._decoder.decode(chunk, final=final)
+        except UnicodeDecodeError as error:
+            raise self._error(f"the TSV export is not UTF-8 ({error.reason} at byte {error.start} of a chunk)") from None
 
     def feed(self, chunk: bytes) -> list[list[str]]:
-        text = self._pending + self._decoder.decode(chunk)
+        text = self._pending + self._decode(chunk)
         end = self._complete_up_to(text)
         self._pending = text[end:]
         return self._parse(text[:end])
 
     def close(self) -> list[list[str]]:
-        text = self._pending + self._decoder.decode(b"", final=True)
+        text = self._pending + self._decode(b"", final=True)
         self._pending = ""
         if not text.strip("\r\n"):
             return []
         if text.count('"') % 2:
-            raise ValueError("the TSV export ended inside a quoted value (the body was cut short)")
+            raise self._error("the TSV export ended inside a quoted value (the body was cut short)")
         return self._parse(text if text.endswith("\n") else text + "\n")
 
     @staticmethod
@@ -140,20 +151,70 @@ class TsvRows:
                 end = newline + 1
             start = newline + 1
 
-    @staticmethod
-    def _parse(text: str) -> list[list[str]]:
+    def _parse(self, text: str) -> list[list[str]]:
+        """The rows of ``text``, which ends with the ``\n`` of its last row; blank lines are skipped."""
         if not text:
             return []
-        return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter="\t") if row]
+        if '"' not in text:  # nothing quoted: a lone \r is data, \r\n ends a row
+            lines = text[:-1].split("\n")
+            self._rows += len(lines)
+            return [(line[:-1] if line.endswith("\r") else line).split("\t") for line in lines if line not in ("", "\r")]
+        rows = self._parse_quoted(text)
+        self._rows += len(rows)
+        return rows
+
+    def _parse_quoted(self, text: str) -> list[list[str]]:
+        rows: list[list[str]] = []
+        row: list[str] = []
+        position, size = 0, len(text)
+        while position < size:
+            if text[position] == '"':
+                parts, start = [], position + 1
+                while True:
+                    close = text.find('"', start)
+                    if close < 0:
+                        raise self._error(f"the TSV export has a quoted value that never ends (row {self._rows + len(rows) + 1})")
+                    parts.append(text[start:close])
+                    if text.startswith('"', close + 1):
+                        parts.append('"')
+                        start = close + 2
+                        continue
+                    position = close + 1
+                    break
+                value = "".join(parts)
+                if text.startswith("\r\n", position):
+                    position += 1
+                if position < size and text[position] not in "\t\n":
+                    raise self._error(
+                        f"the TSV export has {text[position]!r} after a closing quote (row {self._rows + len(rows) + 1}); "
+                        f"a quoted value must end at a tab or a newline"
+                    )
+            else:
+                tab, newline = text.find("\t", position), text.find("\n", position)
+                stop = newline if tab < 0 or (0 <= newline < tab) else tab
+                value = text[position:stop]
+                if text[stop] == "\n" and value.endswith("\r"):
+                    value = value[:-1]
+                position = stop
+            row.append(value)
+            if text[position] == "\t":
+                position += 1
+                continue
+            position += 1  # the row's newline
+            if row != [""]:
+                rows.append(row)
+            row = []
+        return rows
 
 
-def rows_as_dicts(header: list[str], rows: list[list[str]]) -> list[dict[str, str]]:
+def rows_as_dicts(header: list[str], rows: list[list[str]], path: str | None = None) -> list[dict[str, str]]:
     width = len(header)
     out = []
     for row in rows:
         if len(row) != width:
-            raise ValueError(
-                f"the TSV export has a row of {len(row)} values under {width} columns: {row[:5]!r}"
+            raise errors.ResponseFormatError(
+                200, None, f"the TSV export has a row of {len(row)} values under {width} columns: {row[:5]!r}",
+                None, None, "GET", path,
             )
         out.append(dict(zip(header, row, strict=True)))
     return out
@@ -170,13 +231,13 @@ def table_plan(
                 response.status, response.body, method="GET", path=path, request_id_header=response.request_id
             )
         # A transport that read the body whole (no stream support): parse it at once.
-        reader = TsvRows()
+        reader = TsvRows(path)
         rows = reader.feed(response.body) + reader.close()
         if rows:
-            yield Emit(rows_as_dicts(rows[0], rows[1:]))
+            yield Emit(rows_as_dicts(rows[0], rows[1:], path))
         return
     stream = response.stream
-    reader = TsvRows()
+    reader = TsvRows(path)
     header: list[str] | None = None
     finished = False
     try:
@@ -190,7 +251,7 @@ def table_plan(
             if header is None and rows:
                 header, rows = rows[0], rows[1:]
             if rows:
-                yield Emit(rows_as_dicts(header, rows))  # type: ignore[arg-type]
+                yield Emit(rows_as_dicts(header, rows, path))  # type: ignore[arg-type]
             if not chunk:
                 finished = True
                 return

@@ -1,6 +1,6 @@
 """Operators that aggregate workers' answers: on the Toloka server, or locally (majority, Wawa, Dawid–Skene).
 
-The local methods live in ``toloka_provider.steps.aggregation``; here are the arguments and the files.
+The local methods live in ``toloka_provider.steps.votes``; here are the arguments and the files.
 """
 
 from __future__ import annotations
@@ -15,23 +15,23 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from toloka_provider.aggregation import BACKENDS, resolve_backend
+from toloka_provider.arguments import checked_assignment, non_empty_names, positive_seconds
 from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
-from toloka_provider.operators.files import (
+from toloka_provider.files import (
     atomic_jsonl_writer,
     dump_json_line,
     iter_jsonl_numbered,
     storage_path,
 )
-from toloka_provider.operators.inputs import checked_assignment, non_empty_names, positive_seconds
-from toloka_provider.steps.aggregation import (
+from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
+from toloka_provider.steps.values import as_json_dict
+from toloka_provider.steps.votes import (
     METHODS,
     aggregate_votes,
     collect_votes,
     dawid_skene,
     majority_vote,
 )
-from toloka_provider.steps.values import as_json_dict
 
 __all__ = [
     "TolokaAggregateLocallyOperator",

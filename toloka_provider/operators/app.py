@@ -5,11 +5,11 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from toloka_provider.arguments import load_json_config
 from toloka_provider.exceptions import TolokaInputError
+from toloka_provider.files import atomic_jsonl_writer, dump_json_line, iter_jsonl, storage_path
 from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
-from toloka_provider.operators.files import atomic_jsonl_writer, dump_json_line, iter_jsonl, storage_path
-from toloka_provider.operators.identity import RunIdentity
-from toloka_provider.operators.inputs import load_json_config
+from toloka_provider.run_identity import RunIdentity
 from toloka_provider.steps import status as status_step
 from toloka_provider.steps.find_or_create import find_or_create_app_batch
 from toloka_provider.steps.values import as_json_dict

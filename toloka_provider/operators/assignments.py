@@ -16,17 +16,25 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from toloka_provider.arguments import (
+    checked_assignment,
+    imported_callable,
+    non_negative_int,
+    positive_int,
+    unit_fraction,
+)
+from toloka_provider.client.dates import parse_datetime
+from toloka_provider.client.models import AssignmentStatus
 from toloka_provider.client.pagination import ASSIGNMENTS as ASSIGNMENTS_LISTING
 from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.links import TolokaPoolLink
-from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
-from toloka_provider.operators.files import (
+from toloka_provider.files import (
     atomic_jsonl_writer,
     dump_json_line,
     iter_jsonl_numbered,
     storage_path,
 )
-from toloka_provider.operators.inputs import checked_assignment, non_negative_int, positive_int, unit_fraction
+from toloka_provider.links import TolokaPoolLink
+from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
 from toloka_provider.steps import review
 from toloka_provider.steps.review import (
     ACCEPT,
@@ -126,8 +134,11 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
         self.batch_size = None if batch_size is None else positive_int(batch_size, 'batch_size', maximum=MAX_PAGE)
 
     def _checked_statuses(self) -> list[str]:
-        from toloka_provider.client.models import AssignmentStatus
-
+        if not isinstance(self.statuses, (str, list, tuple)):  # a dict from XCom is not a list of its keys
+            raise TolokaInputError(
+                f"Argument 'statuses' must be a status or a list of them, got {type(self.statuses).__name__} "
+                f"{self.statuses!r}"
+            )
         statuses = [self.statuses] if isinstance(self.statuses, str) else list(self.statuses)
         known = [member.value for member in AssignmentStatus]
         unknown = [status for status in statuses if str(getattr(status, "value", status)) not in known]
@@ -139,8 +150,6 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
 
     def _checked_bound(self, argument: str) -> None:
         """A submitted_* string bound must be ISO 8601: fail here, naming the argument, not at the server."""
-        from toloka_provider.client.dates import parse_datetime
-
         value = getattr(self, argument)
         if isinstance(value, str):
             try:
@@ -368,18 +377,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
 
     @staticmethod
     def _imported_verdict(path: str) -> CallableVerdict:
-        from airflow.sdk.module_loading import import_string
-
-        try:
-            function = import_string(path)
-        except ImportError as error:
-            raise TolokaInputError(
-                f"verdict {path!r} is not 'accept_all', and it cannot be imported as a callable "
-                f"'package.module.function': {error}"
-            ) from None
-        if not callable(function):
-            raise TolokaInputError(f"verdict {path!r} imports a {type(function).__name__}, not a callable")
-        return CallableVerdict(path, function)
+        return CallableVerdict(path, imported_callable(path, "verdict", context=" is not 'accept_all', and it"))
 
     # ----------------------------------------------------------------------------------------------------------
     # Inputs

@@ -9,14 +9,14 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from toloka_provider.arguments import load_json_config
 from toloka_provider.client import waits
 from toloka_provider.client.errors import TolokaArgumentError
 from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
-from toloka_provider.operators.identity import RunIdentity, tag_metadata
-from toloka_provider.operators.inputs import load_json_config
 from toloka_provider.operators.status import PoolStatusOperator, change_status
+from toloka_provider.run_identity import RunIdentity, tag_metadata
 from toloka_provider.steps.find_or_create import find_or_create_tagged
 from toloka_provider.triggers.pool import TolokaPoolTrigger
 

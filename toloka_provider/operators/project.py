@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from toloka_provider.arguments import load_json_config
 from toloka_provider.links import TolokaProjectLink
 from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
-from toloka_provider.operators.identity import RunIdentity, tag_metadata
-from toloka_provider.operators.inputs import load_json_config
+from toloka_provider.run_identity import RunIdentity, tag_metadata
 from toloka_provider.steps.find_or_create import find_or_create_tagged
 
 

@@ -17,29 +17,34 @@ Only ``user_id`` is required by the code here; the rules read ``golden_seen`` an
 **Assignments JSONL** (``assignments_path``): as written by ``TolokaGetAssignmentsOperator`` (``user_id``,
 ``status``, ``tasks``, ``solutions``, ...).
 
-Every operator is safe to retry (a retry of the same task instance never bans, pays or messages twice), checks
-its arguments before any request (a bad argument is ``TolokaInputError``), and returns a small XCom. A Toloka
-refusal a retry cannot change (4xx) is ``TolokaApiFailure``; transient errors (5xx, 429, no answer) pass
-through unchanged so that Airflow's task retries cover an outage.
+The rules (who is banned, skill values, which bonuses are still to pay, message threads) are in
+``steps/quality.py``. Every operator is safe to retry (a retry never bans, pays or messages twice), checks its
+arguments before any request that changes anything (a bad argument is ``TolokaInputError``), and returns a
+small XCom. A Toloka refusal a retry cannot change (4xx) is ``TolokaApiFailure``; transient errors pass through
+so that Airflow's task retries cover an outage. What a retry and a re-run with changed inputs do is in
+``docs/money.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+from toloka_provider.arguments import imported_callable
+from toloka_provider.client.errors import TolokaArgumentError, ValidationApiError
 from toloka_provider.client.errors import is_transient as may_have_been_applied
-from toloka_provider.exceptions import TolokaInputError, toloka_error_mapping
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError, toloka_error_mapping
+from toloka_provider.files import iter_jsonl
 from toloka_provider.links import TolokaPoolLink, TolokaProjectLink
 from toloka_provider.operators.base import TolokaBaseOperator
-from toloka_provider.operators.files import iter_jsonl
-from toloka_provider.operators.identity import RunIdentity
+from toloka_provider.run_identity import RunIdentity
+from toloka_provider.steps import quality as rules
 from toloka_provider.steps.values import field
+from toloka_provider.steps.votes import label_key
 
 #: How many entries of a list (banned workers, ...) an XCom carries at most; the counts are always complete.
 XCOM_LIST_LIMIT = 100
@@ -47,109 +52,33 @@ XCOM_LIST_LIMIT = 100
 SCOPES = ("POOL", "PROJECT", "ALL_PROJECTS")
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Shared helpers
-
-
 def api_errors(conn_id: str) -> contextlib.AbstractContextManager[None]:
-    """Map client errors the way every operator does (``operators.base.toloka_error_mapping``): bad arguments
+    """Map client errors the way every operator does (``exceptions.toloka_error_mapping``): bad arguments
     fail as input errors, transient ones pass through (Airflow retries), persistent ones fail at once."""
     return toloka_error_mapping(conn_id)
 
 
+@contextlib.contextmanager
+def refused_as_input() -> Iterator[None]:
+    """A rule's ``TolokaArgumentError`` (raised while checking arguments) as the operators' ``TolokaInputError``."""
+    try:
+        yield
+    except TolokaArgumentError as error:
+        raise TolokaInputError(str(error)) from error
+
+
 def read_statistics(path: Any, *, argument: str = "statistics_path") -> list[dict]:
-    """The per-worker statistics of ``path`` (see the module docstring); each line needs a ``user_id``."""
+    """The per-worker statistics of ``path`` (see the module docstring), checked by ``steps.quality``."""
     if not path:
         raise TolokaInputError(f"Give {argument!r}: a per-worker statistics JSONL file")
-    rows = []
-    seen: set[str] = set()
-    for line_number, row in enumerate(iter_jsonl(path, argument=argument), start=1):
-        user_id = row.get("user_id")
-        if not isinstance(user_id, str) or not user_id:
-            raise TolokaInputError(f"Argument {argument!r}: object {line_number} of {path} has no 'user_id' string")
-        if user_id in seen:
-            raise TolokaInputError(f"Argument {argument!r}: worker {user_id} appears twice in {path}")
-        seen.add(user_id)
-        rows.append(row)
-    return rows
-
-
-def _golden(row: Mapping[str, Any]) -> tuple[int, float | None]:
-    seen = row.get("golden_seen") or 0
-    accuracy = row.get("golden_accuracy")
-    if not isinstance(seen, int) or (accuracy is not None and not isinstance(accuracy, (int, float))):
-        raise TolokaInputError(
-            f"worker {row.get('user_id')}: 'golden_seen' must be an integer and 'golden_accuracy' a number or "
-            f"null, got {seen!r} and {accuracy!r}"
-        )
-    return seen, (None if seen == 0 or accuracy is None else float(accuracy))
-
-
-def _import_callable(dotted: Any, argument: str) -> Callable[..., Any]:
-    if callable(dotted):
-        return dotted
-    if not isinstance(dotted, str) or "." not in dotted:
-        raise TolokaInputError(f"{argument!r} must be a dotted path 'package.module.function', got {dotted!r}")
-    from airflow.sdk.module_loading import import_string
-
-    try:
-        function = import_string(dotted)
-    except ImportError as error:
-        raise TolokaInputError(f"{argument!r}: cannot import {dotted!r}: {error}") from None
-    if not callable(function):
-        raise TolokaInputError(f"{argument!r}: {dotted!r} is a {type(function).__name__}, not a callable")
-    return function
-
-
-def _lang_map(value: Any, argument: str) -> dict[str, str]:
-    """``"text"`` → ``{"EN": "text"}``; a ``{LANG: str}`` dict stays as it is."""
-    if isinstance(value, str) and value:
-        return {"EN": value}
-    if isinstance(value, Mapping) and value and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        return dict(value)
-    raise TolokaInputError(f"{argument!r} must be a non-empty string or a {{LANG: text}} dict, got {value!r}")
-
-
-def _fraction(value: Any, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise TolokaInputError(f"{argument!r} must be a number from 0 to 1, got {value!r}")
-    return float(value)
+    with refused_as_input():
+        return rules.statistics_rows(iter_jsonl(path, argument=argument), argument, path)
 
 
 def _count(value: Any, argument: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise TolokaInputError(f"{argument!r} must be an integer >= {minimum}, got {value!r}")
     return value
-
-
-def _money(value: Any, argument: str) -> Decimal:
-    """A Decimal amount of USD; floats go through ``str`` so that 0.1 stays 0.1."""
-    if isinstance(value, bool):
-        raise TolokaInputError(f"{argument!r} must be an amount of money, got {value!r}")
-    try:
-        amount = Decimal(str(value)) if isinstance(value, (int, float, str)) else Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise TolokaInputError(f"{argument!r} must be an amount of money, got {value!r}") from None
-    if not amount.is_finite():
-        raise TolokaInputError(f"{argument!r} must be a finite amount of money, got {value!r}")
-    return amount
-
-
-def _expiry(duration: timedelta | None) -> str | None:
-    if duration is None:
-        return None
-    return (datetime.now(timezone.utc) + duration).replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def _is_active(restriction: Any) -> bool:
-    expires = field(restriction, "will_expire")
-    if expires is None:
-        return True
-    if isinstance(expires, str):
-        expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=timezone.utc)
-    return expires > datetime.now(timezone.utc)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -163,18 +92,23 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
     :param scope: ``"POOL"`` (needs ``pool_id``), ``"PROJECT"`` (needs ``project_id``) or ``"ALL_PROJECTS"``.
     :param pool_id: the pool of a POOL ban (templated).
     :param project_id: the project of a PROJECT ban (templated).
-    :param accuracy_below: ban a worker whose golden accuracy is below this (0..1) ...
+    :param accuracy_below: ban a worker whose golden accuracy (a fraction in [0, 1]) is below this ...
     :param min_golden: ... once they answered at least this many golden tasks (default 5; fewer says too little).
     :param rule: instead of the threshold, a callable or its dotted path ``"package.module.function"`` called
         with each statistics row; a true result bans the worker (a non-empty string is also the reason).
-    :param duration: how long the ban lasts (a timedelta, sets ``will_expire``); None bans until lifted.
+    :param duration: how long the ban lasts (a timedelta of at most 36,500 days, sets ``will_expire``); None
+        bans until lifted.
     :param private_comment: the ban's private comment; the reason is appended.
     :param dry_run: only report whom the rule would ban; send nothing.
 
-    Idempotent: before banning, the worker's bans in that scope are looked up (``find_user_restrictions``); an
-    active one counts as ``already_restricted`` and is not set again. XCom: ``{"scope", "dry_run",
-    "banned_count", "already_restricted", "banned": [{"user_id", "reason"}, ...]}`` (the list holds at most
-    100 entries). Pushes the pool or project page for the extra link.
+    Idempotent: before banning, the worker's bans in that scope are looked up (``find_user_restrictions``). An
+    active ban that lasts at least as long as the one asked for counts as ``already_restricted`` (one that ends
+    less than a tenth of ``duration``, at most a day, earlier is taken as the same ban: a retry computes its
+    end from a later "now"); an active ban that ends earlier still is extended (replaced by the longer one;
+    counted in ``extended``). XCom: ``{"scope",
+    "dry_run", "banned_count", "already_restricted", "extended", "banned": [{"user_id", "reason"}, ...]}`` (the
+    list holds at most 100 entries; ``banned_count`` counts new and extended bans). Pushes the pool or project
+    page for the extra link.
     """
 
     template_fields = ("statistics_path", "pool_id", "project_id", "private_comment", "toloka_conn_id")
@@ -201,11 +135,11 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
             raise TolokaInputError(f"'scope' must be one of {', '.join(SCOPES)}, got {scope!r}")
         if (accuracy_below is None) == (rule is None):
             raise TolokaInputError("Give exactly one of 'accuracy_below' (with 'min_golden') and 'rule'")
-        if accuracy_below is not None:
-            _fraction(accuracy_below, "accuracy_below")
+        with refused_as_input():
+            if accuracy_below is not None:
+                rules.fraction(accuracy_below, "accuracy_below")
+            rules.ban_expiry(duration)
         _count(min_golden, "min_golden", minimum=1)
-        if duration is not None and (not isinstance(duration, timedelta) or duration <= timedelta(0)):
-            raise TolokaInputError(f"'duration' must be a positive datetime.timedelta or None, got {duration!r}")
         self.statistics_path = statistics_path
         self.scope = scope
         self.pool_id = pool_id
@@ -221,38 +155,29 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
         if self.scope == "POOL":
             if not self.pool_id:
                 raise TolokaInputError("scope 'POOL' needs 'pool_id'")
-            return {"pool_id": str(self.pool_id)}
+            with refused_as_input():
+                return {"pool_id": rules.text_id(str(self.pool_id), "pool_id", "a pool id")}
         if self.scope == "PROJECT":
             if not self.project_id:
                 raise TolokaInputError("scope 'PROJECT' needs 'project_id'")
-            return {"project_id": str(self.project_id)}
+            with refused_as_input():
+                return {"project_id": rules.text_id(str(self.project_id), "project_id", "a project id")}
         return {}
 
-    def candidates(self, rows: Iterable[dict]) -> list[tuple[str, str]]:
+    def candidates(self, rows: Sequence[dict]) -> list[tuple[str, str]]:
         """``[(user_id, reason)]`` of the workers the rule bans, in file order."""
-        chosen = []
-        if self.rule is not None:
-            function = _import_callable(self.rule, "rule")
-            for row in rows:
-                verdict = function(dict(row))
-                if verdict:
-                    reason = verdict if isinstance(verdict, str) else f"rule {getattr(function, '__name__', 'rule')}"
-                    chosen.append((row["user_id"], reason))
-            return chosen
-        threshold = float(self.accuracy_below)  # type: ignore[arg-type]
-        for row in rows:
-            seen, accuracy = _golden(row)
-            if seen >= self.min_golden and accuracy is not None and accuracy < threshold:
-                chosen.append(
-                    (row["user_id"], f"golden accuracy {accuracy:.2f} < {threshold:.2f} over {seen} golden tasks")
-                )
-        return chosen
+        rule = imported_callable(self.rule, "rule") if self.rule is not None else None
+        with refused_as_input():
+            return rules.ban_candidates(rows, accuracy_below=self.accuracy_below, min_golden=self.min_golden,
+                                        rule=rule)
 
     def execute(self, context: Any) -> dict:
         where = self._scope_filter()
         chosen = self.candidates(read_statistics(self.statistics_path))
+        with refused_as_input():
+            will_expire = rules.ban_expiry(self.duration)
         result: dict[str, Any] = {"scope": self.scope, "dry_run": bool(self.is_dry_run), "banned_count": 0,
-                                  "already_restricted": 0, "banned": []}
+                                  "already_restricted": 0, "extended": 0, "banned": []}
         if self.scope == "POOL":
             self.push_pool_url(context, where["pool_id"])
         elif self.scope == "PROJECT":
@@ -262,12 +187,12 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
             result["banned_count"] = len(chosen)
             result["banned"] = [{"user_id": u, "reason": r} for u, r in chosen[:XCOM_LIST_LIMIT]]
             return result
-        will_expire = _expiry(self.duration)
         with api_errors(self.toloka_conn_id):
             client = self.hook.get_conn()
             for user_id, reason in chosen:
                 existing = client.find_user_restrictions(scope=self.scope, user_id=user_id, limit=50, **where)
-                if any(_is_active(item) for item in (field(existing, "items") or ())):
+                action = rules.ban_action(list(field(existing, "items") or ()), will_expire, self.duration)
+                if action == "keep":
                     result["already_restricted"] += 1
                     continue
                 body: dict[str, Any] = {"scope": self.scope, "user_id": user_id,
@@ -276,44 +201,19 @@ class TolokaRestrictWorkersOperator(TolokaBaseOperator):
                     body["will_expire"] = will_expire
                 client.set_user_restriction(body)  # an upsert: repeating it after a lost answer is harmless
                 result["banned_count"] += 1
+                if action == "extend":
+                    result["extended"] += 1
                 if len(result["banned"]) < XCOM_LIST_LIMIT:
                     result["banned"].append({"user_id": user_id, "reason": reason})
         self.log.info(
-            "Banned %d workers (%s), %d were already banned", result["banned_count"], self.scope,
-            result["already_restricted"],
+            "Banned %d workers (%s; %d of them extended a shorter ban), %d were already banned",
+            result["banned_count"], self.scope, result["extended"], result["already_restricted"],
         )
         return result
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Skills
-
-
-def _label_key(values: Mapping[str, Any], names: Sequence[str]) -> tuple | None:
-    if any(name not in values for name in names):
-        return None
-    return tuple(repr(values[name]) for name in names)
-
-
-def agreement_by_worker(
-    assignments: Iterable[Mapping[str, Any]], labels: Mapping[str, tuple], names: Sequence[str],
-    statuses: Sequence[str] = ("SUBMITTED", "ACCEPTED"),
-) -> dict[str, tuple[int, int]]:
-    """``{user_id: (agreeing, compared)}``: how often each worker's answer equals the aggregated label."""
-    scores: dict[str, list[int]] = {}
-    for assignment in assignments:
-        if str(assignment.get("status")) not in statuses:
-            continue
-        user_id = str(assignment.get("user_id"))
-        for task, solution in zip(assignment.get("tasks") or [], assignment.get("solutions") or [], strict=False):
-            wanted = labels.get(str((task or {}).get("id")))
-            answer = _label_key(((solution or {}).get("output_values") or {}), names)
-            if wanted is None or answer is None:
-                continue
-            score = scores.setdefault(user_id, [0, 0])
-            score[0] += int(answer == wanted)
-            score[1] += 1
-    return {user: (agree, total) for user, (agree, total) in scores.items()}
 
 
 class TolokaSetUserSkillsOperator(TolokaBaseOperator):
@@ -328,7 +228,8 @@ class TolokaSetUserSkillsOperator(TolokaBaseOperator):
     :param scale: the skill value of a perfect worker (default 100; Toloka skills are 0..100).
     :param reason: the reason recorded on each skill value.
 
-    Idempotent: ``set_user_skill`` is an upsert and the skill is looked up by name before it is created.
+    Accuracies are fractions in [0, 1]; a value outside 0..100 is refused, never clamped. Idempotent:
+    ``set_user_skill`` is an upsert and the skill is looked up by name before it is created.
     XCom: ``{"skill_id", "skill_name", "created_skill", "set", "skipped"}``.
     """
 
@@ -378,29 +279,26 @@ class TolokaSetUserSkillsOperator(TolokaBaseOperator):
         scores: dict[str, tuple[float, int]] = {}
         if self.source == "golden_accuracy":
             for row in read_statistics(self.statistics_path):
-                seen, accuracy = _golden(row)
-                scores[row["user_id"]] = (accuracy if accuracy is not None else math.nan, seen)
+                seen, accuracy = rules.golden(row)
+                scores[row["user_id"]] = (accuracy if accuracy is not None else float("nan"), seen)
         else:
-            names = [self.fields] if isinstance(self.fields, str) else list(self.fields)
+            names = [self.fields] if isinstance(self.fields, str) else list(self.fields) if isinstance(
+                self.fields, (list, tuple)) else []
             if not names or not all(isinstance(name, str) and name for name in names):
                 raise TolokaInputError(f"source 'agreement' needs 'fields': the output field names, got {self.fields!r}")
             if not self.labels_path or not self.assignments_path:
                 raise TolokaInputError("source 'agreement' needs 'labels_path' and 'assignments_path'")
             labels = {}
             for row in iter_jsonl(self.labels_path, argument="labels_path"):
-                key = _label_key(row.get("output_values") or {}, names)
+                key = label_key(row.get("output_values") or {}, names)
                 if row.get("task_id") is not None and key is not None:
                     labels[str(row["task_id"])] = key
-            agreement = agreement_by_worker(iter_jsonl(self.assignments_path, argument="assignments_path"), labels, names)
+            agreement = rules.agreement_by_worker(
+                iter_jsonl(self.assignments_path, argument="assignments_path"), labels, names
+            )
             scores = {user: (agree / total, total) for user, (agree, total) in agreement.items()}
-        values, skipped = {}, 0
-        for user_id, (share, answers) in scores.items():
-            if answers < self.min_answers or math.isnan(share):
-                skipped += 1
-                continue
-            value = Decimal(str(round(share * self.scale, 2)))
-            values[user_id] = min(max(value, Decimal(0)), Decimal(100))
-        return values, skipped
+        with refused_as_input():
+            return rules.skill_values(scores, scale=self.scale, min_answers=self.min_answers)
 
     def _find_skill(self, client: Any, name: str) -> Any:
         page = client.find_skills(name=name, limit=100)
@@ -408,9 +306,8 @@ class TolokaSetUserSkillsOperator(TolokaBaseOperator):
         return min(matches, key=lambda skill: str(field(skill, "id"))) if matches else None
 
     def execute(self, context: Any) -> dict:
-        name = str(self.skill_name or "").strip()
-        if not name:
-            raise TolokaInputError("'skill_name' must be a non-empty string")
+        with refused_as_input():
+            name = rules.text_id(self.skill_name, "skill_name", "a skill name")
         values, skipped = self.values()
         created = False
         with api_errors(self.toloka_conn_id):
@@ -449,10 +346,20 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
         ``min_golden`` golden tasks and reach ``min_accuracy`` each get ``amount``.
     :param public_title: / :param public_message: for the rule's bonuses (a string or ``{LANG: text}``).
 
-    Money is ``Decimal`` throughout. One bulk create in async mode under an ``operation_id`` derived from the
-    run identity: a retry of the same task instance resumes that operation (OPERATION_ALREADY_EXISTS) instead
-    of paying again. XCom: ``{"operation_id", "count", "created", "failed", "total", "errors_sample"}``
-    (``total`` as a string).
+    Money is ``Decimal`` throughout. Every bonus of one task instance carries the same ``private_comment``
+    (``airflow bonus <dag>/<run>/<task>``), so each try first reads back what the task instance already paid
+    and pays exactly the difference: a retry or a re-run with a grown file pays only the bonuses not yet paid;
+    a changed bonus (same user and assignment, other amount, title or message) is refused naming what changed;
+    bonuses paid earlier and no longer asked for are reported in ``not_in_inputs`` (Toloka cannot take a bonus
+    back). Before paying, the requester's balance must cover what is to pay, or nothing is paid. The payment is
+    one bulk create in async mode under an ``operation_id`` derived from the run identity and the inputs, so a
+    retry while it runs resumes it. A bonus Toloka refuses (an unknown user, ...) fails the task, naming the
+    user; nothing of that batch is paid.
+
+    XCom, read back from Toloka after paying: ``{"operation_id", "count", "total", "created", "already_paid",
+    "not_in_inputs", "paid_count", "paid_total", "failed", "errors_sample"}``: ``count``/``total`` are the
+    bonuses asked for, ``created`` those this try paid, ``paid_count``/``paid_total`` everything this task
+    instance has paid in all (amounts as strings).
     """
 
     template_fields = ("bonuses_path", "statistics_path", "toloka_conn_id")
@@ -473,71 +380,100 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.max_total = _money(max_total, "max_total")
-        if self.max_total < 0:
-            raise TolokaInputError(f"'max_total' must not be negative, got {max_total!r}")
-        if (bonuses_path is None) == (statistics_path is None):
-            raise TolokaInputError("Give exactly one of 'bonuses_path' and 'statistics_path' (with 'top_n', 'amount')")
-        if statistics_path is not None:
-            if top_n is None or amount is None:
-                raise TolokaInputError("'statistics_path' needs 'top_n' and 'amount'")
-            _count(top_n, "top_n", minimum=1)
-            self.amount: Decimal | None = self._checked_amount(_money(amount, "amount"), "amount")
-        else:
-            self.amount = None
-        _count(min_golden, "min_golden")
-        _fraction(min_accuracy, "min_accuracy")
+        with refused_as_input():
+            self.max_total = rules.money(max_total, "max_total")
+            if self.max_total < 0:
+                raise TolokaInputError(f"'max_total' must not be negative, got {max_total!r}")
+            if (bonuses_path is None) == (statistics_path is None):
+                raise TolokaInputError(
+                    "Give exactly one of 'bonuses_path' and 'statistics_path' (with 'top_n', 'amount')"
+                )
+            if statistics_path is not None:
+                if top_n is None or amount is None:
+                    raise TolokaInputError("'statistics_path' needs 'top_n' and 'amount'")
+                _count(top_n, "top_n", minimum=1)
+                self.amount: Decimal | None = rules.bonus_amount(rules.money(amount, "amount"), "amount")
+            else:
+                self.amount = None
+            _count(min_golden, "min_golden")
+            rules.fraction(min_accuracy, "min_accuracy")
+            self.public_title = rules.lang_map(public_title, "public_title")
+            self.public_message = rules.lang_map(public_message, "public_message")
         self.bonuses_path = bonuses_path
         self.statistics_path = statistics_path
         self.top_n = top_n
         self.min_golden = min_golden
         self.min_accuracy = min_accuracy
-        self.public_title = _lang_map(public_title, "public_title")
-        self.public_message = _lang_map(public_message, "public_message")
 
-    @staticmethod
-    def _checked_amount(amount: Decimal, where: str) -> Decimal:
-        if not Decimal("0.01") <= amount <= Decimal("100"):
-            raise TolokaInputError(f"{where}: a bonus must be from 0.01 to 100 USD, got {amount}")
-        if amount != amount.quantize(Decimal("0.01")):
-            raise TolokaInputError(f"{where}: a bonus has at most 2 decimal places (cents), got {amount}")
-        return amount
+    @property
+    def _argument(self) -> str:
+        return "bonuses_path" if self.bonuses_path is not None else "statistics_path"
 
     def bonuses(self, identity: RunIdentity) -> list[dict]:
-        """The bonus bodies to send (checked, before any request)."""
-        comment = f"airflow {identity.dag_id}/{identity.run_id}/{identity.task_id}"[:200]
+        """The bonus bodies asked for (checked, before any request)."""
+        comment = rules.bonus_tag(identity.dag_id, identity.run_id, identity.task_id, identity.map_index)
         items = []
-        if self.bonuses_path is not None:
-            for number, row in enumerate(iter_jsonl(self.bonuses_path, argument="bonuses_path"), start=1):
-                where = f"bonuses_path object {number}"
-                user_id = row.get("user_id")
-                if not isinstance(user_id, str) or not user_id:
-                    raise TolokaInputError(f"{where} has no 'user_id' string")
-                if "amount" not in row:
-                    raise TolokaInputError(f"{where} has no 'amount'")
-                item = {
-                    "user_id": user_id,
-                    "amount": self._checked_amount(_money(row["amount"], f"{where} amount"), where),
-                    "public_title": _lang_map(row.get("public_title", self.public_title), f"{where} public_title"),
-                    "public_message": _lang_map(row.get("public_message", self.public_message),
-                                                f"{where} public_message"),
-                    "private_comment": comment,
-                    "without_message": False,
-                }
-                if row.get("assignment_id"):
-                    item["assignment_id"] = str(row["assignment_id"])
-                items.append(item)
-            return items
-        ranked = []
-        for row in read_statistics(self.statistics_path):
-            seen, accuracy = _golden(row)
-            if accuracy is not None and seen >= self.min_golden and accuracy >= self.min_accuracy:
-                ranked.append((-accuracy, -seen, row["user_id"]))
-        for _, _, user_id in sorted(ranked)[: self.top_n]:
-            items.append({"user_id": user_id, "amount": self.amount, "public_title": self.public_title,
-                          "public_message": self.public_message, "private_comment": comment,
-                          "without_message": False})
+        with refused_as_input():
+            if self.bonuses_path is not None:
+                for number, row in enumerate(iter_jsonl(self.bonuses_path, argument="bonuses_path"), start=1):
+                    where = f"bonuses_path object {number}"
+                    user_id = row.get("user_id")
+                    if not isinstance(user_id, str) or not user_id:
+                        raise TolokaInputError(f"{where} has no 'user_id' string")
+                    rules.text_id(user_id, f"{where} user_id")
+                    if "amount" not in row:
+                        raise TolokaInputError(f"{where} has no 'amount'")
+                    item = {
+                        "user_id": user_id,
+                        "amount": rules.bonus_amount(rules.money(row["amount"], f"{where} amount"), where),
+                        "public_title": rules.lang_map(row.get("public_title", self.public_title),
+                                                       f"{where} public_title"),
+                        "public_message": rules.lang_map(row.get("public_message", self.public_message),
+                                                         f"{where} public_message"),
+                        "private_comment": comment,
+                        "without_message": False,
+                    }
+                    if row.get("assignment_id"):
+                        item["assignment_id"] = rules.text_id(str(row["assignment_id"]), f"{where} assignment_id",
+                                                              "an assignment id")
+                    items.append(item)
+            else:
+                ranked = []
+                for row in read_statistics(self.statistics_path):
+                    seen, accuracy = rules.golden(row)
+                    if accuracy is not None and seen >= self.min_golden and accuracy >= self.min_accuracy:
+                        ranked.append((-accuracy, -seen, row["user_id"]))
+                for _, _, user_id in sorted(ranked)[: self.top_n]:
+                    items.append({"user_id": user_id, "amount": self.amount, "public_title": self.public_title,
+                                  "public_message": self.public_message, "private_comment": comment,
+                                  "without_message": False})
+            rules.refuse_repeated_bonuses(items, self._argument)
         return items
+
+    def _paid(self, client: Any, comment: str) -> list[Any]:
+        # Filtered here as well: the API documents the private_comment filter only through toloka-kit.
+        return [b for b in client.get_user_bonuses(private_comment=comment) if field(b, "private_comment") == comment]
+
+    def _check_balance(self, client: Any, plan: rules.BonusPlan) -> None:
+        balance = field(client.get_requester(), "balance")
+        balance = Decimal(str(balance if balance is not None else 0))
+        if plan.total_to_pay > balance:
+            raise TolokaInputError(
+                f"Argument {self._argument!r}: the {len(plan.to_pay)} bonuses to pay add up to {plan.total_to_pay} "
+                f"USD, more than the requester's balance {balance} USD; nothing was paid"
+            )
+
+    def _refused(self, error: ValidationApiError, batch: Sequence[Mapping[str, Any]]) -> TolokaApiFailure:
+        payload = error.payload if isinstance(error.payload, Mapping) else {}
+        named = []
+        for key, problem in list(payload.items())[:5]:
+            user = batch[int(key)]["user_id"] if str(key).isdigit() and int(key) < len(batch) else key
+            named.append(f"user {user}: {problem}")
+        detail = "; ".join(named) or str(error)
+        return TolokaApiFailure(
+            f"Argument {self._argument!r}: Toloka refused {len(payload) or 'some'} of the {len(batch)} bonuses to "
+            f"pay, and paid none of them (not retried): {detail}", error,
+        )
 
     def execute(self, context: Any) -> dict:
         identity = RunIdentity.from_context(context)
@@ -548,45 +484,69 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
                 f"The {len(items)} bonuses add up to {total} USD, more than max_total {self.max_total} USD; "
                 f"nothing was sent"
             )
-        operation_id = identity.operation_id("user_bonuses")
-        result: dict[str, Any] = {"operation_id": operation_id, "count": len(items), "created": 0, "failed": 0,
-                                  "total": str(total), "errors_sample": {}}
-        if not items:
-            self.log.info("No bonuses to pay")
-            return result
+        comment = rules.bonus_tag(identity.dag_id, identity.run_id, identity.task_id, identity.map_index)
+        fingerprint = hashlib.sha256(
+            repr(sorted((rules.bonus_identity(item), rules.bonus_content(item)) for item in items)).encode()
+        ).hexdigest()
+        result: dict[str, Any] = {"operation_id": None, "count": len(items), "total": str(total), "created": 0,
+                                  "already_paid": 0, "not_in_inputs": 0, "paid_count": 0, "paid_total": "0",
+                                  "failed": 0, "errors_sample": {}}
         with api_errors(self.toloka_conn_id):
-            created = self.hook.get_conn().create_user_bonuses(items, async_mode=True, operation_id=operation_id)
-        errors = dict(field(created, "validation_errors") or {})
-        result["created"] = len(field(created, "items") or {})
-        result["failed"] = len(errors)
-        result["errors_sample"] = {key: errors[key] for key in list(errors)[:5]}
-        self.log.info("Bonuses: %d paid, %d refused, %s USD in all (operation %s)",
-                      result["created"], result["failed"], total, operation_id)
+            client = self.hook.get_conn()
+            plan = rules.plan_bonuses(items, self._paid(client, comment), self._argument)
+            result["already_paid"] = len(plan.already_paid)
+            result["not_in_inputs"] = len(plan.not_in_inputs)
+            if plan.to_pay:
+                self._check_balance(client, plan)
+                operation_id = identity.operation_id("user_bonuses", fingerprint)
+                result["operation_id"] = operation_id
+                try:
+                    created = client.create_user_bonuses(plan.to_pay, async_mode=True, operation_id=operation_id)
+                except ValidationApiError as error:
+                    raise self._refused(error, plan.to_pay) from error
+                errors = dict(field(created, "validation_errors") or {})
+                result["created"] = len(field(created, "items") or {})
+                result["failed"] = len(errors)
+                result["errors_sample"] = {key: errors[key] for key in list(errors)[:5]}
+            paid = self._paid(client, comment) if plan.to_pay else [*plan.already_paid, *plan.not_in_inputs]
+        result["paid_count"] = len(paid)
+        paid_total = sum((Decimal(str(field(bonus, "amount"))) for bonus in paid), Decimal("0"))
+        result["paid_total"] = str(paid_total.quantize(Decimal("0.01")) if paid else paid_total)
+        if plan.not_in_inputs:
+            self.log.warning(
+                "%d bonuses paid by an earlier try of this task are no longer in the inputs; Toloka cannot take "
+                "them back: %s", len(plan.not_in_inputs),
+                ", ".join(f"{field(b, 'user_id')} {field(b, 'amount')} USD" for b in plan.not_in_inputs[:10]),
+            )
+        self.log.info(
+            "Bonuses: %d paid now, %d paid by an earlier try; this task has paid %d bonuses, %s USD in all",
+            result["created"], result["already_paid"], result["paid_count"], result["paid_total"],
+        )
         return result
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Messages
 
-REJECTED_MARKS = ("REJECTED", "REJECT", "reject", "rejected")
-MESSAGE_KEY_MARK = "ref "
-
 
 class TolokaSendMessageOperator(TolokaBaseOperator):
     """Message workers directly: a list of user ids, or the workers whose work was rejected, with the reason.
 
-    :param topic: the thread topic (a string or ``{LANG: text}``).
-    :param text: the message (a string or ``{LANG: text}``); ``{reasons}`` in it is replaced by the worker's
-        distinct rejection comments joined by ``"; "`` (only with ``rejections_path``).
-    :param user_ids: the recipients (templated) ...
+    :param topic: the thread topic (a string or ``{LANG: text}``; not blank).
+    :param text: the message (a string or ``{LANG: text}``; not blank); ``{reasons}`` in it is replaced by the
+        worker's distinct rejection comments joined by ``"; "`` (only with ``rejections_path``).
+    :param user_ids: the recipients: a list of user ids (templated; a dict, a blank id, ``"None"`` or a list
+        rendered as a string are refused) ...
     :param rejections_path: ... or a JSONL of decisions or assignments: lines whose ``status`` or ``action`` is
         REJECTED/REJECT, each with ``user_id`` and optionally ``public_comment`` (or ``comment``) (templated).
     :param answerable: whether workers may reply.
 
-    Workers with the same text share a thread (at most 100 recipients each). Idempotent by a key: each thread's
-    topic ends with ``(ref <key>)``, a key derived from the run identity and the thread's recipients and text;
-    before sending, the requester's OUTBOX is read (``find_message_threads``) and a thread whose topic carries
-    the key is not sent again. XCom: ``{"threads", "recipients", "already_sent"}``.
+    Workers with the same text share a thread (at most 100 recipients each). Each thread's topic ends with
+    ``(ref <key>)``, a key that starts with one derived from the run identity; before sending, the requester's
+    OUTBOX is read (``get_message_threads``) and a worker whom a thread of this task instance already reached
+    is not messaged again: a retry sends nothing twice, a re-run with more recipients messages only the new
+    ones (``already_sent`` counts the earlier threads that reached some of the recipients). A thread Toloka refuses (an unknown user, ...) fails the task, naming the
+    recipients. XCom: ``{"threads", "recipients", "already_sent"}``.
     """
 
     template_fields = ("user_ids", "rejections_path", "toloka_conn_id")
@@ -603,8 +563,9 @@ class TolokaSendMessageOperator(TolokaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.topic = _lang_map(topic, "topic")
-        self.text = _lang_map(text, "text")
+        with refused_as_input():
+            self.topic = rules.lang_map(topic, "topic")
+            self.text = rules.lang_map(text, "text")
         if (user_ids is None) == (rejections_path is None):
             raise TolokaInputError("Give exactly one of 'user_ids' and 'rejections_path'")
         self.user_ids = user_ids
@@ -613,68 +574,48 @@ class TolokaSendMessageOperator(TolokaBaseOperator):
 
     def _recipients(self) -> dict[str, list[str]]:
         """``{user_id: [reason, ...]}`` in a stable order."""
-        if self.user_ids is not None:
-            ids = [self.user_ids] if isinstance(self.user_ids, str) else list(self.user_ids)
-            if not ids or not all(isinstance(user, str) and user for user in ids):
-                raise TolokaInputError(f"'user_ids' must be a non-empty list of user id strings, got {self.user_ids!r}")
-            return {user: [] for user in dict.fromkeys(ids)}
-        reasons: dict[str, list[str]] = {}
-        if not self.rejections_path:
-            raise TolokaInputError("Give 'user_ids' or 'rejections_path'")
-        for row in iter_jsonl(self.rejections_path, argument="rejections_path"):
-            if str(row.get("status", row.get("action"))) not in REJECTED_MARKS or not row.get("user_id"):
-                continue
-            comment = row.get("public_comment") or row.get("comment")
-            found = reasons.setdefault(str(row["user_id"]), [])
-            if comment and str(comment) not in found:
-                found.append(str(comment))
-        return reasons
-
-    def threads(self, identity: RunIdentity) -> list[dict]:
-        """The threads to compose: ``{"key", "topic", "text", "recipients_ids"}`` each."""
-        groups: dict[tuple, list[str]] = {}
-        for user_id, reasons in sorted(self._recipients().items()):
-            joined = "; ".join(reasons) or "no reason given"
-            text = tuple(sorted((lang, value.replace("{reasons}", joined)) for lang, value in self.text.items()))
-            groups.setdefault(text, []).append(user_id)
-        threads = []
-        for text, users in groups.items():
-            for start in range(0, len(users), 100):
-                chunk = users[start : start + 100]
-                digest = hashlib.sha256(repr((text, chunk, sorted(self.topic.items()))).encode()).hexdigest()
-                key = identity.operation_id("message", digest).replace("-", "")[:16]
-                topic = {lang: f"{value} ({MESSAGE_KEY_MARK}{key})" for lang, value in self.topic.items()}
-                threads.append({"key": key, "topic": topic, "text": dict(text), "recipients_ids": chunk})
-        return threads
+        with refused_as_input():
+            if self.user_ids is not None:
+                return {user: [] for user in rules.user_ids(self.user_ids, "user_ids")}
+            if not self.rejections_path:
+                raise TolokaInputError("Give 'user_ids' or 'rejections_path'")
+            return rules.rejection_reasons(iter_jsonl(self.rejections_path, argument="rejections_path"),
+                                           "rejections_path")
 
     @staticmethod
-    def _sent_keys(client: Any, keys: set[str]) -> set[str]:
-        found: set[str] = set()
-        for thread in client.get_message_threads(folder="OUTBOX"):
-            topics = " ".join((field(thread, "topic") or {}).values())
-            found.update(key for key in keys if f"({MESSAGE_KEY_MARK}{key})" in topics)
-            if found == keys:
-                break
-        return found
+    def run_key(identity: RunIdentity) -> str:
+        """The key every thread of this task instance carries in its topic."""
+        return identity.operation_id("message").replace("-", "")[:16]
+
+    def threads(self, identity: RunIdentity, recipients: Mapping[str, list[str]] | None = None) -> list[dict]:
+        """The threads to compose: ``{"key", "topic", "text", "recipients_ids"}`` each."""
+        recipients = self._recipients() if recipients is None else recipients
+        return rules.message_threads(recipients, self.topic, self.text, self.run_key(identity))
 
     def execute(self, context: Any) -> dict:
         identity = RunIdentity.from_context(context)
-        threads = self.threads(identity)
+        recipients = self._recipients()
         result = {"threads": 0, "recipients": 0, "already_sent": 0}
-        if not threads:
+        if not recipients:
             self.log.info("Nobody to message")
             return result
         with api_errors(self.toloka_conn_id):
             client = self.hook.get_conn()
-            sent = self._sent_keys(client, {thread["key"] for thread in threads})
-            for thread in threads:
-                if thread["key"] in sent:
-                    result["already_sent"] += 1
-                    continue
-                client.compose_message_thread(
-                    recipients_select_type="DIRECT", topic=thread["topic"], text=thread["text"],
-                    answerable=self.answerable, recipients_ids=thread["recipients_ids"],
-                )
+            earlier = rules.earlier_recipients(client.get_message_threads(folder="OUTBOX"), self.run_key(identity))
+            messaged = set().union(*earlier)
+            result["already_sent"] = sum(1 for users in earlier if users & recipients.keys())
+            pending = {user: reasons for user, reasons in recipients.items() if user not in messaged}
+            for thread in self.threads(identity, pending):
+                try:
+                    client.compose_message_thread(
+                        recipients_select_type="DIRECT", topic=thread["topic"], text=thread["text"],
+                        answerable=self.answerable, recipients_ids=thread["recipients_ids"],
+                    )
+                except ValidationApiError as error:
+                    raise TolokaApiFailure(
+                        f"Toloka refused the message to {', '.join(thread['recipients_ids'][:10])} "
+                        f"(not retried; {result['threads']} earlier threads were sent): {error}", error,
+                    ) from error
                 result["threads"] += 1
                 result["recipients"] += len(thread["recipients_ids"])
         self.log.info("Sent %d threads to %d workers (%d sent by an earlier try)", result["threads"],
@@ -687,6 +628,5 @@ __all__ = [
     "TolokaRestrictWorkersOperator",
     "TolokaSendMessageOperator",
     "TolokaSetUserSkillsOperator",
-    "agreement_by_worker",
     "read_statistics",
 ]

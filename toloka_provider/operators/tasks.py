@@ -10,12 +10,12 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
+from toloka_provider.arguments import load_json_config, positive_int
 from toloka_provider.exceptions import TolokaInputError
+from toloka_provider.files import iter_jsonl_numbered, iter_text_lines
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
-from toloka_provider.operators.files import iter_jsonl_numbered, iter_text_lines
-from toloka_provider.operators.identity import RunIdentity
-from toloka_provider.operators.inputs import load_json_config, positive_int
+from toloka_provider.run_identity import RunIdentity
 from toloka_provider.steps.uploads import ERRORS_SAMPLE_SIZE, upload_tasks
 
 __all__ = ["ERRORS_SAMPLE_SIZE", "TolokaCreateTasksOperator", "tasks_from_csv"]

@@ -10,10 +10,11 @@ safe to retry:
 * ``uploads``: upload tasks in chunks under deterministic operation ids;
 * ``review``: decide accept / reject for each assignment (golden accuracy, a callable), then send the
   decisions with bounded concurrency, where a 409 on an assignment already decided that way is done;
-* ``aggregation``: majority vote and Dawid-Skene over answers read from a file.
+* ``votes``: answers read from assignments (each assignment once) as votes for the local aggregation;
+* ``quality``: the quality-control rules (bans, skill values, bonuses still to pay, message threads).
 
 Each step takes the client (``hook.get_conn()``), plain data and a logger. Steps know no ``BaseOperator``
 and no XCom; a bad input they find raises the client's ``TolokaArgumentError``, which the operators' error
-mapping turns into ``TolokaInputError``. Files are the operators' business (``operators/files.py``): steps
+mapping turns into ``TolokaInputError``. Files are the operators' business (``toloka_provider/files.py``): steps
 get iterables.
 """

@@ -1,4 +1,4 @@
-"""Local aggregation step: answers read from assignments, aggregated by ``toloka_provider.aggregation``.
+"""Answers read from assignments as votes for the local aggregation: each assignment once, one label key.
 
 Pure functions over plain data (``{task_id: [(worker_id, label key), ...]}``); the operator reads the file
 and writes the results. The methods themselves (majority vote, Wawa, one-coin and full Dawid–Skene, with
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from toloka_provider import aggregation
+from toloka_provider.client.errors import TolokaArgumentError
 
 #: Method names the local aggregation operator takes.
 METHODS = tuple(aggregation.METHODS)
@@ -59,7 +60,8 @@ def collect_votes(
     include_golden: bool,
     golden_out: dict[str, str] | None = None,
 ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, dict], int]:
-    """``(votes, input values by task, golden tasks skipped)`` from assignments in ``statuses``.
+    """``(votes, input values by task, golden tasks skipped)`` from assignments in ``statuses``, each
+    assignment counted once (see :func:`answered_once`).
 
     With ``golden_out`` (a dict to fill), answers to golden tasks are kept among the votes and their known
     labels go to ``golden_out``, so that worker quality can start from golden accuracy; the golden tasks
@@ -68,13 +70,11 @@ def collect_votes(
     votes: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
     inputs: dict[str, dict] = {}
     golden_task_ids: set[str] = set()
-    for assignment in assignments:
+    for assignment, answers in answered_once(assignments, names):
         if str(assignment.get("status")) not in statuses:
             continue
         worker = str(assignment.get("user_id"))
-        tasks = assignment.get("tasks") or []
-        solutions = assignment.get("solutions") or []
-        for task, solution in zip(tasks, solutions, strict=False):
+        for task, label in answers:
             task_id = str(task.get("id"))
             known = task.get("known_solutions")
             if known:
@@ -86,9 +86,41 @@ def collect_votes(
                         golden_out[task_id] = truth
                 elif not include_golden:
                     continue
-            label = label_key((solution or {}).get("output_values") or {}, names)
             if label is None:
                 continue
             votes[task_id].append((worker, label))
             inputs.setdefault(task_id, task.get("input_values") or {})
     return votes, inputs, len(golden_task_ids)
+
+
+def answered_once(
+    assignments: Iterable[Mapping[str, Any]], names: list[str]
+) -> Iterator[tuple[Mapping[str, Any], list[tuple[Mapping[str, Any], str | None]]]]:
+    """Each assignment once, with its answers ``[(task, label key or None)]``.
+
+    An assignment listed again with the same worker, status and answers is skipped (it would vote twice); listed
+    again with other ones, it raises ``TolokaArgumentError`` naming the assignment id (which copy is right is
+    not for the aggregation to guess). Assignments without an id are taken as they come.
+    """
+    seen: dict[str, int] = {}
+    for assignment in assignments:
+        answers = [
+            (task or {}, label_key((solution or {}).get("output_values") or {}, names))
+            for task, solution in zip(assignment.get("tasks") or [], assignment.get("solutions") or [], strict=False)
+        ]
+        assignment_id = assignment.get("id")
+        if assignment_id is not None:
+            content = hash((
+                str(assignment.get("user_id")), str(assignment.get("status")),
+                tuple((str(task.get("id")), label) for task, label in answers),
+            ))
+            key = str(assignment_id)
+            if key in seen:
+                if seen[key] != content:
+                    raise TolokaArgumentError(
+                        f"assignment {key} is listed twice with a different worker, status or answers; expected "
+                        f"each assignment once (which copy is right cannot be guessed)"
+                    )
+                continue
+            seen[key] = content
+        yield assignment, answers

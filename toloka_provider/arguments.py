@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
+from airflow.sdk.module_loading import import_string
 
 from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.operators.files import storage_path
+from toloka_provider.files import storage_path
 
 
 def _refuse_constant(name: str) -> Any:
@@ -128,11 +130,14 @@ def checked_assignment(item: Any, where: str) -> dict:
 
 
 def unit_fraction(value: Any, argument: str) -> float:
-    """A real number in [0, 1]: not a bool, not a string, not NaN."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TolokaInputError(f"{argument!r} must be a number from 0 to 1, got {value!r}")
-    if not 0 <= value <= 1:
-        raise TolokaInputError(f"{argument!r} must be a number from 0 to 1, got {value!r}")
+    """A fraction in [0, 1]: not a bool, not a string, not NaN; 45 (a percentage) is refused, not read as 0.45."""
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
+        raise TolokaInputError(
+            f"{argument!r} must be a fraction in [0, 1] (a number from 0 to 1: 0.9, not 90), got {value!r}"
+        )
     return float(value)
 
 
@@ -154,3 +159,24 @@ def non_empty_names(value: Any, argument: str, *, what: str = "output field name
     if not names or not all(isinstance(name, str) and name for name in names):
         raise TolokaInputError(f"{argument!r} must be a non-empty list of {what}, got {value!r}")
     return names
+
+
+def imported_callable(path: Any, argument: str, *, context: str = "") -> Callable[..., Any]:
+    """A callable given as itself or as its dotted path ``"package.module.function"`` (imported here, on the
+    worker). ``context`` is put after the argument's value in the messages (e.g. what else it may be)."""
+    if callable(path):
+        return path
+    if not isinstance(path, str) or "." not in path:
+        raise TolokaInputError(
+            f"{argument} {path!r}{context} must be a callable or its dotted path 'package.module.function'"
+        )
+    try:
+        function = import_string(path)
+    except ImportError as error:
+        raise TolokaInputError(
+            f"{argument} {path!r}{context} cannot be imported as a callable 'package.module.function': "
+            f"cannot import {path!r}: {error}"
+        ) from None
+    if not callable(function):
+        raise TolokaInputError(f"{argument} {path!r} imports a {type(function).__name__}, not a callable")
+    return function
