@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from toloka_provider import lineage, metrics
 from toloka_provider.client.errors import is_transient as may_have_been_applied
 from toloka_provider.exceptions import TolokaInputError, toloka_error_mapping
 from toloka_provider.links import TolokaPoolLink, TolokaProjectLink
@@ -562,7 +563,19 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
         result["errors_sample"] = {key: errors[key] for key in list(errors)[:5]}
         self.log.info("Bonuses: %d paid, %d refused, %s USD in all (operation %s)",
                       result["created"], result["failed"], total, operation_id)
+        self._lineage_result = result
+        if not result["failed"]:  # with refusals the paid sum is not known here: nothing rather than a guess
+            metrics.money_spent(total, what="bonuses")
         return result
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.BONUSES)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.BONUSES, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 # --------------------------------------------------------------------------------------------------------------
