@@ -303,7 +303,9 @@ with DAG(
 
         base = ObjectStoragePath(folder)
         base.mkdir(parents=True, exist_ok=True)
-        (base / "labels.jsonl").write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        # open(), not write_text(): Airflow records the files a task opens as its lineage (hook-level lineage)
+        with (base / "labels.jsonl").open("w", encoding="utf-8") as out:
+            out.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         table = io.StringIO()
         writer = csv.writer(table)
         writer.writerow(["ticket_id", "text", "label", "confidence", "votes"])
