@@ -109,7 +109,7 @@ def test_example_dag_lineage_joins_tasks_file_pool_assignments_and_labels(
             seen.add(target)
             frontier.append(target)
     summary = {task: (sorted(edges(task)[0]), sorted(edges(task)[1])) for task in sorted(complete)}
-    assert {pool, assignments_file, aggregated_file, labels_file} <= seen, summary
+    assert {pool, assignments_file, aggregated_file, labels_file} <= seen, json.dumps(summary, indent=1)
 
     # Run facets: the pool as the external query, ids and counts, the row count of the assignments file.
     upload_facets = complete["upload_tasks"]["run"]["facets"]
