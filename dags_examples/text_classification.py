@@ -264,7 +264,8 @@ with DAG(
         path = ObjectStoragePath(folder) / "votes.jsonl"
         count = 0
         with ObjectStoragePath(fetched["path"]).open("r", encoding="utf-8") as source, path.open("w", encoding="utf-8") as out:
-            for line in source:
+            # read(), not iteration: Airflow records the files a task read()s as its lineage (one pool's votes fit)
+            for line in source.read().splitlines():
                 if not line.strip():
                     continue
                 assignment = json.loads(line)

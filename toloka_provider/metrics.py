@@ -106,9 +106,14 @@ def spend_estimated(estimate: Decimal, *, cap: Decimal | None, pool_id: str, ref
 def endpoint_group(endpoint: str) -> str:
     """The collection an API path belongs to: ``/api/v1/pools/{id}/open`` -> ``pools``."""
     parts = [part for part in str(endpoint).split("?", 1)[0].split("/") if part]
+    def is_version(part: str) -> bool:
+        return part[:1] == "v" and part[1:].isdigit()
+
     if parts[:1] == ["api"]:
         parts = parts[1:]
-        if parts and parts[0][:1] == "v" and parts[0][1:].isdigit():
+        if len(parts) > 1 and parts[0] == "app" and is_version(parts[1]):  # the Apps API: /api/app/v0/...
+            parts = parts[2:]
+        elif parts and is_version(parts[0]):
             parts = parts[1:]
     for part in parts:
         if part != "{id}":
