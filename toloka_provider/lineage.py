@@ -188,13 +188,16 @@ def _count_of(result: Mapping[str, Any] | None, *keys: str) -> dict[str, Any]:
 
 
 def _written(dataset: Any, rows: Any) -> Any:
-    """``dataset`` with an ``outputStatistics`` facet when the row count is known."""
+    """``dataset`` as an ``OutputDataset`` with an ``outputStatistics`` output facet when the row count is known."""
     if not isinstance(rows, int) or isinstance(rows, bool):
         return dataset
-    from airflow.providers.common.compat.openlineage.facet import Dataset, OutputStatisticsOutputDatasetFacet
+    from airflow.providers.common.compat.openlineage.facet import (
+        OutputDataset,
+        OutputStatisticsOutputDatasetFacet,
+    )
 
     facets: dict[str, Any] = {"outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=rows)}
-    return Dataset(namespace=dataset.namespace, name=dataset.name, facets=facets)
+    return OutputDataset(namespace=dataset.namespace, name=dataset.name, outputFacets=facets)
 
 
 def operator_lineage(operator: Any, kind: str, result: Any = None) -> Any:

@@ -18,19 +18,19 @@ import pytest
 
 pytest.importorskip("airflow.providers.openlineage")
 
-from toloka_provider import lineage  # noqa: E402
-from toloka_provider.hooks.toloka import TolokaConnectionSettings  # noqa: E402
-from toloka_provider.operators.aggregation import (  # noqa: E402
+from toloka_provider import lineage
+from toloka_provider.hooks.toloka import TolokaConnectionSettings
+from toloka_provider.operators.aggregation import (
     TolokaAggregateLocallyOperator,
     TolokaAggregateSolutionsOperator,
 )
-from toloka_provider.operators.assignments import (  # noqa: E402
+from toloka_provider.operators.assignments import (
     TolokaGetAssignmentsOperator,
     TolokaReviewAssignmentsOperator,
 )
-from toloka_provider.operators.pool import TolokaOpenPoolOperator  # noqa: E402
-from toloka_provider.operators.quality import TolokaCreateBonusesOperator  # noqa: E402
-from toloka_provider.operators.tasks import TolokaCreateTasksOperator  # noqa: E402
+from toloka_provider.operators.pool import TolokaOpenPoolOperator
+from toloka_provider.operators.quality import TolokaCreateBonusesOperator
+from toloka_provider.operators.tasks import TolokaCreateTasksOperator
 
 NS = "toloka://127.0.0.1:8123"
 
@@ -121,7 +121,7 @@ def test_fetch_reads_the_pool_and_writes_the_file_with_its_row_count():
     lin = op.get_openlineage_facets_on_complete(None)
     assert keys(lin.inputs) == [(NS, "pools/3")]
     assert keys(lin.outputs) == [("file", "/o/a.jsonl")]
-    assert lin.outputs[0].facets["outputStatistics"].rowCount == 41
+    assert lin.outputs[0].outputFacets["outputStatistics"].rowCount == 41
     assert lin.run_facets["toloka"].counts == {"count": 41}
 
 
@@ -149,7 +149,7 @@ def test_local_aggregation_from_assignments_to_labels_and_csv():
     lin = op.get_openlineage_facets_on_complete(None)
     assert keys(lin.inputs) == [("file", "/o/votes.jsonl")]
     assert keys(lin.outputs) == [("file", "/o/labels.jsonl"), ("file", "/o/labels.csv")]
-    assert lin.outputs[0].facets["outputStatistics"].rowCount == 360
+    assert lin.outputs[0].outputFacets["outputStatistics"].rowCount == 360
     assert "externalQuery" not in lin.run_facets  # no Toloka object
 
 

@@ -172,9 +172,9 @@ def test_an_operator_succeeds_when_metrics_fail(toloka_emulator_factory, monkeyp
     emulator = toloka_emulator_factory(crowd=0, operation_delay=0.0)
     monkeypatch.setenv("AIRFLOW_CONN_TOLOKA_DEFAULT",
                        json.dumps({"conn_type": "toloka", "password": emulator.token, "host": emulator.url}))
-    from toloka_provider.client import TolokaClient
-
     from pathlib import Path
+
+    from toloka_provider.client import TolokaClient
 
     configs = Path(__file__).resolve().parents[2] / "dags_examples" / "configs"
     client = TolokaClient(token=emulator.token, url=emulator.url)

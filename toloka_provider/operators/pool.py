@@ -199,6 +199,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         )
         plan = waits.poll(wait, policy, client._new_retry_policy, logger=self.log)
         outcome = waits.run_sync(client, plan, sleep=self._sleep, clock=self._clock)
+        metrics.wait_finished("pool", self._clock() - started, outcome=str(outcome.state), pool_id=pool_id)
         return self._finish(wait, outcome) or "CLOSED"
 
     def _finish(self, wait: waits.PoolWait, outcome: waits.Outcome) -> str | None:
