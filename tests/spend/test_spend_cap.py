@@ -117,8 +117,9 @@ def test_bad_fee_rate_is_refused():
 
 
 def _context():
-    ti = SimpleNamespace(dag_id="spend", task_id="t", run_id="r1", map_index=-1, try_number=1,
-                         xcom_push=lambda *a, **k: None)
+    pushed: dict = {}
+    ti = SimpleNamespace(dag_id="spend", task_id="t", run_id="r1", map_index=-1, try_number=1, pushed=pushed,
+                         xcom_push=lambda key, value: pushed.__setitem__(key, value))
     return {"ti": ti, "dag_run": SimpleNamespace(run_id="r1"), "data_interval_start": None, "data_interval_end": None}
 
 
@@ -175,8 +176,11 @@ def test_open_pool_over_the_cap_fails_with_nothing_opened_and_within_it_costs_th
 
     balance_before = client.get_requester().balance
     opener = TolokaOpenPoolOperator(task_id="open", pool_id=pool_id, max_spend=Decimal("8.10"))
-    assert opener.execute(_context()) == "OPEN"
+    context = _context()
+    assert opener.execute(context) == "OPEN"
     assert opener._spend_estimate.total == Decimal("8.10")
+    pushed = context["ti"].pushed["spend_estimate"]
+    assert (pushed["total"], pushed["max_spend"], pushed["assignments"]) == ("8.10", "8.10", 270)
     emu.resume_crowd()
     deadline = time.monotonic() + 60
     while client.get_pool(pool_id).status != "CLOSED":

@@ -168,7 +168,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         # Every argument is known good before anything is sent.
         wait = self._pool_wait(pool_id) if self.wait_for_completion else None
         self.push_pool_url(context, pool_id)
-        self.check_spend(pool_id)
+        self.check_spend(pool_id, context)
         status = change_status(self, "pool", "open", pool_id)
         if wait is None:
             return status
@@ -226,9 +226,16 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         self.log.info("Pool %s closed: %s", self.pool_id, event.get("close_reason"))
         return str(event.get("pool_status") or "CLOSED")
 
-    def check_spend(self, pool_id: str) -> None:
-        """With ``max_spend``: estimate the pool's cost and refuse, before opening, above the cap."""
+    def check_spend(self, pool_id: str, context: Any = None) -> None:
+        """With ``max_spend``: estimate the pool's cost and refuse, before opening, above the cap.
+
+        The estimate within the cap goes to XCom under the key ``spend_estimate`` (amounts as strings).
+        """
         self._spend_estimate = check_spend_cap(self, pool_id)
+        if self._spend_estimate is not None and context is not None:
+            context["ti"].xcom_push(
+                key="spend_estimate", value={**self._spend_estimate.to_json_dict(), "max_spend": str(self.max_spend)}
+            )
 
     def get_openlineage_facets_on_start(self) -> Any:
         return lineage.operator_lineage(self, lineage.OPEN)
