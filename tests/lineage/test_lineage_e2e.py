@@ -29,6 +29,44 @@ CROWD = {"crowd": 30, "accuracy": (0.55, 0.95), "spammers": 0.1, "speed": 200.0,
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
+@pytest.fixture
+def openlineage_to_file(tmp_path, monkeypatch):
+    """OpenLineage on, with the file transport, in this process: return the events file.
+
+    The OpenLineage provider reads its configuration once (cached functions) and registers its listener when
+    its plugin is first loaded; an earlier ``dag.test()`` in the same process, run with OpenLineage off, leaves
+    it off. So the caches are cleared and the listener is registered with the task SDK's listener manager here,
+    and both are put back afterwards.
+    """
+    from airflow.providers.openlineage import conf
+    from airflow.providers.openlineage.plugins.listener import get_openlineage_listener
+    from airflow.sdk.listener import get_listener_manager
+
+    def clear_config() -> None:
+        for value in vars(conf).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+    events_file = tmp_path / "openlineage.jsonl"
+    monkeypatch.setenv(
+        "AIRFLOW__OPENLINEAGE__TRANSPORT",
+        json.dumps({"type": "file", "log_file_path": str(events_file), "append": True}),
+    )
+    monkeypatch.delenv("AIRFLOW__OPENLINEAGE__DISABLED", raising=False)
+    clear_config()
+    listener = get_openlineage_listener()
+    listener.adapter._client = None  # built again from the configuration above
+    manager = get_listener_manager()
+    registered_before = manager.pm.is_registered(listener)
+    manager.add_listener(listener)
+    yield events_file
+    if not registered_before:
+        manager.pm.unregister(listener)
+    monkeypatch.undo()
+    clear_config()
+    listener.adapter._client = None
+
+
 def _events(path: Path) -> list[dict]:
     """The events the file transport wrote (one JSON per line; or one file per event, by transport version)."""
     files = [path] if path.is_file() else sorted(path.parent.glob(path.name + "*"))
@@ -45,7 +83,7 @@ def _key(dataset: dict) -> tuple[str, str]:
 
 
 def test_example_dag_lineage_joins_tasks_file_pool_assignments_and_labels(
-    airflow_db, toloka_emulator_factory, monkeypatch, tmp_path
+    airflow_db, toloka_emulator_factory, openlineage_to_file, monkeypatch, tmp_path
 ):
     from airflow import settings
     from airflow.dag_processing.dagbag import DagBag
@@ -60,11 +98,7 @@ def test_example_dag_lineage_joins_tasks_file_pool_assignments_and_labels(
     output = tmp_path / "out"
     monkeypatch.setenv("TOLOKA_EXAMPLES_OUTPUT", str(output))
     monkeypatch.setenv("TOLOKA_EXAMPLES_POLL_INTERVAL", "1")
-    events_file = tmp_path / "openlineage.jsonl"
-    monkeypatch.setenv(
-        "AIRFLOW__OPENLINEAGE__TRANSPORT",
-        json.dumps({"type": "file", "log_file_path": str(events_file), "append": True}),
-    )
+    events_file = openlineage_to_file
     dag = DagBag(dag_folder=str(EXAMPLES)).get_dag("text_classification")
 
     run = dag.test()

@@ -219,3 +219,22 @@ def test_without_max_spend_nothing_is_estimated(emu, monkeypatch):
     pool_id = _pool_with_tasks(emu, client)
     monkeypatch.setattr(spend, "estimate_pool_cost", lambda *a, **k: pytest.fail("estimated without a cap"))
     assert TolokaOpenPoolOperator(task_id="open", pool_id=pool_id).execute(_context()) == "OPEN"
+
+
+@pytest.mark.integration
+def test_a_missing_pool_is_reported_as_such_not_as_a_cap_problem(emu):
+    with pytest.raises(Exception) as caught:
+        TolokaOpenPoolOperator(task_id="open", pool_id="999999", max_spend="1").execute(_context())
+    assert "999999" in str(caught.value) and "max_spend" not in str(caught.value)
+    assert _open_requests(emu) == 0
+
+
+@pytest.mark.integration
+def test_a_real_task_with_infinite_overlap_is_refused_naming_max_spend(emu):
+    client = _client(emu)
+    pool_id = _pool_with_tasks(emu, client)
+    client.create_tasks([{"pool_id": pool_id, "input_values": {"text": "x", "ticket_id": "I1"}, "infinite_overlap": True}],
+                        operation_id=None)
+    with pytest.raises(AirflowFailException, match=r"Argument 'max_spend': Pool \d+: task \d+ has infinite overlap"):
+        TolokaOpenPoolOperator(task_id="open", pool_id=pool_id, max_spend="100").execute(_context())
+    assert _open_requests(emu) == 0

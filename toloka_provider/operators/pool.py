@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from toloka_provider import lineage, metrics
 from toloka_provider.client import waits
-from toloka_provider.client.errors import TolokaArgumentError
+from toloka_provider.client.errors import TolokaArgumentError, TolokaError
 from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
@@ -259,6 +259,8 @@ def check_spend_cap(operator: Any, pool_id: str) -> spend.SpendEstimate | None:
         return None
     try:
         estimate = spend.estimate_pool_cost(operator.hook.get_conn(), pool_id, fee_rate=operator.fee_rate)
+    except TolokaError:
+        raise  # the client's errors (a missing pool, an argument) keep their own mapping
     except ValueError as error:
         raise AirflowFailException(f"Argument 'max_spend': {error}") from None
     refused = estimate.total > operator.max_spend
