@@ -9,6 +9,8 @@ operators' events carry the pool id, counts and the namespace ``toloka://<emulat
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -29,42 +31,14 @@ CROWD = {"crowd": 30, "accuracy": (0.55, 0.95), "spammers": 0.1, "speed": 200.0,
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
-@pytest.fixture
-def openlineage_to_file(tmp_path, monkeypatch):
-    """OpenLineage on, with the file transport, in this process: return the events file.
+RUN_DAG = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
 
-    The OpenLineage provider reads its configuration once (cached functions) and registers its listener when
-    its plugin is first loaded; an earlier ``dag.test()`` in the same process, run with OpenLineage off, leaves
-    it off. So the caches are cleared and the listener is registered with the task SDK's listener manager here,
-    and both are put back afterwards.
-    """
-    from airflow.providers.openlineage import conf
-    from airflow.providers.openlineage.plugins.listener import get_openlineage_listener
-    from airflow.sdk.listener import get_listener_manager
-
-    def clear_config() -> None:
-        for value in vars(conf).values():
-            if callable(getattr(value, "cache_clear", None)):
-                value.cache_clear()
-
-    events_file = tmp_path / "openlineage.jsonl"
-    monkeypatch.setenv(
-        "AIRFLOW__OPENLINEAGE__TRANSPORT",
-        json.dumps({"type": "file", "log_file_path": str(events_file), "append": True}),
-    )
-    monkeypatch.delenv("AIRFLOW__OPENLINEAGE__DISABLED", raising=False)
-    clear_config()
-    listener = get_openlineage_listener()
-    listener.adapter._client = None  # built again from the configuration above
-    manager = get_listener_manager()
-    registered_before = manager.pm.is_registered(listener)
-    manager.add_listener(listener)
-    yield events_file
-    if not registered_before:
-        manager.pm.unregister(listener)
-    monkeypatch.undo()
-    clear_config()
-    listener.adapter._client = None
+dag = DagBag(dag_folder=sys.argv[1]).get_dag("text_classification")
+run = dag.test()
+print("STATES " + json.dumps({"run": str(run.state), **{ti.task_id: str(ti.state) for ti in run.get_task_instances()}}))
+"""
 
 
 def _events(path: Path) -> list[dict]:
@@ -82,28 +56,38 @@ def _key(dataset: dict) -> tuple[str, str]:
     return dataset["namespace"], dataset["name"]
 
 
-def test_example_dag_lineage_joins_tasks_file_pool_assignments_and_labels(
-    airflow_db, toloka_emulator_factory, openlineage_to_file, monkeypatch, tmp_path
-):
-    from airflow import settings
-    from airflow.dag_processing.dagbag import DagBag
-
+def test_example_dag_lineage_joins_tasks_file_pool_assignments_and_labels(airflow_db, toloka_emulator_factory, tmp_path):
     emulator = toloka_emulator_factory(tokens=(EMULATOR_TOKEN,), truth=report.TRUTH_FILE, **CROWD)
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(EXAMPLES))
-    monkeypatch.setattr(settings, "DAGS_FOLDER", str(EXAMPLES))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TOLOKA_DEFAULT",
-        json.dumps({"conn_type": "toloka", "host": emulator.url, "password": emulator.token}),
-    )
     output = tmp_path / "out"
-    monkeypatch.setenv("TOLOKA_EXAMPLES_OUTPUT", str(output))
-    monkeypatch.setenv("TOLOKA_EXAMPLES_POLL_INTERVAL", "1")
-    events_file = openlineage_to_file
-    dag = DagBag(dag_folder=str(EXAMPLES)).get_dag("text_classification")
+    events_file = tmp_path / "openlineage.jsonl"
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+        "AIRFLOW_CONN_TOLOKA_DEFAULT": json.dumps(
+            {"conn_type": "toloka", "host": emulator.url, "password": emulator.token}
+        ),
+        "TOLOKA_EXAMPLES_OUTPUT": str(output),
+        "TOLOKA_EXAMPLES_POLL_INTERVAL": "1",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(events_file), "append": True}
+        ),
+    }
+    env.pop("AIRFLOW__OPENLINEAGE__DISABLED", None)
+    # The same metadata database, so the same Fernet key as this process (else InvalidToken on its rows).
+    from airflow.configuration import conf
 
-    run = dag.test()
+    env["AIRFLOW__CORE__FERNET_KEY"] = conf.get("core", "fernet_key")
+    # A fresh interpreter, as on a worker: the OpenLineage provider reads its configuration and registers its
+    # listener and hook-lineage reader once per process, so a dag.test() run earlier in this process with
+    # OpenLineage off would leave it off.
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_DAG, str(EXAMPLES)], env=env, capture_output=True, text=True, timeout=900
+    )
+    states_line = [line for line in result.stdout.splitlines() if line.startswith("STATES ")]
+    assert result.returncode == 0 and states_line, result.stderr[-5000:]
+    states = json.loads(states_line[-1][len("STATES "):])
+    assert states.pop("run") == "success", states
 
-    assert run.state == "success", {ti.task_id: ti.state for ti in run.get_task_instances()}
     events = _events(events_file)
     assert events, "the OpenLineage listener wrote no event"
     complete = {

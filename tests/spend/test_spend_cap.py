@@ -235,6 +235,6 @@ def test_a_real_task_with_infinite_overlap_is_refused_naming_max_spend(emu):
     pool_id = _pool_with_tasks(emu, client)
     client.create_tasks([{"pool_id": pool_id, "input_values": {"text": "x", "ticket_id": "I1"}, "infinite_overlap": True}],
                         operation_id=None)
-    with pytest.raises(AirflowFailException, match=r"Argument 'max_spend': Pool \d+: task \d+ has infinite overlap"):
+    with pytest.raises(AirflowFailException, match=r"Argument 'max_spend': Pool \d+: task \S+ has infinite overlap"):
         TolokaOpenPoolOperator(task_id="open", pool_id=pool_id, max_spend="100").execute(_context())
     assert _open_requests(emu) == 0
