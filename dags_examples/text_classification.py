@@ -63,6 +63,8 @@ GOLDEN_ACCURACY_THRESHOLD = 0.5
 RELABEL_ROUNDS = 2  # extra rounds of votes for disputed tasks
 EXTRA_VOTES_PER_ROUND = 2
 MAX_VOTES = 3 + RELABEL_ROUNDS * EXTRA_VOTES_PER_ROUND
+# The most one opening of the pool may cost (USD): each open estimates the remaining work and refuses above it.
+MAX_SPEND_PER_OPEN = "20.00"
 # Seconds between pool checks. Real pools take hours; the emulator finishes in seconds. Override per deployment.
 POOL_POLL_INTERVAL = float(os.environ.get("TOLOKA_EXAMPLES_POLL_INTERVAL", "30"))
 
@@ -175,7 +177,7 @@ with DAG(
     upload_golden = TolokaCreateTasksOperator(
         task_id="upload_golden", pool_id=create_pool.output, tasks_path=str(DATA / "golden.jsonl")
     )
-    open_pool = TolokaOpenPoolOperator(task_id="open_pool", pool_id=create_pool.output)
+    open_pool = TolokaOpenPoolOperator(task_id="open_pool", pool_id=create_pool.output, max_spend=MAX_SPEND_PER_OPEN)
     wait_for_pool = TolokaPoolSensor(
         task_id="wait_for_pool",
         pool_id=create_pool.output,
@@ -234,6 +236,7 @@ with DAG(
             wait_for_completion=True,
             deferrable=True,
             poll_interval=POOL_POLL_INTERVAL,
+            max_spend=MAX_SPEND_PER_OPEN,
         )
         previous >> plan >> upload >> reopen
         previous = reopen
@@ -264,7 +267,8 @@ with DAG(
         path = ObjectStoragePath(folder) / "votes.jsonl"
         count = 0
         with ObjectStoragePath(fetched["path"]).open("r", encoding="utf-8") as source, path.open("w", encoding="utf-8") as out:
-            for line in source:
+            # read(), not iteration: Airflow records the files a task read()s as its lineage (one pool's votes fit)
+            for line in source.read().splitlines():
                 if not line.strip():
                     continue
                 assignment = json.loads(line)
@@ -303,7 +307,9 @@ with DAG(
 
         base = ObjectStoragePath(folder)
         base.mkdir(parents=True, exist_ok=True)
-        (base / "labels.jsonl").write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        # open(), not write_text(): Airflow records the files a task opens as its lineage (hook-level lineage)
+        with (base / "labels.jsonl").open("w", encoding="utf-8") as out:
+            out.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         table = io.StringIO()
         writer = csv.writer(table)
         writer.writerow(["ticket_id", "text", "label", "confidence", "votes"])
@@ -334,6 +340,10 @@ with DAG(
             "pool_id": ti.xcom_pull(task_ids="create_pool"),
             "uploads": uploads,
             "relabel_rounds": [ti.xcom_pull(task_ids=f"plan_round_{n}") for n in range(1, RELABEL_ROUNDS + 1)],
+            "spend_estimates": {
+                task_id: ti.xcom_pull(task_ids=task_id, key="spend_estimate")
+                for task_id in ["open_pool", *(f"run_round_{n}" for n in range(1, RELABEL_ROUNDS + 1))]
+            },
             "assignments": ti.xcom_pull(task_ids="fetch_assignments"),
             "review": ti.xcom_pull(task_ids="review_assignments"),
             "aggregation": {"method": "dawid_skene", **(ti.xcom_pull(task_ids="aggregate") or {})},

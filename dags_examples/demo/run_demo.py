@@ -293,6 +293,12 @@ def print_report(
     else:
         print("  deferrals                none: no task deferred (the crowd finished before the first check)")
     print(f"  money spent              {'$' + format(spent, 'f') if spent is not None else 'n/a'}")
+    estimates = {task: e for task, e in (summary.get("spend_estimates") or {}).items() if e}
+    if estimates:
+        print(
+            "  spend cap                "
+            + ", ".join(f"{task} estimated ${e['total']} (cap ${e['max_spend']})" for task, e in estimates.items())
+        )
     print(f"  workers                  {len(by_worker)} worked, {len(rejected_workers)} rejected (golden accuracy)")
     print(
         f"  label accuracy           {scored.accuracy:.3f} aggregated ({scored.correct}/{scored.scored} tasks, "

@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from toloka_provider import lineage
 from toloka_provider.aggregation import BACKENDS, resolve_backend
 from toloka_provider.arguments import checked_assignment, non_empty_names, positive_seconds
 from toloka_provider.exceptions import TolokaInputError
@@ -129,7 +130,17 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
                 if count % 10000 == 0:
                     self.log.info("Written %d aggregated solutions", count)
         self.log.info("Wrote %d aggregated solutions to %s", count, path)
+        self._lineage_result = {"pool_id": str(self.pool_id), "operation_id": operation_id, "count": count, "path": str(path)}
         return {"pool_id": str(self.pool_id), "operation_id": operation_id, "count": count, "path": str(path)}
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.AGGREGATE_IN_TOLOKA)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.AGGREGATE_IN_TOLOKA, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 # ==============================================================================================================
@@ -257,6 +268,7 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         if self.worker_quality_output:
             summary["worker_quality_path"] = self._write_worker_quality(fitted, votes)
         self.log.info("Wrote %d aggregated tasks to %s", len(rows), path)
+        self._lineage_result = summary
         return summary
 
     def _write_worker_quality(self, fitted: Any, votes: dict[str, list[tuple[str, str]]]) -> str:
@@ -298,3 +310,12 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         with atomic_jsonl_writer(path, argument="csv_output") as handle:
             handle.write(buffer.getvalue())
         return str(path)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.AGGREGATE_LOCALLY)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.AGGREGATE_LOCALLY, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)

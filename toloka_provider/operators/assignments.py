@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from toloka_provider import lineage, metrics
 from toloka_provider.arguments import (
     checked_assignment,
     imported_callable,
@@ -222,12 +223,22 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
                 count += len(page)
                 self.log.info("Written %d assignments so far", count)
         self.log.info("Wrote %d assignments to %s", count, path)
+        self._lineage_result = {"path": str(path), "count": count}
         return {
             "path": str(path),
             "count": count,
             "max_submitted": max_submitted,
             "status_counts": dict(status_counts),
         }
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.FETCH)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.FETCH, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 # ==============================================================================================================
@@ -463,6 +474,8 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
         late = review.late_rejections(client, to_send, log=self.log)
         failures = self._send_all(client, to_send, counts)
         self.log.info("Review finished: %s", counts)
+        self._lineage_result = {**counts, **summary}
+        metrics.assignments_decided(accepted=counts["accepted"], rejected=counts["rejected"], pool_id=self.pool_id)
         if failures:
             named = "; ".join(f"{assignment_id}: {reason}" for assignment_id, reason in failures[: review.FAILURES_NAMED])
             late_failed = sum(1 for assignment_id, _ in failures if assignment_id in late)
@@ -490,3 +503,12 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             handle.writelines(dump_json_line(row) for row in rows)
         self.log.info("Wrote statistics of %d workers to %s", len(rows), path)
         return str(path)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.REVIEW)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.REVIEW, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from toloka_provider import lineage, metrics
 from toloka_provider.arguments import load_json_config
 from toloka_provider.client import waits
-from toloka_provider.client.errors import TolokaArgumentError
+from toloka_provider.client.errors import TolokaArgumentError, TolokaError
 from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
 from toloka_provider.operators.status import PoolStatusOperator, change_status
 from toloka_provider.run_identity import RunIdentity, tag_metadata
+from toloka_provider.steps import spend
 from toloka_provider.steps.find_or_create import find_or_create_tagged
 from toloka_provider.triggers.pool import TolokaPoolTrigger
 
@@ -109,6 +112,10 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     :param timeout: seconds to wait at most (None: no limit; 0: look once, and fail with a timeout if the
         pool is not closed yet, in both modes).
     :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
+    :param max_spend: a cap in USD (Decimal, str, int or float): before opening, the pool's remaining work is
+        estimated (``toloka_provider.steps.spend``) and, above the cap, the task fails with nothing opened.
+    :param fee_rate: Toloka's fee as a fraction of the rewards (``"0.3"`` for 30%) in the estimate (default 0,
+        as the local emulator charges).
 
     XCom: the pool status after the operator: ``"OPEN"``, or ``"CLOSED"`` when it waited.
     """
@@ -127,9 +134,12 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         poll_interval: float = 30.0,
         timeout: float | None = None,
         max_consecutive_errors: int = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        max_spend: Decimal | str | int | float | None = None,
+        fee_rate: Decimal | str | int | float = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.max_spend, self.fee_rate = spend_arguments(max_spend, fee_rate)
         self.pool_id = pool_id
         self.wait_for_completion = wait_for_completion
         self.success_reasons = success_reasons
@@ -158,6 +168,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         # Every argument is known good before anything is sent.
         wait = self._pool_wait(pool_id) if self.wait_for_completion else None
         self.push_pool_url(context, pool_id)
+        self.check_spend(pool_id, context)
         status = change_status(self, "pool", "open", pool_id)
         if wait is None:
             return status
@@ -188,6 +199,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         )
         plan = waits.poll(wait, policy, client._new_retry_policy, logger=self.log)
         outcome = waits.run_sync(client, plan, sleep=self._sleep, clock=self._clock)
+        metrics.wait_finished("pool", self._clock() - started, outcome=str(outcome.state), pool_id=pool_id)
         return self._finish(wait, outcome) or "CLOSED"
 
     def _finish(self, wait: waits.PoolWait, outcome: waits.Outcome) -> str | None:
@@ -213,6 +225,52 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
             )
         self.log.info("Pool %s closed: %s", self.pool_id, event.get("close_reason"))
         return str(event.get("pool_status") or "CLOSED")
+
+    def check_spend(self, pool_id: str, context: Any = None) -> None:
+        """With ``max_spend``: estimate the pool's cost and refuse, before opening, above the cap.
+
+        The estimate within the cap goes to XCom under the key ``spend_estimate`` (amounts as strings).
+        """
+        self._spend_estimate = check_spend_cap(self, pool_id)
+        if self._spend_estimate is not None and context is not None:
+            context["ti"].xcom_push(
+                key="spend_estimate", value={**self._spend_estimate.to_json_dict(), "max_spend": str(self.max_spend)}
+            )
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.OPEN)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.OPEN)
+
+
+def spend_arguments(max_spend: Any, fee_rate: Any) -> tuple[Decimal | None, Decimal]:
+    """``max_spend`` (None: no cap) and ``fee_rate`` as Decimals, or TolokaInputError naming the argument."""
+    try:
+        cap = None if max_spend is None else spend.money(max_spend, "max_spend")
+        return cap, spend.money(fee_rate, "fee_rate")
+    except ValueError as error:
+        raise TolokaInputError(str(error)) from None
+
+
+def check_spend_cap(operator: Any, pool_id: str) -> spend.SpendEstimate | None:
+    """Estimate ``pool_id``'s cost when ``operator.max_spend`` is set; fail at once above the cap."""
+    if operator.max_spend is None:
+        return None
+    try:
+        estimate = spend.estimate_pool_cost(operator.hook.get_conn(), pool_id, fee_rate=operator.fee_rate)
+    except TolokaError:
+        raise  # the client's errors (a missing pool, an argument) keep their own mapping
+    except ValueError as error:
+        raise AirflowFailException(f"Argument 'max_spend': {error}") from None
+    refused = estimate.total > operator.max_spend
+    metrics.spend_estimated(estimate.total, cap=operator.max_spend, pool_id=pool_id, refused=refused)
+    try:
+        spend.check_cap(estimate, operator.max_spend)
+    except spend.SpendCapExceeded as error:
+        raise AirflowFailException(str(error)) from None
+    operator.log.info("Pool %s: estimated cost within max_spend=%s USD: %s", pool_id, operator.max_spend, estimate.explain())
+    return estimate
 
 
 class TolokaClosePoolOperator(PoolStatusOperator):

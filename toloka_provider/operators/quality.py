@@ -34,6 +34,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from toloka_provider import lineage, metrics
 from toloka_provider.arguments import imported_callable
 from toloka_provider.client.errors import TolokaArgumentError, ValidationApiError
 from toloka_provider.client.errors import is_transient as may_have_been_applied
@@ -518,11 +519,25 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
                 "them back: %s", len(plan.not_in_inputs),
                 ", ".join(f"{field(b, 'user_id')} {field(b, 'amount')} USD" for b in plan.not_in_inputs[:10]),
             )
+        paid_before = sum(
+            (Decimal(str(field(bonus, "amount"))) for bonus in [*plan.already_paid, *plan.not_in_inputs]), Decimal("0")
+        )
+        metrics.money_spent(paid_total - paid_before, what="bonuses")  # read back from Toloka, not the inputs
+        self._lineage_result = result
         self.log.info(
             "Bonuses: %d paid now, %d paid by an earlier try; this task has paid %d bonuses, %s USD in all",
             result["created"], result["already_paid"], result["paid_count"], result["paid_total"],
         )
         return result
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.BONUSES)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.BONUSES, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 # --------------------------------------------------------------------------------------------------------------

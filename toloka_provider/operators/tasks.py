@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
+from toloka_provider import lineage, metrics
 from toloka_provider.arguments import load_json_config, positive_int
 from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.files import iter_jsonl_numbered, iter_text_lines
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
+from toloka_provider.operators.pool import check_spend_cap, spend_arguments
+from toloka_provider.operators.status import change_status
 from toloka_provider.run_identity import RunIdentity
 from toloka_provider.steps.uploads import ERRORS_SAMPLE_SIZE, upload_tasks
 
@@ -110,6 +114,8 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
     :param open_pool: open the pool after the last chunk is uploaded.
     :param skip_invalid_items: create the valid tasks and report the invalid ones instead of failing the chunk.
     :param chunk_size: tasks per request (default 5,000).
+    :param max_spend: with ``open_pool``: a cap in USD; the pool is opened after the upload only when its
+        estimated cost is within the cap (see ``TolokaOpenPoolOperator``). ``fee_rate``: Toloka's fee in it.
 
     Each chunk's ``operation_id`` is a uuid5 of dag id, run id, task id, map index and chunk index, so a retried
     task resumes or reuses its first try's operations (the client resumes on OPERATION_ALREADY_EXISTS) and
@@ -130,9 +136,12 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
         open_pool: bool = False,
         skip_invalid_items: bool = False,
         chunk_size: int = 5000,
+        max_spend: Decimal | str | int | float | None = None,
+        fee_rate: Decimal | str | int | float = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.max_spend, self.fee_rate = spend_arguments(max_spend, fee_rate)
         if (tasks is None) == (tasks_path is None):
             raise TolokaInputError("Give exactly one of 'tasks' (a list) and 'tasks_path' (a JSONL or CSV file)")
         self.pool_id = pool_id
@@ -194,14 +203,28 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
             pool_id=pool_id,
             chunk_size=self.chunk_size,
             operation_id=lambda chunk_index: identity.operation_id("tasks", pool_id, chunk_index),
-            open_pool=self.open_pool,
+            open_pool=self.open_pool and self.max_spend is None,  # with a cap: opened below, after the estimate
             allow_defaults=self.allow_defaults,
             skip_invalid_items=self.skip_invalid_items,
             log=self.log,
         )
+        self._lineage_result = {"pool_id": pool_id, "created": summary.created, "failed": summary.failed}
+        metrics.tasks_uploaded(summary.created, pool_id=pool_id)
+        if self.open_pool and self.max_spend is not None:
+            check_spend_cap(self, pool_id)
+            change_status(self, "pool", "open", pool_id)
         return {
             "pool_id": pool_id,
             "created": summary.created,
             "failed": summary.failed,
             "errors_sample": summary.errors_sample,
         }
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return lineage.operator_lineage(self, lineage.UPLOAD)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.operator_lineage(self, lineage.UPLOAD, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
