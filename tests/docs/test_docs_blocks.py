@@ -121,3 +121,14 @@ def test_getting_started_has_the_steps_the_recipe_needs():
 def test_block_dataclass_where():
     block = Block(ROOT / "README.md", 3, "python", "x\n")
     assert block.where() == "README.md:3"
+
+
+def test_the_readme_recipe_agrees_with_the_getting_started_page():
+    """The README's short recipe quotes commands inline; each one that names the emulator is on the page, as is."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Run your own DAG locally") :]
+    section = section[: section.index("\n## ", 1)]
+    quoted = [span for span in re.findall(r"`([^`\n]+)`", section) if "40123" in span or "local-token" in span]
+    assert len(quoted) >= 3, quoted
+    page = GETTING_STARTED.read_text(encoding="utf-8")
+    assert [span for span in quoted if span.rstrip(" &") not in page] == []
