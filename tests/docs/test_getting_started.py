@@ -51,19 +51,25 @@ def test_getting_started_runs_top_to_bottom(tmp_path):
             script.append(text)
     (tmp_path / "page.sh").write_text("\n".join(script), encoding="utf-8")
 
-    process = subprocess.Popen(
-        ["bash", "page.sh"], cwd=tmp_path, env=_clean_env(tmp_path), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=SCRIPT_TIMEOUT)
-    finally:
-        # The page stops its emulator; on a failure anything it left in its session is stopped here.
+    # Output to a file, not a pipe: the emulator the page starts in the background inherits it, and a pipe
+    # would stay open after a failed script (the page stops the emulator only on its way to success).
+    with open(tmp_path / "page.out", "w", encoding="utf-8") as out:
+        process = subprocess.Popen(
+            ["bash", "page.sh"], cwd=tmp_path, env=_clean_env(tmp_path), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=30)
+            process.wait(timeout=SCRIPT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass  # reported below: no return code
+        finally:
+            # Whatever the page left in its session (the emulator after a failure) is stopped here.
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=30)
+    output = (tmp_path / "page.out").read_text(encoding="utf-8")
     run_log = (tmp_path / "run.log").read_text(encoding="utf-8") if (tmp_path / "run.log").exists() else ""
     shown = f"script output:\n{output[-4000:]}\nrun.log tail:\n{run_log[-4000:]}"
 
