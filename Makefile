@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit install bench clean test-deploy up
+.PHONY: demo test lint unit install bench clean test-deploy up docs release
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -116,3 +116,42 @@ package-check: $(STAMP)
 		|| { grep -v "^WARNING: Location" $(PACKAGE_DIST)/airflow-3.1.log | tail -20; \
 		     echo "package-check: FAIL: pip failed, but not for the Airflow floor"; exit 1; }
 	@echo "package-check: pip refuses the wheel next to Airflow 3.1: $$(grep -o 'toloka-airflow-provider .* depends on apache-airflow>=3.2' $(PACKAGE_DIST)/airflow-3.1.log)"
+
+# -- Documentation and release --------------------------------------------------------------------------
+# docs: the site from docs/ into site/ with warnings as errors (broken links, anchors and includes fail), then
+# the checks on the built site (>= 12 pages, every public class named) and on the code blocks. The docs extra
+# goes into .venv once (its own stamp, so make test's install is untouched).
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	TOLOKA_DOCS_SITE=site $(BIN)/python -m pytest -q -p no:cacheprovider tests/docs/test_docs_site.py tests/docs/test_docs_blocks.py
+	@echo "docs: site/index.html ($$(find site -name index.html | wc -l) pages)"
+
+# release: the artifacts of package-check (isolated build, twine check --strict, check-wheel-contents, pip refuses
+# Airflow 3.1), installed into a fresh venv next to Airflow with constraints, every public module imported there
+# (from outside the checkout), and copied to dist/release/. Publishing stays manual (docs/development.md).
+# RELEASE_AIRFLOW / RELEASE_CONSTRAINTS: the Airflow and constraints file to install with (default: the oldest
+# supported Airflow with constraints/matrix-airflow-3.2.txt; pass Airflow's own constraints file for yours).
+RELEASE_DIST := dist/release
+RELEASE_VENV := dist/release-venv
+RELEASE_AIRFLOW ?= apache-airflow~=3.2.0
+RELEASE_CONSTRAINTS ?= $(MATRIX_CONSTRAINTS)
+RELEASE_SKIP := toloka_provider.emulator.pytest_plugin
+release: package-check
+	rm -rf $(RELEASE_VENV) $(RELEASE_DIST) && mkdir -p $(RELEASE_DIST)
+	$(PYTHON) -m venv $(RELEASE_VENV)
+	$(RELEASE_VENV)/bin/python -m pip install -qq --upgrade pip
+	$(RELEASE_VENV)/bin/python -m pip install -qq $(PACKAGE_DIST)/*.whl '$(RELEASE_AIRFLOW)' $(if $(RELEASE_CONSTRAINTS),-c $(RELEASE_CONSTRAINTS))
+	cd $(RELEASE_VENV) && bin/python -c "import importlib, pkgutil, toloka_provider as p; \
+		names = [m.name for m in pkgutil.walk_packages(p.__path__, 'toloka_provider.') if m.name not in '$(RELEASE_SKIP)'.split()]; \
+		[importlib.import_module(n) for n in names]; \
+		assert 'site-packages' in p.__file__, p.__file__; \
+		print('release: imported toloka_provider', p.__version__, 'and', len(names), 'modules from', p.__file__)"
+	cp $(PACKAGE_DIST)/*.whl $(PACKAGE_DIST)/*.tar.gz $(RELEASE_DIST)/
+	@echo "release: artifacts (publish by hand: twine upload $(RELEASE_DIST)/*)"
+	@ls -l $(RELEASE_DIST)

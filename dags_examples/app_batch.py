@@ -84,6 +84,7 @@ with DAG(
                 written += 1
         return str(path)
 
+    # --8<-- [start:batch]
     create_batch = TolokaCreateAppBatchOperator(
         task_id="create_batch", app_project_id=APP_PROJECT_ID, items_path=load_items(), priority_order="FIVE"
     )
@@ -106,3 +107,4 @@ with DAG(
         output=_output_root() + "/app_batch/{{ run_id | path_safe }}/items.jsonl",
     )
     start_batch >> wait_for_batch >> fetch_items
+    # --8<-- [end:batch]

@@ -82,6 +82,7 @@ with DAG(
     default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "toloka_conn_id": "toloka_default"},
     doc_md=__doc__,
 ) as dag:
+    # --8<-- [start:incremental]
     fetch_submitted = TolokaGetAssignmentsOperator(
         task_id="fetch_submitted",
         pool_id=POOL_ID,
@@ -109,6 +110,7 @@ with DAG(
         consistency_lag=CONSISTENCY_LAG,
         output=DECIDED_FILE,
     )
+    # --8<-- [end:incremental]
 
     @task
     def append_decisions(submitted: dict, decided: dict, decisions_file: str) -> dict:

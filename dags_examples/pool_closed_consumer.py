@@ -41,6 +41,7 @@ POLL_INTERVAL = float(
     os.environ.get("TOLOKA_POOL_EVENTS_POLL_INTERVAL") or os.environ.get("TOLOKA_EXAMPLES_POLL_INTERVAL") or "60"
 )
 
+# --8<-- [start:watcher]
 pools_closed = Asset(
     name="toloka_pool_closed",
     watchers=[
@@ -54,6 +55,7 @@ pools_closed = Asset(
         )
     ],
 )
+# --8<-- [end:watcher]
 
 
 def _output_root() -> ObjectStoragePath:

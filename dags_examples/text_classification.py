@@ -148,9 +148,12 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "toloka_conn_id": "toloka_default"},
     doc_md=__doc__,
 ) as dag:
+    # --8<-- [start:project]
     create_project = TolokaCreateProjectOperator(
         task_id="create_project", project=str(CONFIGS / "text_classification_project.json")
     )
+    # --8<-- [end:project]
+    # --8<-- [start:training]
     create_training = TolokaCreateTrainingOperator(
         task_id="create_training",
         training=str(CONFIGS / "text_classification_training.json"),
@@ -162,7 +165,9 @@ with DAG(
         tasks_path=str(DATA / "training.jsonl"),
     )
     open_training = TolokaOpenTrainingOperator(task_id="open_training", training_id=create_training.output)
+    # --8<-- [end:training]
 
+    # --8<-- [start:pool]
     create_pool = TolokaCreatePoolOperator(
         task_id="create_pool",
         pool_config=str(CONFIGS / "text_classification_pool.json"),
@@ -170,7 +175,9 @@ with DAG(
         training_id=create_training.output,
         expires_in=POOL_EXPIRES_IN,
     )
+    # --8<-- [end:pool]
     # Overlap comes from the pool's defaults (3); golden tasks have infinite overlap (in the file).
+    # --8<-- [start:tasks]
     upload_tasks = TolokaCreateTasksOperator(
         task_id="upload_tasks", pool_id=create_pool.output, tasks_path=str(DATA / "tasks.jsonl"), allow_defaults=True
     )
@@ -178,6 +185,8 @@ with DAG(
         task_id="upload_golden", pool_id=create_pool.output, tasks_path=str(DATA / "golden.jsonl")
     )
     open_pool = TolokaOpenPoolOperator(task_id="open_pool", pool_id=create_pool.output, max_spend=MAX_SPEND_PER_OPEN)
+    # --8<-- [end:tasks]
+    # --8<-- [start:wait]
     wait_for_pool = TolokaPoolSensor(
         task_id="wait_for_pool",
         pool_id=create_pool.output,
@@ -185,10 +194,12 @@ with DAG(
         poke_interval=POOL_POLL_INTERVAL,
         timeout=int(POOL_EXPIRES_IN.total_seconds()),
     )
+    # --8<-- [end:wait]
 
     upload_training_tasks >> open_training >> create_pool
     [upload_tasks, upload_golden] >> open_pool >> wait_for_pool
 
+    # --8<-- [start:more_votes]
     @task
     def plan_more_votes(pool_id: str, folder: str, round_number: int) -> dict:
         """Write this round's extra tasks: one copy of every disputed ticket, overlap EXTRA_VOTES_PER_ROUND.
@@ -240,7 +251,9 @@ with DAG(
         )
         previous >> plan >> upload >> reopen
         previous = reopen
+    # --8<-- [end:more_votes]
 
+    # --8<-- [start:review]
     fetch_assignments = TolokaGetAssignmentsOperator(
         task_id="fetch_assignments",
         pool_id=create_pool.output,
@@ -257,6 +270,7 @@ with DAG(
             "reject_comment": "Too many wrong answers on control tasks; please read the instructions again.",
         },
     )
+    # --8<-- [end:review]
     @task
     def merge_copies(fetched: dict, folder: str) -> dict:
         """Write votes.jsonl: the assignments with every real task renamed to its ticket id.
@@ -280,6 +294,7 @@ with DAG(
         return {"path": str(path), "count": count}
 
     votes = merge_copies(fetch_assignments.output, RUN_FOLDER)
+    # --8<-- [start:aggregate]
     aggregate = TolokaAggregateLocallyOperator(
         task_id="aggregate",
         assignments_path=RUN_FOLDER + "/votes.jsonl",
@@ -287,6 +302,7 @@ with DAG(
         fields=["label"],
         output=RUN_FOLDER + "/aggregated.jsonl",
     )
+    # --8<-- [end:aggregate]
     previous >> fetch_assignments >> review
     votes >> aggregate
 

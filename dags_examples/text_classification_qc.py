@@ -220,6 +220,7 @@ with DAG(
 
     stats = worker_statistics(create_pool.output, RUN_FOLDER)
     wait_for_pool >> stats
+    # --8<-- [start:ban_skill]
     ban = TolokaRestrictWorkersOperator(
         task_id="ban_spammers", statistics_path=stats, scope="PROJECT", project_id=create_project.output,
         accuracy_below=BAN_BELOW, min_golden=MIN_GOLDEN, duration=timedelta(days=7),
@@ -229,6 +230,7 @@ with DAG(
         task_id="set_skill", skill_name=SKILL_NAME, statistics_path=stats, min_answers=MIN_GOLDEN_FOR_SKILL,
         reason="golden accuracy in the main pool",
     )
+    # --8<-- [end:ban_skill]
 
     @task
     def relabel_pool_config(skill_result: dict) -> dict:
@@ -363,12 +365,14 @@ with DAG(
         output=RUN_FOLDER + "/aggregated.jsonl",
     )
     votes >> aggregate
+    # --8<-- [start:bonuses]
     bonuses = TolokaCreateBonusesOperator(
         task_id="pay_bonuses", statistics_path=stats, top_n=BONUS_TOP_N, amount=BONUS_AMOUNT, max_total=BONUS_CAP,
         min_golden=MIN_GOLDEN, min_accuracy=0.9, public_title="Thank you",
         public_message="You were among the most accurate workers on our support tickets.",
     )
     [review_main, review_relabel] >> bonuses
+    # --8<-- [end:bonuses]
 
     @task
     def write_labels(folder: str, aggregated: dict, before: str, **context) -> dict:

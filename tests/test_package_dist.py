@@ -34,7 +34,7 @@ def dists(tmp_path_factory) -> dict[str, Path]:
         out = tmp_path_factory.mktemp("dist")
         # A copy of the sources: building in the checkout would leave build/ and *.egg-info behind.
         src = tmp_path_factory.mktemp("src")
-        for name in ("pyproject.toml", "MANIFEST.in", "LICENSE", "README.md", "PYPI_README.md"):
+        for name in ("pyproject.toml", "MANIFEST.in", "LICENSE", "README.md", "PYPI_README.md", "CHANGELOG.md"):
             shutil.copy2(ROOT / name, src / name)
         shutil.copytree(
             ROOT / "toloka_provider", src / "toloka_provider", ignore=shutil.ignore_patterns("__pycache__")

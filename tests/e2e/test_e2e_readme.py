@@ -8,6 +8,7 @@ this fails.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def _minimal_dag_source() -> str:
     return match.group(1)
 
 
-def test_readme_minimal_dag_runs_end_to_end(airflow_db, toloka_emulator_factory, monkeypatch, tmp_path):
+def test_readme_minimal_dag_runs_end_to_end(airflow_db, toloka_emulator_factory, monkeypatch, tmp_path, caplog, capfd):
+    # --8<-- [start:dag_test]
     from airflow import settings
     from airflow.dag_processing.dagbag import DagBag
 
@@ -51,7 +53,8 @@ def test_readme_minimal_dag_runs_end_to_end(airflow_db, toloka_emulator_factory,
     assert all(task.retries == 2 for task in dag.tasks)
     dag.get_task("wait_for_pool").poke_interval = 0.5  # the README waits a minute between checks
 
-    run = dag.test()
+    with caplog.at_level(logging.WARNING):
+        run = dag.test()
 
     assert run.state == "success", {ti.task_id: ti.state for ti in run.get_task_instances()}
     [run_dir] = list(out.iterdir())
@@ -63,3 +66,10 @@ def test_readme_minimal_dag_runs_end_to_end(airflow_db, toloka_emulator_factory,
     counters = emulator.counters()
     assert counters["created"]["project"] == 1 and counters["created"]["pool"] == 1
     assert counters["assignments_accepted"] == 9 and counters["double_decisions"] == 0
+    # --8<-- [end:dag_test]
+    # Every task with a pool link learns its pool: no "XCom with key='toloka_pool_url' ... not found".
+    # (The task runner logs it through structlog to the console; stdlib records are checked too.)
+    printed = capfd.readouterr()
+    logged = [record.getMessage() for record in caplog.records]
+    missing = [line for line in (printed.out + printed.err).splitlines() + logged if "toloka_pool_url" in line]
+    assert missing == []

@@ -608,12 +608,12 @@ def test_rejections_past_the_auto_accept_period_warn_first_and_fail_after_the_ba
     assert {a.status for a in client.get_assignments(pool_id=pool.id)} == {"ACCEPTED"}
 
 
-def test_the_readme_states_the_number_of_bad_inputs_tested():
-    """The README's Reliability table quotes this catalogue's size; keep the two in step."""
+def test_the_docs_state_the_number_of_bad_inputs_tested():
+    """The Reliability page of the docs quotes this catalogue's size; keep the two in step."""
     from rel_b_support import REPO
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert f"**{len(BAD_INPUTS)} bad inputs**" in readme
+    page = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
+    assert f"**{len(BAD_INPUTS)} bad inputs**" in page
 
 
 TRIGGER_BAD_INPUTS = [

@@ -442,6 +442,7 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             self.read_pool_for_link(context, self.pool_id)
         counts = {"accepted": 0, "rejected": 0, "skipped": 0, "already_done": 0, "failed": 0}
         summary: dict[str, Any] = {}
+        first_pool: list[Any] = []
         with self.assignments_source(client) as source:
             seen = 0
 
@@ -449,6 +450,8 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
                 nonlocal seen
                 for assignment in source:
                     seen += 1
+                    if not first_pool and assignment.get("pool_id") is not None:
+                        first_pool.append(assignment["pool_id"])
                     if str(assignment.get("status", "SUBMITTED")) == "SUBMITTED":
                         yield assignment
                     else:
@@ -457,6 +460,9 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             decisions = review.decide(submitted_only(), verdict, scored=source, log=self.log)
             if stats_path is not None:
                 summary["worker_stats_path"] = self._write_worker_stats(stats_path, source, decisions)
+        if self.pool_id is None and first_pool:
+            # Given assignments rather than a pool: the link names the pool of the first one (no XCom miss).
+            self.push_pool_url(context, str(first_pool[0]))
         if counts["skipped"]:
             self.log.info("%d assignments are not SUBMITTED; skipping them", counts["skipped"])
         to_send = [decision for decision in decisions if decision.action != SKIP]
