@@ -76,6 +76,12 @@ def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify)
 
 
+def warm_tls(verify: bool | str) -> None:
+    """Build (and keep) the TLS context for ``verify`` now: blocking work a caller may do off the event loop."""
+    if verify is not False:
+        _shared_ssl_context(verify)
+
+
 # httpx raises these when there is no usable answer (connect/read/write errors and timeouts, broken
 # or unexpected protocol data, a body it cannot decode); all are worth a retry. OSError: nothing raw escapes.
 _TRANSPORT_ERRORS = (httpx.TransportError, httpx.DecodingError, httpx.StreamError, OSError)

@@ -56,9 +56,10 @@ Why the state is not in the kwargs
     Not seen: a pool closed and then archived (or deleted) before the pass reaches it (the request asks for
     CLOSED pools, so that a pass stays as short as the project's closed pools allow).
 
+Arguments are checked as the sensors check theirs (the same poll-interval floor, close reasons, wording).
 Errors: transient ones (5xx, 429, no answer) are logged and the next poll tries again from the same cursor; a
-persistent one (a bad token, a missing project) ends the trigger with an exception, which the triggerer logs,
-rather than an event that would start a consumer run.
+persistent one (a bad token, a missing project: the project is read once before the first page) ends the
+trigger with an exception, which the triggerer logs, rather than an event that would start a consumer run.
 """
 
 from __future__ import annotations
@@ -70,9 +71,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from toloka_provider.client.errors import PaginationError, is_transient
-from toloka_provider.client.waits import describe_persistent_error, normalise_names
+from toloka_provider.client.errors import PaginationError, TolokaArgumentError, is_transient
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError, explain_error
 from toloka_provider.hooks.toloka import TolokaHook
+from toloka_provider.waiting import check_poll_interval, check_success_reasons
 
 #: Pools fetched per poll (Toloka's page limit for pools is 300).
 DEFAULT_PAGE_SIZE = 300
@@ -248,18 +250,24 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
         super().__init__()
-        if not project_id or not isinstance(project_id, str):
-            raise ValueError(f"project_id must be a non-empty string, got {project_id!r}")
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
-            raise ValueError(f"poll_interval must be a number > 0 (seconds), got {poll_interval!r}")
+        if not isinstance(project_id, str) or project_id.strip() in ("", "None", "null"):
+            raise TolokaInputError(
+                f"project_id must be a Toloka project id (a non-empty string), got {project_id!r}"
+            )
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 300:
-            raise ValueError(f"page_size must be an integer from 1 to 300, got {page_size!r}")
-        self.project_id = project_id
+            raise TolokaInputError(f"page_size must be an integer from 1 to 300, got {page_size!r}")
+        try:
+            interval = check_poll_interval(poll_interval)
+            reasons = None if close_reasons is None else check_success_reasons(close_reasons, "the pools", "close_reasons")
+            self.since = _parse_time(since, "since")
+        except (TolokaArgumentError, ValueError) as error:
+            raise TolokaInputError(str(error)) from error
+        self.project_id = project_id.strip()
         self.toloka_conn_id = toloka_conn_id
-        self.since = _parse_time(since, "since")
-        self.close_reasons = None if close_reasons is None else normalise_names(close_reasons, "close_reasons")
-        self.poll_interval = float(poll_interval)
+        self.close_reasons = reasons
+        self.poll_interval = interval
         self.page_size = page_size
+        self._project_seen = False
         # Airflow 3.3+ injects the store before run(); on 3.2 the attribute may not exist at all.
         if not hasattr(self, "asset_state_store"):
             self.asset_state_store = None
@@ -331,14 +339,21 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
 
     async def _poll(self, client: Any, cursor: str | None) -> tuple[list[Close], str | None, bool] | None:
         try:
+            if not self._project_seen:
+                # A project that does not exist lists no pools: without this read it would be polled for ever.
+                await client.get_project(self.project_id)
+                self._project_seen = True
             return await self._page(client, cursor)
         except asyncio.CancelledError:
             raise
         except Exception as error:
             if not is_transient(error):
-                raise RuntimeError(
-                    describe_persistent_error(error, f"Toloka project {self.project_id}'s pools", self.toloka_conn_id)
-                ) from error
+                raise TolokaApiFailure(
+                    explain_error(
+                        error, self.toloka_conn_id, what=f"Toloka project {self.project_id}", argument="project_id"
+                    ),
+                    error,
+                ) from None
             self.log.warning("Polling the pools of project %s failed (will poll again): %s", self.project_id, error)
             return None
 
