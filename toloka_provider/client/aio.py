@@ -42,7 +42,6 @@ from toloka_provider.client.environment import Environment
 from toloka_provider.client.observe import AttemptWatch, Observer, check_observer
 from toloka_provider.client.pagination import check_prefetch
 from toloka_provider.client.protocol import (
-    STREAM_CHUNK_SIZE,
     CloseStream,
     Emit,
     Now,
@@ -129,7 +128,7 @@ class _AsyncStream:
 
     def __init__(self, response: Any) -> None:
         self.response = response
-        self.chunks = response.aiter_bytes(STREAM_CHUNK_SIZE)
+        self.chunks = response.aiter_bytes(protocol.STREAM_CHUNK_SIZE)
         self.closed = False
 
     async def close(self) -> None:
@@ -205,7 +204,7 @@ class AsyncTolokaClient(_ApiBase):
 
     def new_retry_policy(self) -> RetryPolicy:
         """A fresh retry policy for one logical request, as the client's own calls use."""
-        return self._new_retry_policy()
+        return self._config.new_retry_policy()
 
     # ---- connections ----------------------------------------------------------------------------------
 
@@ -344,7 +343,7 @@ class AsyncTolokaClient(_ApiBase):
                     return response, None
                 try:
                     parts, size = [], 0
-                    async for chunk in response.aiter_bytes(STREAM_CHUNK_SIZE):
+                    async for chunk in response.aiter_bytes(protocol.STREAM_CHUNK_SIZE):
                         parts.append(chunk)
                         size += len(chunk)
                         if size > protocol.MAX_RESPONSE_BYTES:
@@ -372,7 +371,7 @@ class AsyncTolokaClient(_ApiBase):
             chunk = await _within(limit, anext(stream.chunks, b""))
         except (asyncio.TimeoutError, *_TRANSPORT_ERRORS) as exc:
             await stream.close()
-            return self._stream_failure(exc, f"no chunk of the export ({STREAM_CHUNK_SIZE} bytes)")
+            return self._stream_failure(exc, f"no chunk of the export ({protocol.STREAM_CHUNK_SIZE} bytes)")
         if not chunk:
             await stream.close()
         return chunk
@@ -399,6 +398,10 @@ class AsyncTolokaClient(_ApiBase):
         while True:
             try:
                 effect = step(plan, sent, secrets, last)
+            except StopIteration as stop:
+                if watch is not None:
+                    watch.next(None)
+                return stop.value
             except BaseException:
                 if watch is not None:
                     watch.next(None)

@@ -439,7 +439,7 @@ def wait_operation(
     if isinstance(operation, models.Operation):
         if operation.is_completed():
             return operation
-        operation_id = operation.id
+        operation_id = str(operation.id)
     elif isinstance(operation, str) and operation:
         operation_id = operation
     else:

@@ -51,7 +51,6 @@ from toloka_provider.client.environment import Environment
 from toloka_provider.client.observe import AttemptWatch, Observer, check_observer
 from toloka_provider.client.pagination import check_prefetch
 from toloka_provider.client.protocol import (
-    STREAM_CHUNK_SIZE,
     CloseStream,
     Emit,
     Now,
@@ -271,7 +270,7 @@ class _SyncStream:
 
     def __init__(self, response: Any, conn: Any) -> None:
         self.response = response
-        self.chunks = response.iter_content(STREAM_CHUNK_SIZE)
+        self.chunks = response.iter_content(protocol.STREAM_CHUNK_SIZE)
         self.conn = conn
         self.closed = False
 
@@ -347,7 +346,7 @@ class TolokaClient(TolokaApi):
 
     def new_retry_policy(self) -> RetryPolicy:
         """A fresh retry policy for one logical request, as the client's own calls use."""
-        return self._new_retry_policy()
+        return self._config.new_retry_policy()
 
     # ---- connections ----------------------------------------------------------------------------------
 
@@ -578,7 +577,7 @@ class TolokaClient(TolokaApi):
                 retry_after, request_id = headers.get("Retry-After"), headers.get("X-Request-Id")
                 if not 200 <= response.status_code < 300:
                     try:
-                        body = protocol.bounded(response.iter_content(STREAM_CHUNK_SIZE))
+                        body = protocol.bounded(response.iter_content(protocol.STREAM_CHUNK_SIZE))
                     finally:
                         response.close()
                     return Response(response.status_code, body, retry_after, request_id)
@@ -597,7 +596,7 @@ class TolokaClient(TolokaApi):
             chunk = next(stream.chunks, b"")
         except _STREAM_ERRORS as exc:
             stream.abandon()
-            return self._stream_failure(attempt, exc, f"no chunk of the export ({STREAM_CHUNK_SIZE} bytes)")
+            return self._stream_failure(attempt, exc, f"no chunk of the export ({protocol.STREAM_CHUNK_SIZE} bytes)")
         finally:
             self._unwatch(attempt)
         if not chunk:
@@ -626,6 +625,10 @@ class TolokaClient(TolokaApi):
         while True:
             try:
                 effect = step(plan, sent, secrets, last)
+            except StopIteration as stop:
+                if watch is not None:
+                    watch.next(None)
+                return stop.value
             except BaseException:
                 if watch is not None:
                     watch.next(None)
