@@ -49,7 +49,7 @@ def explain_error(
     """The one wording of an error another try cannot cure, saying what to check first (by the error's class).
 
     ``what`` names the object the request was about ("Toloka pool 12"); ``argument`` the task argument that
-    named it, when the caller knows it. Sensors, triggers and operators all explain errors with this.
+    named it, when the caller knows it (named when the object does not exist). Sensors, triggers and operators all explain errors with this.
     """
     subject = what or "the object"
     if isinstance(error, AuthenticationApiError):
@@ -65,13 +65,13 @@ def explain_error(
             f"of Airflow connection {conn_id!r}"
         )
     elif isinstance(error, PaginationError):
-        hint = f"the server sent a listing that does not advance while reading {subject}"
+        hint = "the server sent a listing that does not advance"
     elif isinstance(error, ApiError):
         hint = f"Toloka refused the request for {subject}"
     else:
         hint = f"unexpected error while reading {subject}"
-    prefix = f"Argument {argument!r}: " if argument else ""
-    return f"{prefix}{hint} (not retried): {type(error).__name__}: {error}"
+    prefix = f"Argument {argument!r}: " if argument and isinstance(error, DoesNotExistApiError) else ""
+    return f"{prefix}{hint} (not retried): {error}"
 
 
 def api_failure(

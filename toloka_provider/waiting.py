@@ -581,6 +581,7 @@ def poll(wait: Wait, policy: PollPolicy, new_policy: core.PolicyFactory, *, logg
     logger = logger or log
     budget = ErrorBudget(policy.max_consecutive_errors)
     last_progress = yield Now()
+    last_line = ""
     while True:
         outcome = budget.note(wait.what, (yield from attempt(wait, new_policy)))
         if outcome.done or outcome.state == GAVE_UP:
@@ -596,12 +597,15 @@ def poll(wait: Wait, policy: PollPolicy, new_policy: core.PolicyFactory, *, logg
             )
         elif now - last_progress >= policy.progress_interval:
             last_progress = now
-            logger.info("%s", (yield from progress_line(wait, new_policy, outcome)))
+            last_line = yield from progress_line(wait, new_policy, outcome)
+            logger.info("%s", last_line)
             now = yield Now()
         if policy.deadline is not None and now >= policy.deadline:
             return Outcome(
                 TIMEOUT,
-                f"{wait.what} did not finish before the deadline; last seen: {outcome.message}.{wait.left_running}",
+                f"{wait.what} did not finish before the deadline; last seen: {outcome.message}"
+                + (f"; last progress: {last_line}" if last_line else "")
+                + f".{wait.left_running}",
                 outcome.details,
                 outcome.subject,
             )

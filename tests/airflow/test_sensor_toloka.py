@@ -165,7 +165,8 @@ def test_deferrable_checks_once_and_defers_with_a_deadline(emu, monkeypatch):
         sensor.execute({})
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.trigger == TolokaPoolTrigger(
-        pool_id, "toloka_emu", success_reasons=("COMPLETED",), kind="pool", poll_interval=45, deadline=5600.0,
+        pool_id, "toloka_emu", success_reasons=("COMPLETED",), kind="pool",
+        policy={"interval": 45, "deadline": 5600.0},
     )
     assert deferred.value.timeout.total_seconds() > 600
 
@@ -315,13 +316,13 @@ def test_assignments_sensor_sends_one_filtered_request(emu):
                                      watermark="2024-01-01T00:00:00Z", toloka_conn_id="toloka_emu")
     sent = []
     client = sensor.hook.get_conn()
-    original = client._perform
+    original = client._send_request
 
-    def spy(effect):  # every request the check sends goes through the client's transport
-        sent.append(effect)
-        return original(effect)
+    def spy(request, *args):  # every request the check sends goes through the client's transport
+        sent.append(request)
+        return original(request, *args)
 
-    client._perform = spy
+    client._send_request = spy
     before = time.time()
     sensor.poke({})
     requests = [effect for effect in sent if type(effect).__name__ == "Request"]

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from airflow.sdk import BaseHook
 
+import toloka_provider.client as toloka_client
 from toloka_provider.client import AsyncTolokaClient, TolokaClient
 from toloka_provider.client.errors import TolokaArgumentError
 from toloka_provider.exceptions import TolokaInputError
@@ -275,13 +276,13 @@ class TolokaHook(BaseHook):
         """The synchronous client for this connection, built on first use and cached on the hook."""
         if self._client is None:
             settings = self.get_connection_settings()
-            self._client = _build(TolokaClient, settings, self._client_kwargs(settings))
+            self._client = _build(toloka_client.TolokaClient, settings, self._client_kwargs(settings))
         return self._client
 
     async def get_async_conn(self) -> AsyncTolokaClient:
         """A new asynchronous client for this connection; the caller closes it."""
         settings = await self.aget_connection_settings()
-        return _build(AsyncTolokaClient, settings, self._client_kwargs(settings))
+        return _build(toloka_client.AsyncTolokaClient, settings, self._client_kwargs(settings))
 
     # -- helpers --------------------------------------------------------------------------------------
 

@@ -169,7 +169,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
             # now, without a round trip through the triggerer.
             outcome = waits.check(client, wait)
             if outcome.state == waits.WAITING and self.timeout == 0:
-                outcome = waits.Outcome(waits.TIMEOUT, outcome.message, outcome.details)
+                outcome = waits.Outcome(waits.TIMEOUT, f"{outcome.message}.{wait.left_running}", outcome.details)
             finished = self._finish(wait, outcome)
             if finished is not None:
                 return finished
@@ -198,17 +198,23 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         if outcome.state == waits.FAILURE:
             raise AirflowFailException(outcome.message)
         if outcome.state == waits.TIMEOUT:
-            raise AirflowException(f"Waited {self.timeout:g} s (the timeout): {outcome.message}")
+            raise AirflowException(
+                f"Pool {wait.pool_id} is still {outcome.details.get('pool_status')} after waiting "
+                f"{self._timeout_text()} (the timeout): {outcome.message}"
+            )
         if outcome.state == waits.GAVE_UP:
             raise AirflowException(outcome.message) from outcome.error
         return None
+
+    def _timeout_text(self) -> str:
+        return "without a limit" if self.timeout is None else f"{self.timeout:g} s"
 
     @maps_toloka_errors
     def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
         status = event.get("status")
         message = f"Waiting for pool {self.pool_id} ended with {status}: {event.get('message')}"
         if status == "timeout":
-            raise AirflowException(f"Waited {self.timeout:g} s (the timeout): {event.get('message')}")
+            raise AirflowException(f"{message} (the timeout was {self._timeout_text()})")
         if status == "failure" or (status == "error" and not event.get("retryable")):
             raise AirflowFailException(message)
         if status != "success":

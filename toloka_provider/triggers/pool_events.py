@@ -58,7 +58,7 @@ Why the state is not in the kwargs
 
 Arguments are checked as the sensors check theirs (the same poll-interval floor, close reasons, wording).
 Errors: transient ones (5xx, 429, no answer) are logged and the next poll tries again from the same cursor; a
-persistent one (a bad token, a missing project: the project is read once before the first page) ends the
+persistent one (a bad token, a missing project: read once when a page is empty) ends the
 trigger with an exception, which the triggerer logs, rather than an event that would start a consumer run.
 """
 
@@ -339,11 +339,12 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
 
     async def _poll(self, client: Any, cursor: str | None) -> tuple[list[Close], str | None, bool] | None:
         try:
-            if not self._project_seen:
+            page = await self._page(client, cursor)
+            if not page[0] and page[1] is None and not self._project_seen:
                 # A project that does not exist lists no pools: without this read it would be polled for ever.
                 await client.get_project(self.project_id)
                 self._project_seen = True
-            return await self._page(client, cursor)
+            return page
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -353,7 +354,7 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
                         error, self.toloka_conn_id, what=f"Toloka project {self.project_id}", argument="project_id"
                     ),
                     error,
-                ) from None
+                ) from error
             self.log.warning("Polling the pools of project %s failed (will poll again): %s", self.project_id, error)
             return None
 
