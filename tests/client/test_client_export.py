@@ -14,7 +14,13 @@ import types
 import pytest
 from client_harness import Harness, ScriptedServer
 
-from toloka_provider.client import AsyncTolokaClient, DoesNotExistApiError, TolokaClient, TransportError, protocol
+from toloka_provider.client import (
+    AsyncTolokaClient,
+    DoesNotExistApiError,
+    TolokaClient,
+    TransportError,
+    protocol,
+)
 from toloka_provider.client.errors import TolokaArgumentError
 from toloka_provider.client.export import TsvRows
 

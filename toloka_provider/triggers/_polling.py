@@ -79,7 +79,7 @@ class TolokaPollingTrigger(BaseTrigger):
         if policy is None:
             policy = waiting.PollPolicy(interval=self.default_poll_interval)
         elif not isinstance(policy, waiting.PollPolicy):
-            policy = waiting.PollPolicy.from_dict(policy)
+            policy = waiting.PollPolicy.from_dict({"interval": self.default_poll_interval, **policy})
         self.policy = policy
 
     @property
