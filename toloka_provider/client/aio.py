@@ -5,7 +5,7 @@ awaitable, ``get_*`` return async iterators. This module only performs the plans
 
 Event loops: an ``httpx.AsyncClient`` must not be shared across event loops, so one is opened per running
 loop, lazily, on the first request made from that loop. The client object itself may therefore be used
-from any loop (an Airflow triggerer, ``asyncio.run`` in a task, pytest-asyncio). Close it with
+from any loop (a long-lived event loop, ``asyncio.run`` in a task, pytest-asyncio). Close it with
 ``async with AsyncTolokaClient(...) as client:`` or ``await client.aclose()``.
 
 Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and

@@ -176,7 +176,7 @@ def format_error(response: Response, method: str, path: str, what: str) -> error
     )
 
 
-try:  # msgspec comes with Airflow (its core and task SDK require it); the client works without it
+try:  # msgspec is usually installed (workflow engines require it); the client works without it
     from msgspec.json import Decoder as _MsgspecDecoder
 except ImportError:  # pragma: no cover - depends on the environment
     _fast_loads: Callable[[bytes], Any] | None = None

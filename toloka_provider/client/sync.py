@@ -109,7 +109,7 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork (Airflow forks)
+        os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork (task runners fork)
 
     def _reset(self) -> None:
         self._lock = threading.Lock()

@@ -31,7 +31,7 @@ from airflow.sdk import BaseHook
 
 import toloka_provider.client as toloka_client
 from toloka_provider.client import AsyncTolokaClient, TolokaClient
-from toloka_provider.client.errors import TolokaArgumentError
+from toloka_provider.client.errors import DoesNotExistApiError, TolokaArgumentError
 from toloka_provider.exceptions import TolokaInputError
 
 ENVIRONMENTS = ("production", "sandbox")
@@ -315,12 +315,20 @@ class TolokaHook(BaseHook):
 
     def _project_of(self, pool_id: str) -> str | None:
         client = self.get_conn()
+        failures = []
         for getter in (client.get_pool, client.get_training):
             try:
                 return getattr(getter(pool_id), "project_id", None)
             except Exception as error:  # 404 for the wrong kind, or the API is down: no link
-                last_error = error
-        self.log.warning("No web UI link for Toloka pool %s: %s", pool_id, last_error)
+                failures.append(error)
+        pool_error, training_error = failures
+        if isinstance(pool_error, DoesNotExistApiError) and isinstance(training_error, DoesNotExistApiError):
+            reason = "no pool or training has this id"
+        elif isinstance(pool_error, DoesNotExistApiError):  # not a pool; the training read failed otherwise
+            reason = f"it is not a pool, and reading it as a training failed: {training_error}"
+        else:
+            reason = f"reading the pool failed: {pool_error}"
+        self.log.warning("No web UI link for Toloka pool %s: %s", pool_id, reason)
         return None
 
 
