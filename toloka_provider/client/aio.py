@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import ssl
 import time
 import weakref
@@ -39,6 +40,7 @@ from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import DEADLINE_GRACE, ClientConfig, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
+from toloka_provider.client.errors import RedactingFilter, reset_secrets, use_secrets
 from toloka_provider.client.observe import AttemptWatch, Observer, check_observer
 from toloka_provider.client.pagination import check_prefetch
 from toloka_provider.client.protocol import (
@@ -73,6 +75,13 @@ def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
     them the loop stalled for that long again and again; built once, it costs that only once per process.
     """
     return httpx.create_ssl_context(verify=verify)
+
+
+# httpx and httpcore log response headers at debug level; a server may echo the token in one.
+for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(existing, RedactingFilter) for existing in _logger.filters):
+        _logger.addFilter(RedactingFilter())
 
 
 def warm_tls(verify: bool | str) -> None:
@@ -393,6 +402,15 @@ class AsyncTolokaClient(_ApiBase):
         clock = clock or self._clock
         secrets = self._secrets
         watch = AttemptWatch(self._observer) if self._observer is not None else None
+        # The token is the active secret while effects are performed too: what the transport's libraries
+        # log (httpcore logs response headers at debug level) is redacted like the plan's own lines.
+        active = use_secrets(secrets)
+        try:
+            return await self._drive(plan, sleep, clock, secrets, watch)
+        finally:
+            reset_secrets(active)
+
+    async def _drive(self, plan: Plan, sleep: Any, clock: Any, secrets: tuple[str, ...], watch: Any) -> Any:
         sent: Any = None
         last = None
         while True:
@@ -445,7 +463,11 @@ class AsyncTolokaClient(_ApiBase):
                         watch.next(effect)
                     if type(effect) is not Emit:
                         started = time.monotonic()
-                        sent = await self._perform(effect)
+                        active = use_secrets(secrets)  # as in run_plan (no yield while it is set)
+                        try:
+                            sent = await self._perform(effect)
+                        finally:
+                            reset_secrets(active)
                         if type(sent) is Response:
                             last = (effect, sent)
                         if watch is not None and type(effect) is Request:
@@ -466,7 +488,11 @@ class AsyncTolokaClient(_ApiBase):
                     except Exception as exc:
                         failure, effect = exc, _END
                     if type(effect) is Request:
-                        ahead = asyncio.ensure_future(self._send_request(effect))
+                        active = use_secrets(secrets)  # the task copies the context it is made in
+                        try:
+                            ahead = asyncio.ensure_future(self._send_request(effect))
+                        finally:
+                            reset_secrets(active)
                         started = time.monotonic()
                     for value in values:
                         yield value

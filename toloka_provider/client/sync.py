@@ -48,6 +48,7 @@ from toloka_provider.client.api import TolokaApi
 from toloka_provider.client.config import DEADLINE_GRACE, ClientConfig, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
+from toloka_provider.client.errors import reset_secrets, use_secrets
 from toloka_provider.client.observe import AttemptWatch, Observer, check_observer
 from toloka_provider.client.pagination import check_prefetch
 from toloka_provider.client.protocol import (
@@ -620,6 +621,15 @@ class TolokaClient(TolokaApi):
         clock = clock or self._clock
         secrets = self._secrets
         watch = AttemptWatch(self._observer) if self._observer is not None else None
+        # The token is the active secret while effects are performed too: what the transport's libraries
+        # log (httpcore logs response headers at debug level) is redacted like the plan's own lines.
+        active = use_secrets(secrets)
+        try:
+            return self._drive(plan, sleep, clock, secrets, watch)
+        finally:
+            reset_secrets(active)
+
+    def _drive(self, plan: Plan, sleep: Any, clock: Any, secrets: tuple[str, ...], watch: Any) -> Any:
         sent: Any = None
         last = None
         while True:
@@ -672,7 +682,11 @@ class TolokaClient(TolokaApi):
                         watch.next(effect)
                     if type(effect) is not Emit:
                         started = time.monotonic()
-                        sent = self._perform(effect)
+                        active = use_secrets(secrets)  # as in run_plan (no yield while it is set)
+                        try:
+                            sent = self._perform(effect)
+                        finally:
+                            reset_secrets(active)
                         if type(sent) is Response:
                             last = (effect, sent)
                         if watch is not None and type(effect) is Request:
