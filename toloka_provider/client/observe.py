@@ -8,7 +8,6 @@ is ignored (logged once at debug level): it never changes a request.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +17,14 @@ from toloka_provider.client.protocol import Response, Sleep, TransportFailure
 
 log = logging.getLogger("toloka_provider.client")
 
-# A path segment that names one object (digits, a UUID, a long hex or mixed token) rather than a collection.
-_ID_SEGMENT = re.compile(r"(?=.*\d)[A-Za-z0-9._~-]+|[0-9a-fA-F-]{16,}")
+# Collections whose next path segment is an object id (``/pools/123``, ``/app-projects/ap1/batches/b2``).
+_COLLECTIONS = frozenset(
+    {
+        "aggregated-solutions", "app-projects", "apps", "assignments", "attachments", "batches", "items",
+        "message-threads", "operations", "pools", "projects", "skills", "task-suites", "tasks", "trainings",
+        "user-bonuses", "user-metadata", "user-restrictions", "user-skills", "webhook-subscriptions",
+    }
+)  # fmt: skip
 
 
 @attrs.frozen(slots=True)
@@ -50,7 +55,8 @@ def endpoint_of(path: str) -> str:
     """The path as a template: ``/api/v1/pools/123/open`` -> ``/api/v1/pools/{id}/open``."""
     parts = path.split("?", 1)[0].split("/")
     return "/".join(
-        "{id}" if index > 2 and _ID_SEGMENT.fullmatch(part) else part for index, part in enumerate(parts)
+        "{id}" if index > 0 and parts[index - 1] in _COLLECTIONS and part else part
+        for index, part in enumerate(parts)
     )
 
 
