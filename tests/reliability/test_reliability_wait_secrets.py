@@ -115,7 +115,7 @@ def assert_clean(caplog, *values: Any) -> None:
 def _raised(call: Any) -> BaseException:
     try:
         call()
-    except BaseException as error:  # noqa: BLE001 - any exception is evidence here
+    except BaseException as error:
         return error
     raise AssertionError("expected an exception")
 
@@ -200,7 +200,7 @@ async def test_pool_closed_event_trigger(echo, caplog):
 
     try:
         await asyncio.wait_for(run(), timeout=30)
-    except Exception as error:  # noqa: BLE001 - the trigger ends with the persistent error
+    except Exception as error:
         raised: BaseException = error
     else:  # pragma: no cover - the trigger never ends by itself
         raise AssertionError("the event trigger kept polling a server that refuses it")
