@@ -1,25 +1,10 @@
 """``AsyncTolokaClient``: the Toloka API over ``httpx.AsyncClient``.
 
-Same methods and arguments as ``TolokaClient`` (both come from ``api.TolokaApi``): every method returns an
-awaitable, ``get_*`` return async iterators. This module only performs the plans' effects.
-
-Event loops: an ``httpx.AsyncClient`` must not be shared across event loops, so one is opened per running
-loop, lazily, on the first request made from that loop. The client object itself may therefore be used
-from any loop (a long-lived event loop, ``asyncio.run`` in a task, pytest-asyncio). Close it with
-``async with AsyncTolokaClient(...) as client:`` or ``await client.aclose()``.
-
-Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
-each attempt runs under a total deadline (``config.attempt_deadline``, ``asyncio`` timeout) besides httpx's
-per-phase timeouts, so a server that drips bytes or streams without end cannot hold an attempt longer.
-
-Paging one page ahead (``prefetch=True``, the default), as in ``TolokaClient``: when a listing plan emits a
-page and its next effect is a ``Request``, that request runs in an ``asyncio`` task of the same loop while the
-caller reads the page; the plan is advanced only by the caller's iteration, so errors, retries and redaction
-are exactly as without prefetch, raised where the caller reaches the page. The task shares the loop's
-``httpx.AsyncClient`` with the caller's other requests (httpx's client is made for concurrent tasks on one
-loop; the connection gate bounds them together). When the caller stops early (``break`` then ``aclose()``, an
-exception or cancellation, garbage collection, which asyncio turns into ``aclose()``), the ``finally`` cancels
-the task and waits for it, so no task outlives the listing.
+Same methods and arguments as ``TolokaClient`` (both come from ``api.TolokaApi``), each returning an awaitable
+(``get_*``: async iterators). This module performs the plans' effects (``run_plan``, the client's one runner).
+One ``httpx.AsyncClient`` per running event loop, opened lazily, so the client may be used from any loop; close
+it with ``async with`` or ``await client.aclose()``. Each attempt runs under a total deadline; listings request
+the next page in a task of the same loop while the caller reads the current one (``prefetch``).
 """
 
 from __future__ import annotations

@@ -1,28 +1,10 @@
 """``TolokaClient``: the Toloka API over ``requests`` (pooled, keep-alive connections).
 
-All API knowledge is in ``api.TolokaApi`` and ``core``; this module only performs the plans' effects:
-it sends a ``Request`` with a ``requests.Session`` and sleeps.
-
-Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
-each attempt has a total deadline (``config.attempt_deadline``) besides the per-read timeout: a shared
-watchdog thread shuts the attempt's socket down when the deadline passes, so a server that drips its status
-line, headers or body one byte at a time, or streams without end, cannot hold an attempt much longer.
-
-Thread safety: one client may be shared by many threads. Each thread gets its own ``requests.Session``
-(a Session is not documented as thread-safe), and each session keeps its own connection pool, so
-connections are reused within a thread. ``close()`` closes every session the client opened.
-
-Paging one page ahead (``prefetch=True``, the default): when a listing plan emits a page and its next effect is
-a ``Request`` (the next page), that request is sent by a short-lived thread while the caller reads the page; the
-plan itself is only ever advanced in the caller's thread, after the caller has taken every item of the page.
-So the response is parsed, checked (``PaginationError``, ``ResponseFormatError``), retried and redacted exactly
-as without prefetch, and an error surfaces where the caller reaches that page. The thread sends exactly one
-request with a session of its own (borrowed from the client's spare sessions, never the caller's: a Session is
-not documented as thread-safe, and the caller may send other requests while iterating) and ends. The last page
-(``has_more`` false) ends the plan without a request, so nothing is sent ahead of it. When the caller stops
-early (``break``, ``close()``, garbage collection, an exception in its loop), the generator's ``finally`` cuts
-the request in flight (its socket is shut down, as the watchdog does) and joins the thread, so no thread
-outlives the listing and nothing more is sent.
+This module performs the plans' effects (``run_plan``, the client's one runner); all API knowledge is in
+``api.TolokaApi`` and ``core``. Each attempt is bounded: redirects are never followed, and a watchdog thread cuts
+an attempt's socket when its total deadline passes. One client may be shared by threads (a ``requests.Session``
+per thread). Listings request the next page while the caller reads the current one (``prefetch``), in a short
+thread that sends exactly that request; the plan itself is only advanced in the caller's thread.
 """
 
 from __future__ import annotations

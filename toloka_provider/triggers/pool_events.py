@@ -1,65 +1,16 @@
-"""TolokaPoolClosedEventTrigger: an event trigger for ``AssetWatcher`` — one event per pool of a project that closes.
+"""TolokaPoolClosedEventTrigger: an event trigger for ``AssetWatcher`` -- one event per close of a pool of a project.
 
-Used for event-driven scheduling (Airflow 3)::
+Used for event-driven scheduling::
 
     pools_closed = Asset("toloka-pools-closed", watchers=[AssetWatcher(
         name="toloka_pool_closed", trigger=TolokaPoolClosedEventTrigger(project_id="123"))])
 
-    with DAG("consumer", schedule=[pools_closed]): ...   # one run per finished pool
-
-What an event is
-    One close of one pool: ``{"pool_id", "project_id", "close_reason", "last_stopped", "event_key"}`` with
-    ``event_key = "<pool_id>@<last_stopped>"`` (stable: a consumer may dedupe on it). A pool that is opened and
-    closed again is a new close with a new key, and is emitted again (its work changed: new tasks, more
-    overlap). Only a pool's latest close is visible in Toloka, so a pool reopened and closed again within one
-    pass (below) is emitted once, for its latest close.
-
-How it polls: one request per poll, a cursor across polls
-    Toloka can neither filter nor sort pools by ``last_stopped`` (the filters are ``status``, ``project_id``,
-    ``id_*``, ``created_*``, ``last_started_*``). So no single page "the pools closed since T" exists: reading the
-    300 newest by ``last_started`` misses a long-running pool that closes after 300 others were started. Instead
-    the trigger walks the project's CLOSED pools in id order, one page per poll::
-
-        find_pools(project_id=..., status="CLOSED", sort="id", id_gt=<last id of the previous page>, limit=300)
-
-    and starts a new *pass* from the lowest id once a page says ``has_more: false``. A close at time ``c`` is seen
-    by the end of the first pass that begins after ``c`` — within ``ceil(closed pools / page_size) + 1`` polls;
-    in a project with at most ``page_size`` closed pools every poll is a whole pass, as before.
-
-    Exactly once, with bounded state: every close earlier than the *horizon* was seen in an earlier pass and is
-    skipped; the keys of the closes at or after it that were handled are remembered (``seen``). When a pass
-    ends, the horizon moves to the newest ``last_stopped`` known when that pass began — a Toloka timestamp that
-    is no later than Toloka's clock at that moment, so every close before it was on a page of the pass just
-    finished (no local clock is compared with Toloka's). ``seen`` then drops the keys under the new horizon: it
-    holds the closes of about the last two passes.
-
-Why the state is not in the kwargs
-    An AssetWatcher's trigger is built from the DAG file at parse time and re-created from its serialized kwargs
-    whenever the triggerer (re)starts it, so the kwargs are fixed: they cannot carry what was already emitted
-    (and a kwarg that changes per parse, like ``since=datetime.now()``, would make a new trigger at every
-    parse). The state above (horizon, seen keys, cursor) is kept:
-
-    * **Airflow 3.3+**: in the asset state store, which the triggerer gives every watcher
-      (``self.asset_state_store``); it is written after each event and after each page, so a restarted triggerer
-      resumes where it was: nothing is emitted twice, and pools that closed while it was down are emitted when it
-      is back. The one window left: the triggerer dies after yielding an event and before the state is written;
-      that close is emitted once more (at-least-once), hence ``event_key``.
-    * **Airflow 3.2** (no store): in memory. A new trigger starts from ``since`` when given (closes after it are
-      emitted again after a restart: at-least-once, consumers must be idempotent), otherwise from a baseline
-      pass (nothing is emitted twice, but a pool that closes while the triggerer is down is never emitted:
-      at-most-once).
-
-    Without ``since`` and without a stored state, the first pass is the baseline: the pools already closed are
-    recorded, not emitted (a close during that first pass over a project of several pages may be taken into
-    the baseline too). ``since`` must be a constant in the DAG file (e.g. ``"2026-01-01T00:00:00"``).
-
-    Not seen: a pool closed and then archived (or deleted) before the pass reaches it (the request asks for
-    CLOSED pools, so that a pass stays as short as the project's closed pools allow).
-
-Arguments are checked as the sensors check theirs (the same poll-interval floor, close reasons, wording).
-Errors: transient ones (5xx, 429, no answer) are logged and the next poll tries again from the same cursor; a
-persistent one (a bad token, a missing project: read once when a page is empty) ends the
-trigger with an exception, which the triggerer logs, rather than an event that would start a consumer run.
+An event is ``{"pool_id", "project_id", "close_reason", "last_stopped", "event_key"}``; ``event_key`` is
+``"<pool_id>@<last_stopped>"``, stable, for consumers to dedupe on. One request per poll walks the project's
+closed pools in id order (a cursor across polls, a new pass after the last page); what was emitted is kept in the
+asset state store (Airflow 3.3+) or in memory. The guarantees and their reasons are in docs/architecture.md
+("The pool-closed event trigger"). Arguments are checked as the sensors check theirs; a persistent error (a bad
+token, a missing project) ends the trigger with an exception, transient ones are polled through.
 """
 
 from __future__ import annotations
