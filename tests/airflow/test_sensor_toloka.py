@@ -468,3 +468,32 @@ def test_deferred_trigger_carries_one_policy_dict(emu, monkeypatch):
         "pool_id": pool_id, "success_reasons": ["COMPLETED"], "kind": "pool", "toloka_conn_id": "toloka_emu",
         "policy": {"interval": 45.0, "deadline": 5600.0, "max_consecutive_errors": 3, "progress_interval": 60.0},
     }
+
+
+@pytest.mark.integration
+def test_a_missing_pool_is_worded_one_way_by_the_sensor_the_fetch_and_the_open_operator(emu, tmp_path):
+    from test_op_fakes import make_context
+
+    from toloka_provider.exceptions import TolokaApiFailure
+    from toloka_provider.operators.assignments import TolokaGetAssignmentsOperator
+    from toloka_provider.operators.pool import TolokaOpenPoolOperator
+
+    def failure(call) -> str:
+        with pytest.raises(TolokaApiFailure) as raised:
+            call()
+        return str(raised.value).split(" (not retried)")[0]
+
+    sensor = pool_sensor("424242")
+    fetch = TolokaGetAssignmentsOperator(
+        task_id="fetch", pool_id="424242", output=str(tmp_path / "a.jsonl"), toloka_conn_id="toloka_emu"
+    )
+    open_pool = TolokaOpenPoolOperator(task_id="open", pool_id="424242", toloka_conn_id="toloka_emu")
+    words = {
+        failure(lambda: sensor.poke({})),
+        failure(lambda: fetch.execute(make_context())),
+        failure(lambda: open_pool.execute(make_context())),
+    }
+    assert words == {
+        "Argument 'pool_id': Toloka pool 424242 does not exist for this account and environment; check the id and "
+        "the environment of Airflow connection 'toloka_emu'"
+    }
