@@ -314,6 +314,11 @@ class Wait:
     argument: ClassVar[str] = "id"
 
     @property
+    def subject(self) -> str:
+        """The object the check reads, for error messages ("Toloka pool 12")."""
+        return self.what
+
+    @property
     def left_running(self) -> str:
         """What keeps going in Toloka when the wait gives up (appended to a timeout message)."""
         return ""
@@ -529,6 +534,10 @@ class AssignmentsWait(Wait):
     @property
     def what(self) -> str:
         return f"new assignments in Toloka pool {self.pool_id}"
+
+    @property
+    def subject(self) -> str:
+        return f"Toloka pool {self.pool_id}"
 
     def check(self, new_policy: core.PolicyFactory) -> Plan:
         now = dt.datetime.now(dt.timezone.utc)  # wall clock: the lag is against the server's timestamps

@@ -133,7 +133,7 @@ class TolokaBaseSensor(BaseSensorOperator):
         except TolokaArgumentError as error:
             raise TolokaInputError(str(error)) from error
         except Exception as error:  # check lets only persistent errors through
-            raise api_failure(error, self.toloka_conn_id, what=wait.what, argument=wait.argument) from error
+            raise api_failure(error, self.toloka_conn_id, what=wait.subject, argument=wait.argument) from error
         if outcome.state == waiting.GAVE_UP:
             raise AirflowException(outcome.message) from outcome.error
         if outcome.state == waiting.TRANSIENT:

@@ -138,7 +138,7 @@ class TolokaPollingTrigger(BaseTrigger):
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            message = explain_error(error, self.toloka_conn_id, what=self.describe(), argument=self.wait.argument)
+            message = explain_error(error, self.toloka_conn_id, what=self.wait.subject, argument=self.wait.argument)
             return {"status": "error", "message": message, "retryable": False}
         return self._payload(outcome)
 
