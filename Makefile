@@ -24,6 +24,7 @@ PYTEST_PARALLEL = $(if $(filter 1,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy toloka_provider
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=15
 
 demo: $(STAMP)

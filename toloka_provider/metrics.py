@@ -33,6 +33,19 @@ def _stats() -> Any:
     return None
 
 
+def enabled() -> bool:
+    """Whether Airflow sends metrics at all (``[metrics] statsd_on``, ``otel_on`` or ``statsd_datadog_enabled``)."""
+    try:
+        from airflow.sdk.configuration import conf
+
+        return any(
+            conf.getboolean("metrics", option, fallback=False)
+            for option in ("statsd_on", "otel_on", "statsd_datadog_enabled")
+        )
+    except Exception:  # no configuration to read: no metrics
+        return False
+
+
 def _tags(tags: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in tags.items() if value is not None}
 

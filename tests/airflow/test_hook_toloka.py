@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -247,3 +248,80 @@ def test_test_connection_against_the_emulator(toloka_emulator, monkeypatch):
     set_conn(monkeypatch, "toloka_wrong", password="not-the-token", host=toloka_emulator.url, extra={"retries": 0})
     ok, message = TolokaHook("toloka_wrong").test_connection()
     assert ok is False and "401" in message and "not-the-token" not in message
+
+
+# -- a connection that cannot be valid is not retried (one voice with a wrong token) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"environment": "sandbx"}, "extra 'environment' must be one of production, sandbox (any case), got 'sandbx'"),
+        ({"timeout": "ten"}, "extra 'timeout' must be a number of seconds > 0, got 'ten'"),
+        ({"retries": "-1"}, "extra 'retries' must be an integer >= 0, got '-1'"),
+    ],
+)
+def test_a_malformed_connection_fails_the_task_at_once(monkeypatch, extra, says):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from toloka_provider.exceptions import TolokaInputError
+    from toloka_provider.sensors.pool import TolokaPoolSensor
+
+    set_conn(monkeypatch, "toloka_bad", password=TOKEN, extra=extra)
+    with pytest.raises(TolokaConnectionError, match=re.escape(says)) as raised:
+        TolokaHook("toloka_bad").get_conn()
+    # An AirflowFailException: Airflow fails the task without its retries, as for a rejected token.
+    assert isinstance(raised.value, TolokaInputError) and isinstance(raised.value, AirflowFailException)
+    assert isinstance(raised.value, ValueError)  # and still what it was
+    sensor = TolokaPoolSensor(task_id="wait", pool_id="7", toloka_conn_id="toloka_bad")
+    with pytest.raises(TolokaConnectionError, match=re.escape(says)):
+        sensor.poke({})
+
+
+def test_a_value_the_client_refuses_is_a_connection_error_too(monkeypatch):
+    set_conn(monkeypatch, "toloka_bad", password="OAuth two words", host="http://127.0.0.1:9")
+    with pytest.raises(TolokaConnectionError, match="Toloka connection 'toloka_bad': ") as raised:
+        TolokaHook("toloka_bad").get_conn()
+    assert "two words" not in str(raised.value)
+
+
+def test_the_hook_passes_its_observer_to_every_client(monkeypatch, recording_clients):
+    set_conn(monkeypatch, password=TOKEN)
+    seen = []
+    hook = TolokaHook(observer=seen.append)
+    hook.get_conn()
+    assert recording_clients[0].kwargs["observer"] == seen.append
+    assert "observer" not in TolokaHook().get_conn().kwargs  # none given: none passed
+
+
+# -- the web link of a pool id ------------------------------------------------------------------------------
+
+
+class _NoPool:
+    def __init__(self, training_error):
+        self.training_error = training_error
+
+    def get_pool(self, pool_id):
+        from toloka_provider.client.errors import DoesNotExistApiError
+
+        raise DoesNotExistApiError(404, "DOES_NOT_EXIST", f"pool {pool_id} does not exist", "r", None, "GET", "/p")
+
+    def get_training(self, pool_id):
+        raise self.training_error
+
+
+def test_the_link_warning_speaks_of_a_pool_when_given_a_pool_id(monkeypatch):
+    from toloka_provider.client.errors import DoesNotExistApiError, InternalApiError
+
+    warnings: list[str] = []
+    recorder = SimpleNamespace(warning=lambda message, *args: warnings.append(message % args))
+    monkeypatch.setattr(TolokaHook, "log", property(lambda self: recorder))
+    set_conn(monkeypatch, password=TOKEN)
+    missing = DoesNotExistApiError(404, "DOES_NOT_EXIST", "training 5 does not exist", "r", None, "GET", "/t")
+    hook = TolokaHook()
+    hook._client = _NoPool(missing)
+    assert hook.web_ui_url(pool_id="5") is None
+    assert warnings == ["No web UI link for Toloka pool 5: no pool or training has this id"]
+    hook._client = _NoPool(InternalApiError(500, "INTERNAL_ERROR", "down", "r", None, "GET", "/t"))
+    assert hook.web_ui_url(pool_id="5") is None
+    assert warnings[1].startswith("No web UI link for Toloka pool 5: it is not a pool, and reading it as a training failed")

@@ -91,13 +91,31 @@ class FakeToloka:
         self._log("get_pool", pool_id)
         return _existing(self.pools, "pool", pool_id)
 
-    # The waits (toloka_provider.client.waits) are plans that send requests through the client's transport;
-    # the fake answers the pool reads from its state (logged as get_pool, like the method).
+    # The waits (toloka_provider.waiting) are plans that the client runs (run_plan); the fake answers the
+    # pool reads from its state (logged as get_pool, like the method).
     @staticmethod
-    def _new_retry_policy():
+    def new_retry_policy():
         from toloka_provider.client.retry import RetryPolicy
 
         return RetryPolicy(total=0)
+
+    def run_plan(self, plan, *, sleep=None, clock=None):
+        import time
+
+        from toloka_provider.client.protocol import Now, Sleep
+
+        sent = None
+        while True:
+            try:
+                effect = plan.send(sent)
+            except StopIteration as stop:
+                return stop.value
+            if type(effect) is Sleep:
+                sent = (sleep or time.sleep)(effect.seconds)
+            elif type(effect) is Now:
+                sent = (clock or time.monotonic)()
+            else:
+                sent = self._perform(effect)
 
     def _perform(self, effect):
         import json

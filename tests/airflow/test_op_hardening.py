@@ -59,7 +59,7 @@ def test_fetch_from_a_pool_that_does_not_exist_fails_naming_the_argument(monkeyp
         TolokaGetAssignmentsOperator(task_id="t", pool_id=pool_id, output=str(output)).execute(make_context())
     message = str(raised.value)
     assert message.startswith(
-        "Argument 'pool_id': the object does not exist for this account and environment"
+        f"Argument 'pool_id': Toloka pool {pool_id} does not exist for this account and environment"
     )
     assert f"pool {pool_id!r} does not exist" in message and "(not retried)" in message
     assert isinstance(raised.value.error, DoesNotExistApiError)
@@ -82,7 +82,7 @@ def test_an_empty_or_none_pool_id_fails_before_any_request(monkeypatch, pool_id)
 
 def test_review_of_a_pool_that_does_not_exist_fails_before_deciding(monkeypatch):
     fake = _fake_with(monkeypatch, [_assignment(0)])
-    with pytest.raises(TolokaApiFailure, match=r"^Argument 'pool_id': the object does not exist.*pool '42'"):
+    with pytest.raises(TolokaApiFailure, match=r"^Argument 'pool_id': Toloka pool 42 does not exist.*pool '42'"):
         TolokaReviewAssignmentsOperator(task_id="r", pool_id="42").execute(make_context())
     assert "get_assignments_raw" not in fake.names() and _writes(fake) == ["create_pool"]
 
@@ -524,6 +524,6 @@ def test_local_aggregation_statuses_are_a_list_of_names():
 def test_an_upload_to_a_pool_that_does_not_exist_names_the_argument_and_sends_nothing(monkeypatch):
     fake, _ = _upload(monkeypatch, tasks=[])
     operator = TolokaCreateTasksOperator(task_id="up", pool_id="77", tasks=[{"input_values": {}}])
-    with pytest.raises(TolokaApiFailure, match=r"^Argument 'pool_id': the object does not exist.*pool '77'"):
+    with pytest.raises(TolokaApiFailure, match=r"^Argument 'pool_id': Toloka pool 77 does not exist.*pool '77'"):
         operator.execute(make_context())
     assert _writes(fake) == ["create_pool"]

@@ -123,6 +123,27 @@ def test_timeout_zero_in_deferrable_mode_looks_once_and_does_not_defer(monkeypat
     assert not isinstance(raised.value, TaskDeferred)
 
 
+def test_a_timeout_says_the_timeout_the_last_progress_and_that_the_pool_keeps_spending(monkeypatch):
+    fake = install(monkeypatch)
+    fake.create_pool({"project_id": "7"})
+    operator = _open_pool_operator(deferrable=False, timeout=10, poll_interval=5)
+    clock = iter(range(0, 100, 4))
+    operator._clock = lambda: next(clock)
+    operator._sleep = lambda seconds: None
+    with pytest.raises(AirflowException) as raised:
+        operator.execute(make_context())
+    message = str(raised.value)
+    assert message.startswith("Pool 1 is still OPEN after waiting 10 s (the timeout): ")
+    assert "last seen: Toloka pool 1 is OPEN" in message
+    assert "The pool stays open in Toloka and keeps spending money until it closes" in message
+    # Resumed from the trigger's timeout event: the same words, and the timeout.
+    deferred = _open_pool_operator(timeout=10)
+    with pytest.raises(AirflowException, match=r"the timeout was 10 s"):
+        deferred.execute_complete(make_context(), {"status": "timeout", "message": "stays open"})
+    with pytest.raises(AirflowFailException, match="NOT_ENOUGH_BALANCE"):  # a failure is not retried
+        deferred.execute_complete(make_context(), {"status": "failure", "message": "closed: NOT_ENOUGH_BALANCE"})
+
+
 def test_timeout_zero_accepts_a_pool_that_is_done_at_the_first_look(monkeypatch):
     fake = install(monkeypatch)
     fake.create_pool({"project_id": "7"})

@@ -165,7 +165,8 @@ def test_deferrable_checks_once_and_defers_with_a_deadline(emu, monkeypatch):
         sensor.execute({})
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.trigger == TolokaPoolTrigger(
-        pool_id, "toloka_emu", success_reasons=("COMPLETED",), kind="pool", poll_interval=45, deadline=5600.0,
+        pool_id, "toloka_emu", success_reasons=("COMPLETED",), kind="pool",
+        policy={"interval": 45, "deadline": 5600.0},
     )
     assert deferred.value.timeout.total_seconds() > 600
 
@@ -315,13 +316,13 @@ def test_assignments_sensor_sends_one_filtered_request(emu):
                                      watermark="2024-01-01T00:00:00Z", toloka_conn_id="toloka_emu")
     sent = []
     client = sensor.hook.get_conn()
-    original = client._perform
+    original = client._send_request
 
-    def spy(effect):  # every request the check sends goes through the client's transport
-        sent.append(effect)
-        return original(effect)
+    def spy(request, *args):  # every request the check sends goes through the client's transport
+        sent.append(request)
+        return original(request, *args)
 
-    client._perform = spy
+    client._send_request = spy
     before = time.time()
     sensor.poke({})
     requests = [effect for effect in sent if type(effect).__name__ == "Request"]
@@ -466,4 +467,33 @@ def test_deferred_trigger_carries_one_policy_dict(emu, monkeypatch):
     assert kwargs == {
         "pool_id": pool_id, "success_reasons": ["COMPLETED"], "kind": "pool", "toloka_conn_id": "toloka_emu",
         "policy": {"interval": 45.0, "deadline": 5600.0, "max_consecutive_errors": 3, "progress_interval": 60.0},
+    }
+
+
+@pytest.mark.integration
+def test_a_missing_pool_is_worded_one_way_by_the_sensor_the_fetch_and_the_open_operator(emu, tmp_path):
+    from test_op_fakes import make_context
+
+    from toloka_provider.exceptions import TolokaApiFailure
+    from toloka_provider.operators.assignments import TolokaGetAssignmentsOperator
+    from toloka_provider.operators.pool import TolokaOpenPoolOperator
+
+    def failure(call) -> str:
+        with pytest.raises(TolokaApiFailure) as raised:
+            call()
+        return str(raised.value).split(" (not retried)")[0]
+
+    sensor = pool_sensor("424242")
+    fetch = TolokaGetAssignmentsOperator(
+        task_id="fetch", pool_id="424242", output=str(tmp_path / "a.jsonl"), toloka_conn_id="toloka_emu"
+    )
+    open_pool = TolokaOpenPoolOperator(task_id="open", pool_id="424242", toloka_conn_id="toloka_emu")
+    words = {
+        failure(lambda: sensor.poke({})),
+        failure(lambda: fetch.execute(make_context())),
+        failure(lambda: open_pool.execute(make_context())),
+    }
+    assert words == {
+        "Argument 'pool_id': Toloka pool 424242 does not exist for this account and environment; check the id and "
+        "the environment of Airflow connection 'toloka_emu'"
     }

@@ -12,6 +12,7 @@ import json
 import pytest
 from airflow.triggers.base import BaseEventTrigger
 
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError
 from toloka_provider.triggers.pool_events import ScanState, TolokaPoolClosedEventTrigger
 
 PROJECT = "1"
@@ -40,6 +41,8 @@ class FakeStateStore:
 @pytest.fixture
 def emu(toloka_emulator_factory, monkeypatch):
     emulator = toloka_emulator_factory(crowd=0, operation_delay=0.0)
+    # The watched project exists (a missing one ends the trigger: test_a_missing_project_ends_the_trigger).
+    emulator.state.store("projects", {"id": PROJECT, "public_name": "watched", "status": "ACTIVE"})
     monkeypatch.setenv(
         "AIRFLOW_CONN_TOLOKA_EMU",
         json.dumps({"conn_type": "toloka", "password": emulator.token, "host": emulator.url, "extra": {"retries": 0}}),
@@ -95,13 +98,16 @@ def test_serialize_round_trip_and_argument_checks():
     # The Airflow hash of an event trigger (how the scheduler identifies a watcher) is stable too.
     assert BaseEventTrigger.hash(path, kwargs) == BaseEventTrigger.hash(*again.serialize())
     for bad, message in [
-        ({"project_id": ""}, "project_id must be a non-empty string"),
-        ({"project_id": "1", "poll_interval": 0}, "poll_interval must be a number > 0"),
+        ({"project_id": ""}, "project_id must be a Toloka project id"),
+        ({"project_id": "None"}, "project_id must be a Toloka project id"),
+        ({"project_id": "1", "poll_interval": 0}, r"poll_interval must be a number >= 0.1 \(seconds"),
+        ({"project_id": "1", "poll_interval": 0.0005}, r"poll_interval must be a number >= 0.1 \(seconds"),
+        ({"project_id": "1", "close_reasons": ["COMPLETE"]}, r"unknown close reason\(s\) COMPLETE"),
         ({"project_id": "1", "page_size": 301}, "page_size must be an integer from 1 to 300"),
         ({"project_id": "1", "since": "yesterday"}, "since must be an ISO 8601 date-time"),
         ({"project_id": "1", "close_reasons": []}, "close_reasons must name at least one"),
     ]:
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(TolokaInputError, match=message):  # not retried, as the sensors' argument errors
             TolokaPoolClosedEventTrigger(**bad)
 
 
@@ -210,8 +216,18 @@ async def test_close_reasons_filter(emu):
 async def test_a_persistent_error_ends_the_trigger(emu):
     emu.revoke_token(emu.token)
     trigger = TolokaPoolClosedEventTrigger(PROJECT, "toloka_emu")
-    with pytest.raises(RuntimeError, match="rejected"):
+    with pytest.raises(TolokaApiFailure, match="rejected"):
         await collect(trigger, polls=3)
+
+
+async def test_a_missing_project_ends_the_trigger_in_the_sensors_words(emu):
+    trigger = TolokaPoolClosedEventTrigger("424242", "toloka_emu")
+    with pytest.raises(TolokaApiFailure) as failure:
+        await collect(trigger, polls=3)
+    assert str(failure.value).startswith(
+        "Argument 'project_id': Toloka project 424242 does not exist for this account and environment; check the "
+        "id and the environment of Airflow connection 'toloka_emu' (not retried): GET /api/v1/projects/424242"
+    )
 
 
 @pytest.mark.integration
@@ -370,7 +386,7 @@ async def test_a_page_that_does_not_move_past_the_cursor_fails_instead_of_repeat
     with pytest.raises(PaginationError, match="/api/v1/pools"):
         await trigger._page(Broken(), "0003")
     # Not retried as transient: the poll fails the trigger, naming the project.
-    with pytest.raises(RuntimeError, match=PROJECT) as failure:
+    with pytest.raises(TolokaApiFailure, match=PROJECT) as failure:
         await trigger._poll(Broken(), "0003")
     assert isinstance(failure.value.__cause__, PaginationError)
 

@@ -22,11 +22,11 @@ FAR_FUTURE = time.time() + 3600
 @pytest.mark.parametrize(
     "trigger",
     [
-        TolokaPoolTrigger("12", "conn", success_reasons=["completed", "MANUAL"], kind="training", poll_interval=7, deadline=123.5),
-        TolokaOperationTrigger("op-1", "conn", poll_interval=2.0, deadline=None, max_consecutive_errors=3),
-        TolokaAppBatchTrigger("ap", "b1", "conn", success_statuses=("COMPLETED", "STOPPED"), poll_interval=1, deadline=9.0),
+        TolokaPoolTrigger("12", "conn", success_reasons=["completed", "MANUAL"], kind="training", policy={"interval": 7, "deadline": 123.5}),
+        TolokaOperationTrigger("op-1", "conn", policy={"interval": 2.0, "deadline": None, "max_consecutive_errors": 3}),
+        TolokaAppBatchTrigger("ap", "b1", "conn", success_statuses=("COMPLETED", "STOPPED"), policy={"interval": 1, "deadline": 9.0}),
         TolokaAssignmentsTrigger("7", "conn", statuses=["SUBMITTED", "ACCEPTED"], min_count=5,
-                                 watermark="2024-01-01T10:00:00.5Z", consistency_lag=0, progress_interval=10),
+                                 watermark="2024-01-01T10:00:00.5Z", consistency_lag=0, policy={"progress_interval": 10}),
     ],
 )
 def test_serialize_round_trips(trigger):
@@ -47,7 +47,7 @@ def test_normalised_arguments_and_validation():
     with pytest.raises(ValueError, match="success_reasons must name at least one status"):
         TolokaPoolTrigger("1", success_reasons=[])
     with pytest.raises(ValueError, match="poll_interval must be a number >= 0"):
-        TolokaOperationTrigger("op", poll_interval=-1)
+        TolokaOperationTrigger("op", policy={"interval": -1})
     with pytest.raises(ValueError, match="min_count must be an integer from 1 to 1000, got 0"):
         TolokaAssignmentsTrigger("7", min_count=0)
 
@@ -95,7 +95,7 @@ async def test_pool_success_after_waiting(emu):
     def close(n):
         emu.state.set_pool_status("pools", pool_id, "CLOSED", "COMPLETED")
 
-    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", poll_interval=30, deadline=FAR_FUTURE), close)
+    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", policy={"interval": 30, "deadline": FAR_FUTURE}), close)
     assert payload == {"status": "success", "pool_id": pool_id, "pool_status": "CLOSED", "close_reason": "COMPLETED"}
     assert pauses == [30.0]
 
@@ -109,7 +109,7 @@ async def test_pool_keeps_waiting_through_for_update_and_locked(emu):
         status, reason = steps[n]
         emu.state.set_pool_status("pools", pool_id, status, reason)
 
-    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", poll_interval=1, deadline=FAR_FUTURE), advance)
+    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", policy={"interval": 1, "deadline": FAR_FUTURE}), advance)
     assert payload["status"] == "success"
     assert len(pauses) == 3
 
@@ -118,7 +118,7 @@ async def test_pool_keeps_waiting_through_for_update_and_locked(emu):
 @pytest.mark.parametrize("reason", ["NOT_ENOUGH_BALANCE", "BLOCKED", "ASSIGNMENTS_LIMIT_EXCEEDED", "MANUAL"])
 async def test_pool_fails_fast_with_the_reason(emu, reason):
     pool_id = add_pool(emu, "CLOSED", reason)
-    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", deadline=FAR_FUTURE))
+    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", policy={"deadline": FAR_FUTURE}))
     assert pauses == []
     assert payload["status"] == "failure"
     assert payload["close_reason"] == reason
@@ -144,7 +144,7 @@ async def test_training_kind_reads_trainings(emu):
 @pytest.mark.integration
 async def test_timeout_when_the_deadline_passes(emu):
     pool_id = add_pool(emu, "OPEN")
-    trigger = TolokaPoolTrigger(pool_id, "toloka_emu", deadline=time.time() - 1)
+    trigger = TolokaPoolTrigger(pool_id, "toloka_emu", policy={"deadline": time.time() - 1})
     payload, pauses = await run_trigger(trigger)
     assert pauses == []  # one check, then the deadline
     assert payload["status"] == "timeout"
@@ -154,7 +154,7 @@ async def test_timeout_when_the_deadline_passes(emu):
 @pytest.mark.integration
 async def test_sleep_never_overshoots_the_deadline(emu):
     pool_id = add_pool(emu, "OPEN")
-    trigger = TolokaPoolTrigger(pool_id, "toloka_emu", poll_interval=600, deadline=1000.0, progress_interval=3600)
+    trigger = TolokaPoolTrigger(pool_id, "toloka_emu", policy={"interval": 600, "deadline": 1000.0, "progress_interval": 3600})
     now = [900.0]
     trigger._clock = lambda: now[0]
     payload, pauses = await run_trigger(trigger, on_sleep=lambda n: now.__setitem__(0, 1000.0))
@@ -179,7 +179,7 @@ async def test_rejected_token_is_an_error_naming_the_connection(emu, monkeypatch
     pool_id = add_pool(emu)
     payload, _ = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_badtoken"))
     assert payload["status"] == "error"
-    assert "API token in Airflow connection 'toloka_badtoken' was rejected" in payload["message"]
+    assert "API token of Airflow connection 'toloka_badtoken' was rejected" in payload["message"]
     assert "wrong-token-123" not in payload["message"]
 
 
@@ -200,7 +200,7 @@ async def test_transient_errors_are_polled_through(emu):
         if n == 2:
             emu.clear_faults()
 
-    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", poll_interval=5), recover)
+    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", policy={"interval": 5}), recover)
     assert payload["status"] == "success"
     assert pauses == [5.0, 5.0]
 
@@ -209,7 +209,7 @@ async def test_transient_errors_are_polled_through(emu):
 async def test_too_many_transient_errors_in_a_row_is_a_retryable_error(emu):
     pool_id = add_pool(emu)
     emu.set_faults("500=1.0")
-    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", max_consecutive_errors=2))
+    payload, pauses = await run_trigger(TolokaPoolTrigger(pool_id, "toloka_emu", policy={"max_consecutive_errors": 2}))
     assert payload["status"] == "error"
     assert payload["retryable"] is True
     assert "3 transient errors in a row" in payload["message"]
@@ -223,7 +223,7 @@ async def test_progress_is_logged_when_due(emu):
     def close(n):
         emu.state.set_pool_status("pools", pool_id, "CLOSED", "COMPLETED")
 
-    trigger = TolokaPoolTrigger(pool_id, "toloka_emu", progress_interval=0)
+    trigger = TolokaPoolTrigger(pool_id, "toloka_emu", policy={"progress_interval": 0})
     trigger._log = RecordingLog()
     payload, _ = await run_trigger(trigger, close)
     assert payload["status"] == "success"
@@ -252,7 +252,7 @@ async def test_operation_trigger(emu, final, expected):
     def finish(n):
         emu.state._operation_timeline.pop(op["id"], None)  # the operation completes now
 
-    payload, pauses = await run_trigger(TolokaOperationTrigger(op["id"], "toloka_emu", deadline=FAR_FUTURE), finish)
+    payload, pauses = await run_trigger(TolokaOperationTrigger(op["id"], "toloka_emu", policy={"deadline": FAR_FUTURE}), finish)
     assert len(pauses) == 1
     assert payload["status"] == expected
     assert payload["operation_id"] == op["id"]
@@ -264,7 +264,7 @@ async def test_operation_trigger(emu, final, expected):
 @pytest.mark.integration
 async def test_operation_trigger_timeout(emu):
     op = emu.state.create_operation("POOL.OPEN", {"pool_id": "1"}, delay=3600)
-    payload, _ = await run_trigger(TolokaOperationTrigger(op["id"], "toloka_emu", deadline=time.time() - 1))
+    payload, _ = await run_trigger(TolokaOperationTrigger(op["id"], "toloka_emu", policy={"deadline": time.time() - 1}))
     assert payload["status"] == "timeout"
 
 
@@ -312,7 +312,7 @@ async def test_assignments_trigger_counts_past_the_watermark(emu):
     assert payload["watermark"].startswith(newest[:19])
 
     later = TolokaAssignmentsTrigger(pool_id, "toloka_emu", min_count=1, consistency_lag=0, watermark=payload["watermark"],
-                                     deadline=time.time() - 1)
+                                     policy={"deadline": time.time() - 1})
     payload2, _ = await run_trigger(later)
     assert payload2["status"] == "timeout"  # nothing new after the watermark
 
@@ -324,7 +324,7 @@ class _Config:
 
 class _Client:
     def __init__(self, verify=True):
-        self._config = _Config(verify)
+        self.config = _Config(verify)
 
 
 async def test_first_request_blocking_work_runs_once_in_a_worker_thread(monkeypatch):
@@ -340,7 +340,7 @@ async def test_first_request_blocking_work_runs_once_in_a_worker_thread(monkeypa
         built.append((verify, threading.get_ident()))
         time.sleep(0.05)  # while this blocks, the other triggers must wait for it, not build their own
 
-    monkeypatch.setattr(_polling.aio, "_shared_ssl_context", build)
+    monkeypatch.setattr("toloka_provider.client.aio._shared_ssl_context", build)
     monkeypatch.setattr(_polling, "_warmups", {})
 
     await asyncio.gather(*(_polling._prepare_transport(_Client()) for _ in range(20)))
@@ -364,7 +364,7 @@ async def test_a_trigger_cancelled_during_the_warm_up_does_not_cancel_it_for_the
         asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=30)
         built.append(verify)
 
-    monkeypatch.setattr(_polling.aio, "_shared_ssl_context", build)
+    monkeypatch.setattr("toloka_provider.client.aio._shared_ssl_context", build)
     monkeypatch.setattr(_polling, "_warmups", {})
     first = asyncio.ensure_future(_polling._prepare_transport(_Client()))
     second = asyncio.ensure_future(_polling._prepare_transport(_Client()))
@@ -382,23 +382,25 @@ async def test_triggers_starting_together_share_one_connection_read_and_later_on
     import asyncio
 
     from toloka_provider.hooks import toloka as hook_module
-    from toloka_provider.triggers import _polling
 
     reads = []
 
-    async def read_settings(self):
-        reads.append(self.toloka_conn_id)
+    async def read_settings(conn_id):
+        reads.append(conn_id)
         await asyncio.sleep(0.01)
-        return f"settings of {self.toloka_conn_id} #{len(reads)}"
+        return f"settings of {conn_id} #{len(reads)}"
 
-    monkeypatch.setattr(hook_module.TolokaHook, "aget_connection_settings", read_settings)
+    monkeypatch.setattr(hook_module, "_read_settings", read_settings)
 
-    together = await asyncio.gather(*(_polling._connection_settings("conn_a") for _ in range(50)))
-    other = await _polling._connection_settings("conn_b")
-    later = await _polling._connection_settings("conn_a")
+    def settings(conn_id):  # a new hook per trigger, as each trigger's run() makes
+        return hook_module.TolokaHook(conn_id).aget_connection_settings()
+
+    together = await asyncio.gather(*(settings("conn_a") for _ in range(50)))
+    other = await settings("conn_b")
+    later = await settings("conn_a")
 
     assert together == ["settings of conn_a #1"] * 50
     assert other == "settings of conn_b #2"
     assert later == "settings of conn_a #3"  # nothing is kept once the read is done
     assert reads == ["conn_a", "conn_b", "conn_a"]
-    assert _polling._reads_in_flight == {}
+    assert hook_module._reads_in_flight == {}

@@ -1,4 +1,4 @@
-"""``toloka_provider.client.waits``: the poll policy, the one loop, and each check run by both clients.
+"""``toloka_provider.waiting``: the poll policy, the one loop, and each check run by both clients.
 
 The loop is driven here by a scripted driver (a fake clock that sleeps advance), so every timing rule is
 exact and instant. The checks run against the in-process emulator with the real sync and async clients.
@@ -11,7 +11,8 @@ import asyncio
 import attrs
 import pytest
 
-from toloka_provider.client import AsyncTolokaClient, TolokaClient, waits
+from toloka_provider import waiting as waits
+from toloka_provider.client import AsyncTolokaClient, TolokaClient
 from toloka_provider.client.errors import DoesNotExistApiError, InternalApiError, TolokaArgumentError
 from toloka_provider.client.protocol import Now, Sleep
 
@@ -55,20 +56,8 @@ def test_task_interval_has_a_floor_and_timeout_zero_is_allowed():
     assert waits.check_timeout(0) == 0.0 and waits.check_timeout(None) is None
 
 
-def test_trigger_kwargs_old_and_new():
-    old = {"poll_interval": 5.0, "deadline": 9.0, "max_consecutive_errors": 3, "progress_interval": 10.0}
-    policy = waits.PollPolicy.from_trigger_kwargs(None, old, 30.0)
-    assert policy == waits.PollPolicy(5.0, 9.0, 3, 10.0)
-    assert waits.PollPolicy.from_trigger_kwargs(policy.to_dict(), {}, 30.0) == policy
-    assert waits.PollPolicy.from_trigger_kwargs(None, {}, 30.0).interval == 30.0
-    assert (
-        waits.PollPolicy.from_trigger_kwargs(None, {"poll_interval": 0}, 30.0).interval
-        == waits.MIN_POLL_INTERVAL
-    )
-    with pytest.raises(TypeError, match="give either policy or poll_interval, not both"):
-        waits.PollPolicy.from_trigger_kwargs(policy.to_dict(), {"poll_interval": 1}, 30.0)
-    with pytest.raises(TypeError, match="unexpected trigger argument"):
-        waits.PollPolicy.from_trigger_kwargs(None, {"poke_interval": 1}, 30.0)
+def test_policy_from_a_dict_refuses_unknown_keys():
+    assert waits.PollPolicy.from_dict({"interval": 5.0}) == waits.PollPolicy(5.0)
     with pytest.raises(TolokaArgumentError, match="unknown key"):
         waits.PollPolicy.from_dict({"interval": 1, "retries": 3})
 
@@ -143,7 +132,7 @@ def test_poll_checks_once_even_past_the_deadline_and_never_oversleeps_it():
         waits.poll(Scripted(["waiting"]), waits.PollPolicy(interval=5, deadline=10.0), None)
     )
     assert outcome.state == waits.TIMEOUT and sleeps == []
-    assert outcome.message == "the thing did not finish before the deadline"
+    assert outcome.message == "the thing did not finish before the deadline; last seen: the thing is waiting."
     outcome, sleeps = drive(
         waits.poll(Scripted(["waiting"]), waits.PollPolicy(interval=600, deadline=1100.0), None)
     )
@@ -207,11 +196,11 @@ def emu(toloka_emulator_factory):
 
 def both(emu, wait_factory):
     """The outcome of one look by the sync client and by the async client."""
-    sync_outcome = waits.check_once(TolokaClient(emu.token, url=emu.url, retries=0), wait_factory())
+    sync_outcome = waits.check(TolokaClient(emu.token, url=emu.url, retries=0), wait_factory())
 
     async def look():
         async with AsyncTolokaClient(emu.token, url=emu.url, retries=0) as client:
-            return await waits.check_once(client, wait_factory())
+            return await waits.check(client, wait_factory())
 
     return sync_outcome, asyncio.run(look())
 
@@ -273,13 +262,13 @@ def test_transient_and_persistent_errors_by_class(emu):
     assert sync_outcome.state == async_outcome.state == waits.TRANSIENT
     emu.clear_faults()
     with pytest.raises(DoesNotExistApiError):
-        waits.check_once(TolokaClient(emu.token, url=emu.url, retries=0), waits.PoolWait("424242"))
+        waits.check(TolokaClient(emu.token, url=emu.url, retries=0), waits.PoolWait("424242"))
 
 
 @pytest.mark.integration
 def test_a_misspelt_success_reason_is_refused_by_the_check(emu):
     pool_id = emu.state.create("pools", {"project_id": "1", "private_name": "p", "status": "OPEN"})["id"]
     with pytest.raises(TolokaArgumentError, match=r"unknown close reason\(s\) COMPLETE"):
-        waits.check_once(
+        waits.check(
             TolokaClient(emu.token, url=emu.url, retries=0), waits.PoolWait(pool_id, ["COMPLETE"])
         )

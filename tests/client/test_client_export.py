@@ -14,7 +14,13 @@ import types
 import pytest
 from client_harness import Harness, ScriptedServer
 
-from toloka_provider.client import DoesNotExistApiError, TransportError, streaming
+from toloka_provider.client import (
+    AsyncTolokaClient,
+    DoesNotExistApiError,
+    TolokaClient,
+    TransportError,
+    protocol,
+)
 from toloka_provider.client.errors import ResponseFormatError, TolokaArgumentError
 from toloka_provider.client.export import TsvRows
 
@@ -51,7 +57,7 @@ def mode(request) -> str:
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 64 * 1024])
 def test_table_rows_survive_quoting_tabs_newlines_and_any_chunk_boundary(mode, monkeypatch, chunk_size):
-    monkeypatch.setattr(streaming, "CHUNK_SIZE", chunk_size)
+    monkeypatch.setattr(protocol, "STREAM_CHUNK_SIZE", chunk_size)
     server = ScriptedServer().reply(200, raw=TRICKY)
     with Harness(mode, server) as harness:
         rows = harness.call("iter_assignments_table", "21")
@@ -138,12 +144,12 @@ class _Counting:
     def __init__(self, monkeypatch) -> None:
         self.reads = 0
         self.handles: list = []
-        sync_perform, async_perform = streaming.perform_sync, streaming.perform_async
+        sync_perform, async_perform = TolokaClient._perform_stream, AsyncTolokaClient._perform_stream
 
         def note(effect, result):
-            if type(effect) is streaming.ReadStream:
+            if type(effect) is protocol.ReadStream:
                 self.reads += 1
-            if isinstance(result, streaming.StreamedResponse):
+            if isinstance(result, protocol.StreamedResponse):
                 self.handles.append(result.stream)
             return result
 
@@ -153,8 +159,8 @@ class _Counting:
         async def perform_async(client, effect):
             return note(effect, await async_perform(client, effect))
 
-        monkeypatch.setattr(streaming, "perform_sync", perform_sync)
-        monkeypatch.setattr(streaming, "perform_async", perform_async)
+        monkeypatch.setattr(TolokaClient, "_perform_stream", perform_sync)
+        monkeypatch.setattr(AsyncTolokaClient, "_perform_stream", perform_async)
 
 
 def _big_body(rows: int) -> bytes:
@@ -164,7 +170,7 @@ def _big_body(rows: int) -> bytes:
 
 
 def test_rows_arrive_while_the_body_is_still_being_read_and_abandoning_closes_it(mode, monkeypatch):
-    monkeypatch.setattr(streaming, "CHUNK_SIZE", 64)
+    monkeypatch.setattr(protocol, "STREAM_CHUNK_SIZE", 64)
     counting = _Counting(monkeypatch)
     body = _big_body(2_000)  # ~30 kB: hundreds of 64-byte chunks
     server = ScriptedServer().reply(200, raw=body)
@@ -194,7 +200,7 @@ def test_rows_arrive_while_the_body_is_still_being_read_and_abandoning_closes_it
 
 
 def test_whole_big_export_streams_to_the_end(mode, monkeypatch):
-    monkeypatch.setattr(streaming, "CHUNK_SIZE", 1000)
+    monkeypatch.setattr(protocol, "STREAM_CHUNK_SIZE", 1000)
     counting = _Counting(monkeypatch)
     body = _big_body(5_000)
     server = ScriptedServer().reply(200, raw=body)
@@ -206,13 +212,13 @@ def test_whole_big_export_streams_to_the_end(mode, monkeypatch):
 
 
 def test_connection_broken_mid_body_is_a_transport_error(mode, monkeypatch):
-    monkeypatch.setattr(streaming, "CHUNK_SIZE", 8)
-    original = {"sync": streaming.perform_sync, "async": streaming.perform_async}
-    failure = streaming.TransportFailure("ReadError: connection reset")
+    monkeypatch.setattr(protocol, "STREAM_CHUNK_SIZE", 8)
+    original = {"sync": TolokaClient._perform_stream, "async": AsyncTolokaClient._perform_stream}
+    failure = protocol.TransportFailure("ReadError: connection reset")
     calls = {"reads": 0}
 
     def broken(effect, result):
-        if type(effect) is streaming.ReadStream:
+        if type(effect) is protocol.ReadStream:
             calls["reads"] += 1
             if calls["reads"] == 3:
                 return failure
@@ -224,8 +230,8 @@ def test_connection_broken_mid_body_is_a_transport_error(mode, monkeypatch):
     async def perform_async(client, effect):
         return broken(effect, await original["async"](client, effect))
 
-    monkeypatch.setattr(streaming, "perform_sync", perform_sync)
-    monkeypatch.setattr(streaming, "perform_async", perform_async)
+    monkeypatch.setattr(TolokaClient, "_perform_stream", perform_sync)
+    monkeypatch.setattr(AsyncTolokaClient, "_perform_stream", perform_async)
     server = ScriptedServer().reply(200, raw=_big_body(10))
     with Harness(mode, server) as harness, pytest.raises(TransportError, match="connection reset"):
         harness.call("iter_assignments_table", "21")

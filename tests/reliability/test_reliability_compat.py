@@ -192,7 +192,7 @@ def test_a_status_newer_than_the_client_can_still_be_asked_for_with_the_enum():
 
 def test_an_unknown_pool_status_makes_the_waiters_keep_waiting():
     """The sensor/trigger/operator rules treat a status they do not know as 'not finished yet', not a crash."""
-    from toloka_provider.triggers.outcomes import pool_outcome
+    from toloka_provider.waiting import pool_outcome
 
     outcome = pool_outcome("7", models.PoolStatus("PAUSED_BY_MODERATION"), None, ("COMPLETED",))
     assert outcome.state not in ("success", "failure"), outcome

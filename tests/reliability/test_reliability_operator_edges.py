@@ -74,7 +74,7 @@ def test_fetch_from_a_pool_that_does_not_exist(emu_pool, tmp_path, pool_id):
         task_id="get", pool_id=pool_id, output=str(tmp_path / "out" / "a.jsonl")
     )
     _fails(emu, tmp_path, lambda: operator.execute(make_context()), TolokaApiFailure,
-           "Argument 'pool_id': the object does not exist for this account and environment",
+           f"Argument 'pool_id': Toloka pool {pool_id} does not exist for this account and environment",
            f"GET /api/v1/pools/{pool_id}", "(not retried)")  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """The Toloka API client: ``TolokaClient`` (requests) and ``AsyncTolokaClient`` (httpx), one shared core.
 
-Imports nothing from Airflow; usable on its own::
+Needs no workflow engine and nothing else of the provider; usable on its own::
 
     from toloka_provider.client import TolokaClient
     client = TolokaClient(token, environment="SANDBOX")

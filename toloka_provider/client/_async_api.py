@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO
-from toloka_provider.client import core, export, models, waits
+from toloka_provider.client import core, export, models
 from toloka_provider.client import listings as more
 from toloka_provider.client import pagination as lists
 from toloka_provider.client.config import ClientConfig

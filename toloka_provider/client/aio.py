@@ -1,46 +1,47 @@
 """``AsyncTolokaClient``: the Toloka API over ``httpx.AsyncClient``.
 
-Same methods and arguments as ``TolokaClient`` (both come from ``api.TolokaApi``): every method returns an
-awaitable, ``get_*`` return async iterators. This module only performs the plans' effects.
-
-Event loops: an ``httpx.AsyncClient`` must not be shared across event loops, so one is opened per running
-loop, lazily, on the first request made from that loop. The client object itself may therefore be used
-from any loop (an Airflow triggerer, ``asyncio.run`` in a task, pytest-asyncio). Close it with
-``async with AsyncTolokaClient(...) as client:`` or ``await client.aclose()``.
-
-Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
-each attempt runs under a total deadline (``config.attempt_deadline``, ``asyncio`` timeout) besides httpx's
-per-phase timeouts, so a server that drips bytes or streams without end cannot hold an attempt longer.
-
-Paging one page ahead (``prefetch=True``, the default), as in ``TolokaClient``: when a listing plan emits a
-page and its next effect is a ``Request``, that request runs in an ``asyncio`` task of the same loop while the
-caller reads the page; the plan is advanced only by the caller's iteration, so errors, retries and redaction
-are exactly as without prefetch, raised where the caller reaches the page. The task shares the loop's
-``httpx.AsyncClient`` with the caller's other requests (httpx's client is made for concurrent tasks on one
-loop; the connection gate bounds them together). When the caller stops early (``break`` then ``aclose()``, an
-exception or cancellation, garbage collection, which asyncio turns into ``aclose()``), the ``finally`` cancels
-the task and waits for it, so no task outlives the listing.
+Same methods and arguments as ``TolokaClient`` (both come from ``api.TolokaApi``), each returning an awaitable
+(``get_*``: async iterators). This module performs the plans' effects (``run_plan``, the client's one runner).
+One ``httpx.AsyncClient`` per running event loop, opened lazily, so the client may be used from any loop; close
+it with ``async with`` or ``await client.aclose()``. Each attempt runs under a total deadline; listings request
+the next page in a task of the same loop while the caller reads the current one (``prefetch``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import ssl
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from toloka_provider.client import protocol, streaming
+from toloka_provider.client import protocol
 from toloka_provider.client.api import TolokaApi
-from toloka_provider.client.config import DEADLINE_GRACE, make_config
+from toloka_provider.client.config import DEADLINE_GRACE, ClientConfig, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
+from toloka_provider.client.errors import RedactingFilter, reset_secrets, use_secrets
+from toloka_provider.client.observe import AttemptWatch, Observer, check_observer
 from toloka_provider.client.pagination import check_prefetch
-from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
-from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER
+from toloka_provider.client.protocol import (
+    CloseStream,
+    Emit,
+    Now,
+    OpenStream,
+    Plan,
+    ReadStream,
+    Request,
+    Response,
+    Sleep,
+    StreamedResponse,
+    TransportFailure,
+)
+from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER, RetryPolicy
 
 if TYPE_CHECKING:
     # The same methods as TolokaApi, typed as coroutines and async iterators (generated from api.py; see
@@ -59,6 +60,19 @@ def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
     them the loop stalled for that long again and again; built once, it costs that only once per process.
     """
     return httpx.create_ssl_context(verify=verify)
+
+
+# httpx and httpcore log response headers at debug level; a server may echo the token in one.
+for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(existing, RedactingFilter) for existing in _logger.filters):
+        _logger.addFilter(RedactingFilter())
+
+
+def warm_tls(verify: bool | str) -> None:
+    """Build (and keep) the TLS context for ``verify`` now: blocking work a caller may do off the event loop."""
+    if verify is not False:
+        _shared_ssl_context(verify)
 
 
 # httpx raises these when there is no usable answer (connect/read/write errors and timeouts, broken
@@ -101,6 +115,34 @@ def _describe_transport_error(exc: Exception, timeout: httpx.Timeout) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _AsyncStream:
+    """A streamed body being read; ``abandon`` schedules the close on the running loop."""
+
+    _closing: set[asyncio.Task] = set()  # keeps scheduled closes alive until they ran
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.chunks = response.aiter_bytes(protocol.STREAM_CHUNK_SIZE)
+        self.closed = False
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.response.aclose()
+
+    def abandon(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop any more: the connection goes with the garbage collector
+            return
+        task = loop.create_task(self.response.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
 class AsyncTolokaClient(_ApiBase):
     """Asynchronous Toloka client; constructor as ``TolokaClient`` (``sleep`` must be an async callable).
 
@@ -126,6 +168,7 @@ class AsyncTolokaClient(_ApiBase):
         clock: Callable[[], float] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         prefetch: bool = True,
+        observer: Observer | None = None,
     ) -> None:
         check_prefetch(prefetch)
         config = make_config(
@@ -146,6 +189,16 @@ class AsyncTolokaClient(_ApiBase):
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
+        self._observer = check_observer(observer)
+
+    @property
+    def config(self) -> ClientConfig:
+        """The validated settings (URL, headers, timeouts, retries); its repr never shows the token."""
+        return self._config
+
+    def new_retry_policy(self) -> RetryPolicy:
+        """A fresh retry policy for one logical request, as the client's own calls use."""
+        return self._config.new_retry_policy()
 
     # ---- connections ----------------------------------------------------------------------------------
 
@@ -253,22 +306,132 @@ class AsyncTolokaClient(_ApiBase):
             return None
         if type(effect) is Now:
             return self._clock()
-        if isinstance(effect, streaming.StreamEffect):  # streamed bodies (the TSV export)
-            return await streaming.perform_async(self, effect)
+        if type(effect) in (OpenStream, ReadStream, CloseStream):  # streamed bodies (the TSV export)
+            return await self._perform_stream(effect)
         raise TypeError(f"unexpected effect {effect!r}")
 
-    async def _run(self, plan: Plan) -> Any:
-        sent = None
-        last = None
+    # ---- streamed bodies --------------------------------------------------------------------------------
+
+    def _stream_failure(self, exc: BaseException, what: str) -> TransportFailure:
+        if isinstance(exc, asyncio.TimeoutError):
+            return TransportFailure(f"TimeoutError: {what} within the total timeout of {self._deadline:g} s", exc)
+        return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+
+    async def _perform_stream(self, effect: Any) -> Any:
+        """Open, read or close a streamed body: opening within the total deadline, then each chunk within it."""
+        limit = None if self._deadline is None else self._deadline + DEADLINE_GRACE
+        if type(effect) is OpenStream:
+            request = effect.request
+            http = self._http()
+            built = http.build_request(
+                request.method,
+                request.path,
+                params=request.params,
+                content=request.body,
+                headers=_JSON_CONTENT_TYPE if request.body is not None else None,
+            )
+
+            async def open_stream() -> Any:
+                response = await http.send(built, stream=True)
+                if 200 <= response.status_code < 300:
+                    return response, None
+                try:
+                    parts, size = [], 0
+                    async for chunk in response.aiter_bytes(protocol.STREAM_CHUNK_SIZE):
+                        parts.append(chunk)
+                        size += len(chunk)
+                        if size > protocol.MAX_RESPONSE_BYTES:
+                            break
+                    return response, b"".join(parts)[: protocol.MAX_RESPONSE_BYTES]
+                finally:
+                    await response.aclose()
+
+            try:
+                response, body = await _within(limit, open_stream())
+            except (asyncio.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+                return self._stream_failure(exc, "no answer")
+            headers = response.headers
+            retry_after, request_id = headers.get("Retry-After"), headers.get("X-Request-Id")
+            if body is not None:
+                return Response(response.status_code, body, retry_after, request_id)
+            return StreamedResponse(
+                response.status_code, b"", retry_after, request_id, stream=_AsyncStream(response)
+            )
+        stream = effect.stream
+        if type(effect) is CloseStream:
+            await stream.close()
+            return None
+        try:
+            chunk = await _within(limit, anext(stream.chunks, b""))
+        except (asyncio.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+            await stream.close()
+            return self._stream_failure(exc, f"no chunk of the export ({protocol.STREAM_CHUNK_SIZE} bytes)")
+        if not chunk:
+            await stream.close()
+        return chunk
+
+    async def run_plan(
+        self,
+        plan: Plan,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> Any:
+        """Run ``plan`` to its result: the one way this client performs a plan's effects.
+
+        Every step goes through ``core.step`` (the client's token is redacted from what the plan raises or
+        logs); requests are sent under the client's timeouts; ``Sleep`` and ``Now`` go to ``sleep`` (a
+        coroutine function) and ``clock`` when given, else to the client's own.
+        """
+        sleep = sleep or self._sleep
+        clock = clock or self._clock
         secrets = self._secrets
+        watch = AttemptWatch(self._observer) if self._observer is not None else None
+        # The token is the active secret while effects are performed too: what the transport's libraries
+        # log (httpcore logs response headers at debug level) is redacted like the plan's own lines.
+        active = use_secrets(secrets)
+        try:
+            return await self._drive(plan, sleep, clock, secrets, watch)
+        finally:
+            reset_secrets(active)
+
+    async def _drive(self, plan: Plan, sleep: Any, clock: Any, secrets: tuple[str, ...], watch: Any) -> Any:
+        sent: Any = None
+        last = None
         while True:
             try:
                 effect = step(plan, sent, secrets, last)
             except StopIteration as stop:
+                if watch is not None:
+                    watch.next(None)
                 return stop.value
-            sent = await self._perform(effect)
-            if type(sent) is Response:
-                last = (effect, sent)
+            except BaseException:
+                if watch is not None:
+                    watch.next(None)
+                raise
+            if watch is not None:
+                watch.next(effect)
+            kind = type(effect)
+            if kind is Request:
+                started = time.monotonic()
+                sent = await self._send_request(effect)
+                if type(sent) is Response:
+                    last = (effect, sent)
+                if watch is not None:
+                    watch.sent(effect, sent, time.monotonic() - started)
+            elif kind is Sleep:
+                sent = await sleep(effect.seconds)
+            elif kind is Now:
+                sent = clock()
+            elif kind is OpenStream and watch is not None:
+                started = time.monotonic()
+                sent = await self._perform_stream(effect)
+                watch.sent(effect.request, sent, time.monotonic() - started)
+            else:
+                sent = await self._perform(effect)
+
+    def _run(self, plan: Plan) -> Awaitable[Any]:
+        return self.run_plan(plan)
 
     def _iterate(self, plan: Plan) -> AsyncIterator[Any]:
         prefetch = self._prefetch
@@ -277,13 +440,23 @@ class AsyncTolokaClient(_ApiBase):
             secrets = self._secrets
             last = None
             ahead: asyncio.Task | None = None
+            watch = AttemptWatch(self._observer) if self._observer is not None else None
             try:
                 effect = _advance(plan, None, secrets, None)
                 while effect is not _END:
+                    if watch is not None:
+                        watch.next(effect)
                     if type(effect) is not Emit:
-                        sent = await self._perform(effect)
+                        started = time.monotonic()
+                        active = use_secrets(secrets)  # as in run_plan (no yield while it is set)
+                        try:
+                            sent = await self._perform(effect)
+                        finally:
+                            reset_secrets(active)
                         if type(sent) is Response:
                             last = (effect, sent)
+                        if watch is not None and type(effect) is Request:
+                            watch.sent(effect, sent, time.monotonic() - started)
                         effect = _advance(plan, sent, secrets, last)
                         continue
                     values = effect.values
@@ -300,7 +473,12 @@ class AsyncTolokaClient(_ApiBase):
                     except Exception as exc:
                         failure, effect = exc, _END
                     if type(effect) is Request:
-                        ahead = asyncio.ensure_future(self._send_request(effect))
+                        active = use_secrets(secrets)  # the task copies the context it is made in
+                        try:
+                            ahead = asyncio.ensure_future(self._send_request(effect))
+                        finally:
+                            reset_secrets(active)
+                        started = time.monotonic()
                     for value in values:
                         yield value
                     if failure is not None:
@@ -310,8 +488,12 @@ class AsyncTolokaClient(_ApiBase):
                         ahead = None
                         if type(sent) is Response:
                             last = (effect, sent)
+                        if watch is not None:
+                            watch.sent(effect, sent, time.monotonic() - started)
                         effect = _advance(plan, sent, secrets, last)
             finally:
+                if watch is not None:
+                    watch.next(None)
                 if ahead is not None:  # the caller stopped early: cancel the request, leave no task behind
                     await _stop(ahead)
                 plan.close()

@@ -1,7 +1,7 @@
 """Every public Toloka API method, written once for both clients.
 
 ``TolokaApi`` is the shared class body of ``TolokaClient`` and ``AsyncTolokaClient``. Each method builds a plan
-(see ``protocol`` and ``core``) and hands it to ``self._run`` (one result) or ``self._iterate`` (a lazy
+(see ``protocol`` and ``core``) and hands it to ``self._run`` (one result, through the client's ``run_plan``) or ``self._iterate`` (a lazy
 listing). The sync client's ``_run`` returns the result; the async client's ``_run`` is a coroutine and its
 ``_iterate`` an async iterator, so ``await client.get_pool(...)`` and ``async for p in client.get_pools()``
 follow from the same definitions. Arguments are checked when the method is called, before any request.
@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from toloka_provider.client import core, export, models, waits
+from toloka_provider.client import core, export, models
 from toloka_provider.client import listings as more
 from toloka_provider.client import pagination as lists
 from toloka_provider.client.config import ClientConfig
@@ -50,7 +50,7 @@ def _bad(argument: str, expected: str, got: Any) -> TolokaArgumentError:
 
 #: Path ids: a non-empty str (ints are accepted and converted); never a path separator. One check for the
 #: API methods and the waits.
-_id = waits.check_id
+_id = core.check_id
 
 
 #: Parameters of find_*/get_* that are not query filters.
@@ -988,7 +988,7 @@ class TolokaApi:
 
     def get_pool_completion_percentage(self, pool_id: str, timeout: float | None = 60.0) -> int:
         """The pool's completion percentage (0..100): an analytics request, waited for."""
-        return self._run(waits.completion_percentage(self._new_retry_policy, _id(pool_id, "pool_id"), timeout))
+        return self._run(core.completion_percentage(self._new_retry_policy, _id(pool_id, "pool_id"), timeout))
 
     # ---- user bonuses ---------------------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ def format_error(response: Response, method: str, path: str, what: str) -> error
     )
 
 
-try:  # msgspec comes with Airflow (its core and task SDK require it); the client works without it
+try:  # msgspec is usually installed (workflow engines require it); the client works without it
     from msgspec.json import Decoder as _MsgspecDecoder
 except ImportError:  # pragma: no cover - depends on the environment
     _fast_loads: Callable[[bytes], Any] | None = None
@@ -413,6 +413,17 @@ def _lazy_models(
 # --------------------------------------------------------------------------------------------------- operations
 
 
+def check_id(value: Any, argument: str) -> str:
+    """A path id: a non-empty str (an int is converted); never a path separator."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value or "/" in value:
+        raise errors.TolokaArgumentError(
+            f"{argument} must be a non-empty id string without '/', got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
 def operation_path(operation_id: str) -> str:
     return f"{pagination.V1}/operations/{operation_id}"
 
@@ -428,7 +439,7 @@ def wait_operation(
     if isinstance(operation, models.Operation):
         if operation.is_completed():
             return operation
-        operation_id = operation.id
+        operation_id = str(operation.id)
     elif isinstance(operation, str) and operation:
         operation_id = operation
     else:
@@ -444,23 +455,42 @@ def wait_operation(
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0
     ):
         raise errors.TolokaArgumentError(f"timeout must be non-negative seconds or None, got {timeout!r}")
-    from toloka_provider.client import waits  # the one waiting loop; waits builds on this module
-
     started = yield Now()
-    policy = waits.PollPolicy(
-        interval=poll_interval,
-        deadline=None if timeout is None else started + timeout,
-        max_consecutive_errors=0,  # call() has retried already; the caller decides what an error means
-        progress_interval=OPERATION_PROGRESS_INTERVAL,
-    )
-    outcome = yield from waits.poll(waits.OperationWait(operation_id), policy, new_policy, logger=log)
-    if outcome.state == waits.TIMEOUT:
-        raise errors.OperationTimeoutError(outcome.subject, timeout)
-    if outcome.state == waits.GAVE_UP:
-        raise outcome.error
-    current = outcome.subject
-    log.info("Toloka operation %s (%s) finished: %s", operation_id, _enum_value(current.type), _enum_value(current.status))
-    return current
+    last_progress = started
+    path = operation_path(operation_id)
+    while True:
+        current = yield from call_model(new_policy, models.Operation, "GET", path)
+        if current.is_completed():
+            log.info(
+                "Toloka operation %s (%s) finished: %s",
+                operation_id, _enum_value(current.type), _enum_value(current.status),
+            )
+            return current
+        now = yield Now()
+        if timeout is not None and now - started >= timeout:
+            raise errors.OperationTimeoutError(current, timeout)
+        if now - last_progress >= OPERATION_PROGRESS_INTERVAL:
+            last_progress = now
+            log.info(
+                "Toloka operation %s (%s) is %s, progress %s%%",
+                operation_id, _enum_value(current.type), _enum_value(current.status), current.progress or 0,
+            )
+        yield Sleep(poll_interval if timeout is None else min(poll_interval, max(started + timeout - now, 0.0)))
+
+
+def completion_percentage(new_policy: PolicyFactory, pool_id: str, timeout: float | None = 60.0) -> Plan:
+    """A pool's completion percentage (0..100): an analytics request, waited for."""
+    body = [{"subject": "POOL", "subject_id": check_id(pool_id, "pool_id"), "name": "completion_percentage"}]
+    operation = yield from call_model(new_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body)
+    operation = yield from wait_operation(new_policy, operation, timeout, 1.0)
+    operation.raise_on_fail()
+    try:
+        result = (operation.details or {})["value"][0]["result"]
+        return int(result["value"] if isinstance(result, Mapping) else result)
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise ValueError(
+            f"analytics operation {operation.id} has no completion_percentage result: {operation.details!r}"
+        ) from None
 
 
 def _enum_value(value: Any) -> Any:

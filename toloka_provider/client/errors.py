@@ -19,7 +19,7 @@ Every failure the client reports derives from :class:`TolokaError`:
 
 Errors never receive request headers, so they cannot leak the OAuth token; text that comes from the server
 (messages, payloads, body excerpts, a ``Location``) is redacted of the token when the error is built (see
-:func:`redact`), so neither ``str(error)``, a log line nor a pickle carries it. All of them pickle (Airflow may
+:func:`redact`), so neither ``str(error)``, a log line nor a pickle carries it. All of them pickle (a scheduler may
 pickle an exception to move it between processes) and keep their attributes when they do.
 """
 

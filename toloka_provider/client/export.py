@@ -19,8 +19,14 @@ from datetime import datetime
 from typing import Any
 
 from toloka_provider.client import core, dates, errors
-from toloka_provider.client.protocol import Emit, TransportFailure
-from toloka_provider.client.streaming import CloseStream, ReadStream, StreamedResponse, streamed
+from toloka_provider.client.protocol import (
+    CloseStream,
+    Emit,
+    ReadStream,
+    StreamedResponse,
+    TransportFailure,
+    streamed,
+)
 
 TSV_PATH = "/api/new/requester/pools/{pool_id}/assignments.tsv"
 

@@ -1,4 +1,4 @@
-"""Listing definitions of the endpoints added with skills, bans, messages, webhooks and Apps (issue 14).
+"""Listing definitions of the endpoints added with skills, bans, messages, webhooks and Apps.
 
 Same ``Listing`` as in ``pagination`` (filters, page-size limits, envelope, cursor); kept in their own module
 so that the paging logic there and these endpoint facts change independently. Page maxima are the ones

@@ -6,6 +6,9 @@ An API method is a *plan*: a generator that yields effects and receives their re
 * ``Sleep``    -> the transport sleeps (``time.sleep`` or ``asyncio.sleep``, injectable) and sends back None.
 * ``Now``      -> the transport sends back a monotonic clock reading (for operation deadlines).
 * ``Emit``     -> only in listing plans: the driver hands ``values`` to the caller's iterator, sends back None.
+* ``OpenStream`` / ``ReadStream`` / ``CloseStream`` -> a body read chunk by chunk (the TSV export): the
+  transport answers ``OpenStream`` with a ``StreamedResponse`` (2xx) or a whole ``Response`` (any other status),
+  ``ReadStream`` with the next chunk (``b""`` at the end) or a ``TransportFailure``.
 
 The plan's return value (``StopIteration.value``) is the method's result. Plans raise the client's errors
 themselves, so a transport never needs to know what a status code means.
@@ -70,5 +73,59 @@ class Emit:
     values: list
 
 
-Effect = Request | Sleep | Now | Emit
+#: Bytes asked for per ``ReadStream``.
+STREAM_CHUNK_SIZE = 64 * 1024
+
+
+@attrs.frozen(slots=True)
+class StreamedResponse(Response):
+    """A 2xx answer whose body is read through ``stream`` (``body`` stays empty).
+
+    ``stream`` is the transport's handle; its synchronous ``abandon()`` releases it when the plan is closed
+    without a chance to yield ``CloseStream``.
+    """
+
+    stream: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class OpenStream:
+    request: Request
+
+
+@attrs.frozen(slots=True)
+class ReadStream:
+    stream: Any = attrs.field(eq=False)
+
+
+@attrs.frozen(slots=True)
+class CloseStream:
+    stream: Any = attrs.field(eq=False)
+
+
+StreamEffect = (OpenStream, ReadStream, CloseStream)
+
+Effect = Request | Sleep | Now | Emit | OpenStream | ReadStream | CloseStream
 Plan = Generator[Effect, Any, Any]
+
+
+def streamed(plan: Plan) -> Plan:
+    """Run a ``core.call`` plan with its ``Request`` effects sent as ``OpenStream`` (same retries, same errors)."""
+    sent = None
+    while True:
+        try:
+            effect = plan.send(sent)
+        except StopIteration as stop:
+            return stop.value
+        sent = yield (OpenStream(effect) if type(effect) is Request else effect)
+
+
+def bounded(chunks: Any) -> bytes:
+    """An error body from an iterable of chunks, read up to ``MAX_RESPONSE_BYTES`` (the rest is not read)."""
+    parts, size = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            break
+    return b"".join(parts)[:MAX_RESPONSE_BYTES]

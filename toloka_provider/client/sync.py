@@ -1,28 +1,10 @@
 """``TolokaClient``: the Toloka API over ``requests`` (pooled, keep-alive connections).
 
-All API knowledge is in ``api.TolokaApi`` and ``core``; this module only performs the plans' effects:
-it sends a ``Request`` with a ``requests.Session`` and sleeps.
-
-Bounded attempts: redirects are never followed (a 3xx goes to the core, which raises ``RedirectError``), and
-each attempt has a total deadline (``config.attempt_deadline``) besides the per-read timeout: a shared
-watchdog thread shuts the attempt's socket down when the deadline passes, so a server that drips its status
-line, headers or body one byte at a time, or streams without end, cannot hold an attempt much longer.
-
-Thread safety: one client may be shared by many threads. Each thread gets its own ``requests.Session``
-(a Session is not documented as thread-safe), and each session keeps its own connection pool, so
-connections are reused within a thread. ``close()`` closes every session the client opened.
-
-Paging one page ahead (``prefetch=True``, the default): when a listing plan emits a page and its next effect is
-a ``Request`` (the next page), that request is sent by a short-lived thread while the caller reads the page; the
-plan itself is only ever advanced in the caller's thread, after the caller has taken every item of the page.
-So the response is parsed, checked (``PaginationError``, ``ResponseFormatError``), retried and redacted exactly
-as without prefetch, and an error surfaces where the caller reaches that page. The thread sends exactly one
-request with a session of its own (borrowed from the client's spare sessions, never the caller's: a Session is
-not documented as thread-safe, and the caller may send other requests while iterating) and ends. The last page
-(``has_more`` false) ends the plan without a request, so nothing is sent ahead of it. When the caller stops
-early (``break``, ``close()``, garbage collection, an exception in its loop), the generator's ``finally`` cuts
-the request in flight (its socket is shut down, as the watchdog does) and joins the thread, so no thread
-outlives the listing and nothing more is sent.
+This module performs the plans' effects (``run_plan``, the client's one runner); all API knowledge is in
+``api.TolokaApi`` and ``core``. Each attempt is bounded: redirects are never followed, and a watchdog thread cuts
+an attempt's socket when its total deadline passes. One client may be shared by threads (a ``requests.Session``
+per thread). Listings request the next page while the caller reads the current one (``prefetch``), in a short
+thread that sends exactly that request; the plan itself is only advanced in the caller's thread.
 """
 
 from __future__ import annotations
@@ -43,14 +25,28 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from toloka_provider.client import protocol, streaming
+from toloka_provider.client import protocol
 from toloka_provider.client.api import TolokaApi
-from toloka_provider.client.config import DEADLINE_GRACE, make_config
+from toloka_provider.client.config import DEADLINE_GRACE, ClientConfig, make_config
 from toloka_provider.client.core import step
 from toloka_provider.client.environment import Environment
+from toloka_provider.client.errors import reset_secrets, use_secrets
+from toloka_provider.client.observe import AttemptWatch, Observer, check_observer
 from toloka_provider.client.pagination import check_prefetch
-from toloka_provider.client.protocol import Emit, Now, Plan, Request, Response, Sleep, TransportFailure
-from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER
+from toloka_provider.client.protocol import (
+    CloseStream,
+    Emit,
+    Now,
+    OpenStream,
+    Plan,
+    ReadStream,
+    Request,
+    Response,
+    Sleep,
+    StreamedResponse,
+    TransportFailure,
+)
+from toloka_provider.client.retry import DEFAULT_MAX_RETRY_AFTER, RetryPolicy
 
 # requests raises these when there is no usable answer (connection, timeout, broken body); all are worth a
 # retry. The lower layers' errors are listed too, so that nothing raw escapes an attempt that was cut off.
@@ -96,7 +92,7 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork (Airflow forks)
+        os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork (task runners fork)
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
@@ -252,6 +248,30 @@ class _Ahead:
         self.thread.join()
 
 
+class _SyncStream:
+    """A streamed body being read: the response, its chunk iterator and the connection (for the deadline)."""
+
+    def __init__(self, response: Any, conn: Any) -> None:
+        self.response = response
+        self.chunks = response.iter_content(protocol.STREAM_CHUNK_SIZE)
+        self.conn = conn
+        self.closed = False
+
+    def abandon(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.response.close()
+
+
+# What breaks a stream being opened or read (requests' own; the lower layers' errors come wrapped in these).
+_STREAM_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
 class TolokaClient(TolokaApi):
     """Synchronous Toloka client.
 
@@ -282,6 +302,7 @@ class TolokaClient(TolokaApi):
         sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] | None = None,
         prefetch: bool = True,
+        observer: Observer | None = None,
     ) -> None:
         check_prefetch(prefetch)
         config = make_config(
@@ -299,6 +320,16 @@ class TolokaClient(TolokaApi):
         self._sessions_lock = threading.Lock()
         self._plain_base_url: bool | None = None
         self._prefetch = prefetch
+        self._observer = check_observer(observer)
+
+    @property
+    def config(self) -> ClientConfig:
+        """The validated settings (URL, headers, timeouts, retries); its repr never shows the token."""
+        return self._config
+
+    def new_retry_policy(self) -> RetryPolicy:
+        """A fresh retry policy for one logical request, as the client's own calls use."""
+        return self._config.new_retry_policy()
 
     # ---- connections ----------------------------------------------------------------------------------
 
@@ -477,22 +508,146 @@ class TolokaClient(TolokaApi):
             return None
         if type(effect) is Now:
             return self._clock()
-        if isinstance(effect, streaming.StreamEffect):  # streamed bodies (the TSV export)
-            return streaming.perform_sync(self, effect)
+        if type(effect) in (OpenStream, ReadStream, CloseStream):  # streamed bodies (the TSV export)
+            return self._perform_stream(effect)
         raise TypeError(f"unexpected effect {effect!r}")
 
-    def _run(self, plan: Plan) -> Any:
-        sent = None
-        last = None
+    # ---- streamed bodies --------------------------------------------------------------------------------
+
+    def _watched(self, conn: Any = None) -> _Attempt | None:
+        """An attempt under the total deadline, watched by the watchdog (None: no deadline)."""
+        if self._deadline is None:
+            return None
+        attempt = _Attempt(time.monotonic() + self._deadline + DEADLINE_GRACE)
+        attempt.conn = conn
+        _current.attempt = attempt
+        _watchdog.watch(attempt)
+        return attempt
+
+    @staticmethod
+    def _unwatch(attempt: _Attempt | None) -> None:
+        if attempt is not None:
+            _current.attempt = None
+            _watchdog.finish(attempt)
+
+    def _stream_failure(self, attempt: _Attempt | None, exc: BaseException, what: str) -> TransportFailure:
+        if attempt is not None and (attempt.expired or time.monotonic() > attempt.deadline_at):
+            return TransportFailure(f"TimeoutError: {what} within the total timeout of {self._deadline:g} s", exc)
+        return TransportFailure(f"{type(exc).__name__}: {exc}", exc)
+
+    def _perform_stream(self, effect: Any) -> Any:
+        """Open, read or close a streamed body.
+
+        Opening (status line, headers, an error body) is one attempt under the total deadline; then each chunk
+        must arrive within that deadline too, so a server that drips or stalls cannot hold the export, while a
+        long export that keeps flowing is not cut off.
+        """
+        if type(effect) is OpenStream:
+            request = effect.request
+            attempt = self._watched()
+            try:
+                response = self._session().request(
+                    request.method,
+                    self.url + request.path,
+                    params=request.params,
+                    data=request.body,
+                    headers=_JSON_CONTENT_TYPE if request.body is not None else None,
+                    timeout=self._timeout,
+                    stream=True,
+                    allow_redirects=False,  # the token is never sent elsewhere; a 3xx is not the body
+                )
+                headers = response.headers
+                retry_after, request_id = headers.get("Retry-After"), headers.get("X-Request-Id")
+                if not 200 <= response.status_code < 300:
+                    try:
+                        body = protocol.bounded(response.iter_content(protocol.STREAM_CHUNK_SIZE))
+                    finally:
+                        response.close()
+                    return Response(response.status_code, body, retry_after, request_id)
+            except _STREAM_ERRORS as exc:
+                return self._stream_failure(attempt, exc, "no answer")
+            finally:
+                self._unwatch(attempt)
+            stream = _SyncStream(response, attempt.conn if attempt is not None else None)
+            return StreamedResponse(response.status_code, b"", retry_after, request_id, stream=stream)
+        stream = effect.stream
+        if type(effect) is CloseStream:
+            stream.abandon()
+            return None
+        attempt = self._watched(stream.conn) if stream.conn is not None else None
+        try:
+            chunk = next(stream.chunks, b"")
+        except _STREAM_ERRORS as exc:
+            stream.abandon()
+            return self._stream_failure(attempt, exc, f"no chunk of the export ({protocol.STREAM_CHUNK_SIZE} bytes)")
+        finally:
+            self._unwatch(attempt)
+        if not chunk:
+            stream.abandon()
+        return chunk
+
+    def run_plan(
+        self,
+        plan: Plan,
+        *,
+        sleep: Callable[[float], Any] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> Any:
+        """Run ``plan`` to its result: the one way this client performs a plan's effects.
+
+        Every step goes through ``core.step`` (the client's token is redacted from what the plan raises or
+        logs); requests are sent under the client's timeouts; ``Sleep`` and ``Now`` go to ``sleep`` and
+        ``clock`` when given, else to the client's own.
+        """
+        sleep = sleep or self._sleep
+        clock = clock or self._clock
         secrets = self._secrets
+        watch = AttemptWatch(self._observer) if self._observer is not None else None
+        # The token is the active secret while effects are performed too: what the transport's libraries
+        # log (httpcore logs response headers at debug level) is redacted like the plan's own lines.
+        active = use_secrets(secrets)
+        try:
+            return self._drive(plan, sleep, clock, secrets, watch)
+        finally:
+            reset_secrets(active)
+
+    def _drive(self, plan: Plan, sleep: Any, clock: Any, secrets: tuple[str, ...], watch: Any) -> Any:
+        sent: Any = None
+        last = None
         while True:
             try:
                 effect = step(plan, sent, secrets, last)
             except StopIteration as stop:
+                if watch is not None:
+                    watch.next(None)
                 return stop.value
-            sent = self._perform(effect)
-            if type(sent) is Response:
-                last = (effect, sent)
+            except BaseException:
+                if watch is not None:
+                    watch.next(None)
+                raise
+            if watch is not None:
+                watch.next(effect)
+            kind = type(effect)
+            if kind is Request:
+                started = time.monotonic()
+                sent = self._send_request(effect)
+                if type(sent) is Response:
+                    last = (effect, sent)
+                if watch is not None:
+                    watch.sent(effect, sent, time.monotonic() - started)
+            elif kind is Sleep:
+                sent = sleep(effect.seconds)
+            elif kind is Now:
+                sent = clock()
+            elif kind is OpenStream and watch is not None:
+                started = time.monotonic()
+                sent = self._perform_stream(effect)
+                watch.sent(effect.request, sent, time.monotonic() - started)
+            else:
+                sent = self._perform(effect)
+
+    def _run(self, plan: Plan) -> Any:
+        return self.run_plan(plan)
 
     def _iterate(self, plan: Plan) -> Iterator[Any]:
         prefetch = self._prefetch
@@ -501,13 +656,23 @@ class TolokaClient(TolokaApi):
             secrets = self._secrets
             last = None
             ahead: _Ahead | None = None
+            watch = AttemptWatch(self._observer) if self._observer is not None else None
             try:
                 effect = _advance(plan, None, secrets, None)
                 while effect is not _END:
+                    if watch is not None:
+                        watch.next(effect)
                     if type(effect) is not Emit:
-                        sent = self._perform(effect)
+                        started = time.monotonic()
+                        active = use_secrets(secrets)  # as in run_plan (no yield while it is set)
+                        try:
+                            sent = self._perform(effect)
+                        finally:
+                            reset_secrets(active)
                         if type(sent) is Response:
                             last = (effect, sent)
+                        if watch is not None and type(effect) is Request:
+                            watch.sent(effect, sent, time.monotonic() - started)
                         effect = _advance(plan, sent, secrets, last)
                         continue
                     values = effect.values
@@ -524,6 +689,7 @@ class TolokaClient(TolokaApi):
                         failure, effect = exc, _END
                     if type(effect) is Request:
                         ahead = _Ahead(self, effect)
+                        started = time.monotonic()
                     yield from values
                     if failure is not None:
                         raise failure
@@ -532,8 +698,13 @@ class TolokaClient(TolokaApi):
                         ahead = None
                         if type(sent) is Response:
                             last = (effect, sent)
+                        if watch is not None:
+                            watch.next(effect)
+                            watch.sent(effect, sent, time.monotonic() - started)
                         effect = _advance(plan, sent, secrets, last)
             finally:
+                if watch is not None:
+                    watch.next(None)
                 if ahead is not None:  # the caller stopped early: nothing more is sent, no thread is left
                     ahead.cancel()
                 plan.close()

@@ -19,16 +19,21 @@ secrets-backend round trip per parse (and fails outside a worker).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow.sdk import BaseHook
 
-if TYPE_CHECKING:
-    from toloka_provider.client import AsyncTolokaClient, TolokaClient
+import toloka_provider.client as toloka_client
+from toloka_provider import metrics
+from toloka_provider.client import AsyncTolokaClient, TolokaClient
+from toloka_provider.client.errors import DoesNotExistApiError, TolokaArgumentError
+from toloka_provider.exceptions import TolokaInputError
 
 ENVIRONMENTS = ("production", "sandbox")
 
@@ -41,8 +46,11 @@ WEB_UI_URLS = {
 _EXTRA_PREFIX = "extra__toloka__"
 
 
-class TolokaConnectionError(ValueError):
-    """A ``toloka`` connection is missing a field or has a value of the wrong shape."""
+class TolokaConnectionError(TolokaInputError):
+    """A ``toloka`` connection is missing a field or has a value of the wrong shape.
+
+    Like a wrong token, it cannot get better by itself: the task fails at once (no retry).
+    """
 
 
 @dataclass(frozen=True)
@@ -201,6 +209,8 @@ class TolokaHook(BaseHook):
     """Interact with the Toloka API through a connection of type ``toloka``.
 
     :param toloka_conn_id: the Airflow connection id (default ``toloka_default``).
+    :param observer: passed to every client the hook builds: called after each HTTP attempt with an
+        ``AttemptEvent`` (``toloka_provider.client.observe``), e.g. for metrics.
 
     ``get_conn()`` returns a cached synchronous :class:`~toloka_provider.client.TolokaClient`;
     ``await get_async_conn()`` returns a new :class:`~toloka_provider.client.AsyncTolokaClient` that the
@@ -213,9 +223,16 @@ class TolokaHook(BaseHook):
     conn_type = "toloka"
     hook_name = "Toloka"
 
-    def __init__(self, toloka_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        toloka_conn_id: str = default_conn_name,
+        *,
+        observer: Callable[[Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.toloka_conn_id = toloka_conn_id
+        self.observer = observer
         self._settings: TolokaConnectionSettings | None = None
         self._client: TolokaClient | None = None
 
@@ -240,34 +257,35 @@ class TolokaHook(BaseHook):
         return self._settings
 
     async def aget_connection_settings(self) -> TolokaConnectionSettings:
-        """Read and validate the connection without blocking the event loop (cached on the hook)."""
+        """Read and validate the connection without blocking the event loop (cached on the hook).
+
+        Reads in flight are shared: the triggers of one event loop that start together (a triggerer resuming
+        many deferred tasks) read a connection once. Nothing is kept after the read ends, so an edited
+        connection is seen by the next trigger that starts.
+        """
         if self._settings is None:
-            conn = await _aget_connection(self.toloka_conn_id)
-            settings = parse_toloka_connection(
-                self.toloka_conn_id,
-                password=conn.password,
-                host=conn.host,
-                port=conn.port,
-                extras=_extras_of(conn),
-            )
-            await _amask(settings.token)
-            self._settings = settings
+            self._settings = await _shared_read(self.toloka_conn_id)
         return self._settings
+
+    def _client_kwargs(self, settings: TolokaConnectionSettings) -> dict[str, Any]:
+        kwargs = settings.client_kwargs()
+        if self.observer is not None:
+            kwargs["observer"] = self.observer
+        elif metrics.enabled():  # API request metrics only where Airflow sends metrics: no cost otherwise
+            kwargs["observer"] = metrics.request_observer
+        return kwargs
 
     def get_conn(self) -> TolokaClient:
         """The synchronous client for this connection, built on first use and cached on the hook."""
         if self._client is None:
-            from toloka_provider.client import TolokaClient
-
-            self._client = TolokaClient(**self.get_connection_settings().client_kwargs())
+            settings = self.get_connection_settings()
+            self._client = _build(toloka_client.TolokaClient, settings, self._client_kwargs(settings))
         return self._client
 
     async def get_async_conn(self) -> AsyncTolokaClient:
         """A new asynchronous client for this connection; the caller closes it."""
-        from toloka_provider.client import AsyncTolokaClient
-
         settings = await self.aget_connection_settings()
-        return AsyncTolokaClient(**settings.client_kwargs())
+        return _build(toloka_client.AsyncTolokaClient, settings, self._client_kwargs(settings))
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -300,13 +318,61 @@ class TolokaHook(BaseHook):
 
     def _project_of(self, pool_id: str) -> str | None:
         client = self.get_conn()
+        failures = []
         for getter in (client.get_pool, client.get_training):
             try:
                 return getattr(getter(pool_id), "project_id", None)
             except Exception as error:  # 404 for the wrong kind, or the API is down: no link
-                last_error = error
-        self.log.warning("No web UI link for Toloka pool %s: %s", pool_id, last_error)
+                failures.append(error)
+        pool_error, training_error = failures
+        if isinstance(pool_error, DoesNotExistApiError) and isinstance(training_error, DoesNotExistApiError):
+            reason = "no pool or training has this id"
+        elif isinstance(pool_error, DoesNotExistApiError):  # not a pool; the training read failed otherwise
+            reason = f"it is not a pool, and reading it as a training failed: {training_error}"
+        else:
+            reason = f"reading the pool failed: {pool_error}"
+        self.log.warning("No web UI link for Toloka pool %s: %s", pool_id, reason)
         return None
+
+
+def _build(client_class: Any, settings: TolokaConnectionSettings, kwargs: dict[str, Any]) -> Any:
+    """A client from the settings; a value the client refuses is a connection error (not retried)."""
+    try:
+        return client_class(**kwargs)
+    except (TolokaArgumentError, TypeError, ValueError) as error:
+        if isinstance(error, TolokaConnectionError):
+            raise
+        raise TolokaConnectionError(f"Toloka connection {settings.conn_id!r}: {error}") from None
+
+
+async def _read_settings(conn_id: str) -> TolokaConnectionSettings:
+    conn = await _aget_connection(conn_id)
+    settings = parse_toloka_connection(
+        conn_id, password=conn.password, host=conn.host, port=conn.port, extras=_extras_of(conn)
+    )
+    await _amask(settings.token)
+    return settings
+
+
+# (loop, conn_id) -> the connection read in flight, shared by the callers that ask while it runs.
+_reads_in_flight: dict[tuple[int, str], asyncio.Future[Any]] = {}
+
+
+async def _shared_read(conn_id: str) -> TolokaConnectionSettings:
+    loop = asyncio.get_running_loop()
+    key = (id(loop), conn_id)
+    read = _reads_in_flight.get(key)
+    if read is None or read.get_loop() is not loop:
+        read = asyncio.ensure_future(_read_settings(conn_id))
+        _reads_in_flight[key] = read
+
+        def forget(done: asyncio.Future[Any], key: tuple[int, str] = key) -> None:
+            if _reads_in_flight.get(key) is done:
+                del _reads_in_flight[key]
+
+        read.add_done_callback(forget)
+    # Shielded: one caller cancelled while it waits must not cancel the read for the others.
+    return await asyncio.shield(read)
 
 
 def _extras_of(conn: Any) -> dict[str, Any]:
@@ -334,8 +400,7 @@ async def _aget_connection(conn_id: str) -> Any:
     aget = getattr(BaseHook, "aget_connection", None)
     if aget is not None:
         return await aget(conn_id)
-    import asyncio  # Airflow without the async connection API: read it in a worker thread
-
+    # Airflow without the async connection API: read it in a worker thread
     return await asyncio.to_thread(BaseHook.get_connection, conn_id)
 
 
@@ -354,8 +419,6 @@ async def _amask(token: str) -> None:
         # Airflow 3.2 has no async masker (it arrives in 3.3). The derived token must be masked all the
         # same, so call the sync one in a worker thread: there, telling the triggerer's supervisor is a
         # plain cross-thread request instead of a blocking call on the event loop.
-        import asyncio
-
         await asyncio.to_thread(_mask, token)
         return
     await amask_secret(token)

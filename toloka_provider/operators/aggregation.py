@@ -103,8 +103,7 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
                 trigger=TolokaOperationTrigger(
                     operation_id=str(operation.id),
                     toloka_conn_id=self.toloka_conn_id,
-                    poll_interval=self.poll_interval,
-                    deadline=time.time() + self.timeout,
+                    policy={"interval": self.poll_interval, "deadline": time.time() + self.timeout},
                 ),
                 method_name="execute_complete",
             )

@@ -100,7 +100,7 @@ class TolokaBaseOperator(BaseOperator):
         try:
             pool = read_pool_or_training(self.hook.get_conn(), pool_id)
         except DoesNotExistApiError as error:
-            raise api_failure(error, self.toloka_conn_id, argument=argument) from error
+            raise api_failure(error, self.toloka_conn_id, what=f"Toloka pool {pool_id}", argument=argument) from error
         project_id = getattr(pool, "project_id", None)
         self.push_pool_url(context, pool_id, project_id=None if project_id is None else str(project_id))
         return pool

@@ -11,10 +11,10 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from toloka_provider import lineage, metrics
+from toloka_provider import waiting as waits
 from toloka_provider.arguments import load_json_config
-from toloka_provider.client import waits
 from toloka_provider.client.errors import TolokaArgumentError, TolokaError
-from toloka_provider.exceptions import TolokaInputError
+from toloka_provider.exceptions import TolokaInputError, toloka_error_mapping
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
 from toloka_provider.operators.status import PoolStatusOperator, change_status
@@ -103,7 +103,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     :param wait_for_completion: wait until the pool closes for one of ``success_reasons``. It fails at once
         when the pool is archived or closes for NOT_ENOUGH_BALANCE, BLOCKED or ASSIGNMENTS_LIMIT_EXCEEDED,
         or for any other reason not in ``success_reasons``; CLOSED/FOR_UPDATE keeps waiting (the same check
-        as ``TolokaPoolSensor``: ``toloka_provider.client.waits.PoolWait``).
+        as ``TolokaPoolSensor``: ``toloka_provider.waiting.PoolWait``).
     :param success_reasons: close reasons that mean success (default COMPLETED; add MANUAL or EXPIRED to
         accept them); checked before the pool is opened.
     :param deferrable: wait in the triggerer (``TolokaPoolTrigger``) instead of a worker slot; defaults to
@@ -169,7 +169,8 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         wait = self._pool_wait(pool_id) if self.wait_for_completion else None
         self.push_pool_url(context, pool_id)
         self.check_spend(pool_id, context)
-        status = change_status(self, "pool", "open", pool_id)
+        with toloka_error_mapping(self.toloka_conn_id, what=f"Toloka pool {pool_id}", argument="pool_id"):
+            status = change_status(self, "pool", "open", pool_id)
         if wait is None:
             return status
         client = self.hook.get_conn()
@@ -177,9 +178,9 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         if self.deferrable:
             # Look once first: a crowd that finished already (or a pool closed for lack of money) is known
             # now, without a round trip through the triggerer.
-            outcome = waits.run_sync(client, waits.attempt(wait, client._new_retry_policy))
+            outcome = waits.check(client, wait)
             if outcome.state == waits.WAITING and self.timeout == 0:
-                outcome = waits.Outcome(waits.TIMEOUT, outcome.message, outcome.details)
+                outcome = waits.Outcome(waits.TIMEOUT, f"{outcome.message}.{wait.left_running}", outcome.details)
             finished = self._finish(wait, outcome)
             if finished is not None:
                 return finished
@@ -197,8 +198,7 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
             deadline=None if self.timeout is None else started + self.timeout,
             max_consecutive_errors=self.max_consecutive_errors,
         )
-        plan = waits.poll(wait, policy, client._new_retry_policy, logger=self.log)
-        outcome = waits.run_sync(client, plan, sleep=self._sleep, clock=self._clock)
+        outcome = waits.wait_for(client, wait, policy, sleep=self._sleep, clock=self._clock, logger=self.log)
         metrics.wait_finished("pool", self._clock() - started, outcome=str(outcome.state), pool_id=pool_id)
         return self._finish(wait, outcome) or "CLOSED"
 
@@ -211,18 +211,26 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
             raise AirflowFailException(outcome.message)
         if outcome.state == waits.TIMEOUT:
             raise AirflowException(
-                f"Pool {wait.pool_id} is still {outcome.details.get('pool_status')} after waiting {self.timeout:g} s"
+                f"Pool {wait.pool_id} is still {outcome.details.get('pool_status')} after waiting "
+                f"{self._timeout_text()} (the timeout): {outcome.message}"
             )
         if outcome.state == waits.GAVE_UP:
             raise AirflowException(outcome.message) from outcome.error
         return None
 
+    def _timeout_text(self) -> str:
+        return "without a limit" if self.timeout is None else f"{self.timeout:g} s"
+
     @maps_toloka_errors
     def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
-        if event.get("status") != "success":
-            raise AirflowException(
-                f"Waiting for pool {self.pool_id} ended with {event.get('status')}: {event.get('message')}"
-            )
+        status = event.get("status")
+        message = f"Waiting for pool {self.pool_id} ended with {status}: {event.get('message')}"
+        if status == "timeout":
+            raise AirflowException(f"{message} (the timeout was {self._timeout_text()})")
+        if status == "failure" or (status == "error" and not event.get("retryable")):
+            raise AirflowFailException(message)
+        if status != "success":
+            raise AirflowException(message)
         self.log.info("Pool %s closed: %s", self.pool_id, event.get("close_reason"))
         return str(event.get("pool_status") or "CLOSED")
 

@@ -1,4 +1,4 @@
-"""The one sensor adapter: run a wait's check (``toloka_provider.client.waits``) once per poke.
+"""The one sensor adapter: run a wait's check (``toloka_provider.waiting``) once per poke.
 
 A subclass names its check (``wait_class``), its trigger (``trigger_class``) and how its (templated)
 arguments make the check (``wait_arguments``). This class turns outcomes into Airflow behaviour:
@@ -15,7 +15,7 @@ arguments make the check (``wait_arguments``). This class turns outcomes into Ai
 Deferrable: one look here (finished already -> no deferral), then the trigger, carrying a ``PollPolicy`` with
 the absolute deadline now + ``timeout``. ``timeout=0`` means "look once": in every mode a wait that is not
 finished at the first look ends with ``AirflowSensorTimeout``. ``poke_interval`` is at least
-``waits.MIN_POLL_INTERVAL`` seconds.
+``waiting.MIN_POLL_INTERVAL`` seconds.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from toloka_provider.client import waits
+from toloka_provider import waiting
 from toloka_provider.client.errors import TolokaArgumentError
-from toloka_provider.exceptions import TolokaInputError
-from toloka_provider.hooks.toloka import TolokaConnectionError, TolokaHook
+from toloka_provider.exceptions import TolokaInputError, api_failure
+from toloka_provider.hooks.toloka import TolokaHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -67,13 +67,13 @@ class TolokaBaseSensor(BaseSensorOperator):
     :param toloka_conn_id: Airflow connection of type ``toloka``.
     :param deferrable: wait in the triggerer instead of a worker slot; defaults to
         ``[operators] default_deferrable``.
-    :param poke_interval: seconds between checks, at least 0.1 (``waits.MIN_POLL_INTERVAL``).
+    :param poke_interval: seconds between checks, at least 0.1 (``waiting.MIN_POLL_INTERVAL``).
     :param timeout: seconds to wait at most; 0 means look once and time out if not finished.
     :param max_consecutive_errors: transient API errors tolerated in a row before the task fails.
     :param progress_interval: seconds between progress log lines (never one per poke).
     """
 
-    wait_class: ClassVar[type[waits.Wait]]
+    wait_class: ClassVar[type[waiting.Wait]]
     trigger_class: ClassVar[type[BaseTrigger]]
     template_fields: tuple[str, ...] = ("toloka_conn_id",)
     ui_color = "#fde5b6"
@@ -83,21 +83,21 @@ class TolokaBaseSensor(BaseSensorOperator):
         *,
         toloka_conn_id: str = TolokaHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        max_consecutive_errors: int = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS,
-        progress_interval: float = waits.DEFAULT_PROGRESS_INTERVAL,
+        max_consecutive_errors: int = waiting.DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        progress_interval: float = waiting.DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
         # Checked before Airflow's own checks, so that every bad value is a TolokaInputError naming the rule.
         if "poke_interval" in kwargs:
-            as_input_error(waits.check_poll_interval, _seconds(kwargs["poke_interval"]), "poke_interval")
+            as_input_error(waiting.check_poll_interval, _seconds(kwargs["poke_interval"]), "poke_interval")
         if kwargs.get("timeout") is not None and _seconds(kwargs["timeout"]) != math.inf:
-            as_input_error(waits.check_timeout, _seconds(kwargs["timeout"]))
+            as_input_error(waiting.check_timeout, _seconds(kwargs["timeout"]))
         super().__init__(**kwargs)
         self.toloka_conn_id = toloka_conn_id
         self.deferrable = deferrable
-        self.max_consecutive_errors = as_input_error(waits.check_error_budget, max_consecutive_errors)
-        self.progress_interval = as_input_error(waits.check_seconds, progress_interval, "progress_interval")
-        self._budget = waits.ErrorBudget(self.max_consecutive_errors)
+        self.max_consecutive_errors = as_input_error(waiting.check_error_budget, max_consecutive_errors)
+        self.progress_interval = as_input_error(waiting.check_seconds, progress_interval, "progress_interval")
+        self._budget = waiting.ErrorBudget(self.max_consecutive_errors)
         self._last_progress_log: float | None = None
 
     @cached_property
@@ -111,15 +111,15 @@ class TolokaBaseSensor(BaseSensorOperator):
         raise NotImplementedError
 
     @cached_property
-    def toloka_wait(self) -> waits.Wait:
+    def toloka_wait(self) -> waiting.Wait:
         """The check, built once the fields are rendered (it keeps state between pokes, e.g. "pool seen")."""
         return as_input_error(lambda: self.wait_class(**self.wait_arguments()))
 
     def describe(self) -> str:
         return self.toloka_wait.what
 
-    def log_progress(self, client: Any, outcome: waits.Outcome) -> None:
-        self.log.info("%s", waits.progress_once(client, self.toloka_wait, outcome))
+    def log_progress(self, client: Any, outcome: waiting.Outcome) -> None:
+        self.log.info("%s", waiting.progress(client, self.toloka_wait, outcome))
 
     # -- poke ------------------------------------------------------------------------------------------
 
@@ -127,18 +127,16 @@ class TolokaBaseSensor(BaseSensorOperator):
         wait = self.toloka_wait
         try:
             client = self.hook.get_conn()
-            outcome = self._budget.note(wait.what, waits.check_once(client, wait))
-        except TolokaConnectionError as error:
-            raise AirflowFailException(str(error)) from error
+            outcome = self._budget.note(wait.what, waiting.check(client, wait))
+        except TolokaInputError:  # a connection that cannot be valid
+            raise
         except TolokaArgumentError as error:
             raise TolokaInputError(str(error)) from error
-        except Exception as error:  # check_once lets only persistent errors through
-            raise AirflowFailException(
-                waits.describe_persistent_error(error, wait.what, self.toloka_conn_id)
-            ) from error
-        if outcome.state == waits.GAVE_UP:
+        except Exception as error:  # check lets only persistent errors through
+            raise api_failure(error, self.toloka_conn_id, what=wait.subject, argument=wait.argument) from error
+        if outcome.state == waiting.GAVE_UP:
             raise AirflowException(outcome.message) from outcome.error
-        if outcome.state == waits.TRANSIENT:
+        if outcome.state == waiting.TRANSIENT:
             self.log.warning(
                 "%s: transient error %d of at most %d in a row, will poke again: %s",
                 wait.what,
@@ -147,10 +145,10 @@ class TolokaBaseSensor(BaseSensorOperator):
                 outcome.error,
             )
             return PokeReturnValue(is_done=False)
-        if outcome.state == waits.SUCCESS:
+        if outcome.state == waiting.SUCCESS:
             self.log.info("%s", outcome.message)
             return PokeReturnValue(is_done=True, xcom_value=outcome.details)
-        if outcome.state == waits.FAILURE:
+        if outcome.state == waiting.FAILURE:
             raise AirflowFailException(outcome.message)
         if self._progress_due():
             self.log_progress(client, outcome)
@@ -196,7 +194,7 @@ class TolokaBaseSensor(BaseSensorOperator):
         )
 
     def build_trigger(self, deadline: float | None) -> BaseTrigger:
-        policy = waits.PollPolicy(
+        policy = waiting.PollPolicy(
             interval=self.poke_interval,
             deadline=deadline if deadline is not None and math.isfinite(deadline) else None,
             max_consecutive_errors=self.max_consecutive_errors,
@@ -212,13 +210,13 @@ class TolokaBaseSensor(BaseSensorOperator):
             raise AirflowException(f"{self.describe()}: the trigger sent an unexpected event {event!r}")
         status = event["status"]
         message = event.get("message") or f"{self.describe()}: {status}"
-        if status == waits.SUCCESS:
+        if status == waiting.SUCCESS:
             details = {key: value for key, value in event.items() if key != "status"}
             self.log.info("%s finished: %s", self.describe(), details)
             return details
         if status == "timeout":
-            raise AirflowSensorTimeout(message)
-        if status == waits.FAILURE:
+            raise AirflowSensorTimeout(f"{message}; the timeout was {self.timeout:g} s")
+        if status == waiting.FAILURE:
             raise AirflowFailException(message)
         if status == "error" and event.get("retryable"):
             raise AirflowException(message)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from toloka_provider.client.waits import AppBatchWait
 from toloka_provider.sensors._base import TolokaBaseSensor
 from toloka_provider.triggers.app_batch import TolokaAppBatchTrigger
+from toloka_provider.waiting import AppBatchWait
 
 
 class TolokaAppBatchSensor(TolokaBaseSensor):

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from toloka_provider.client.waits import AssignmentsWait, validate_consistency_lag, validate_min_count
 from toloka_provider.sensors._base import TolokaBaseSensor, as_input_error
 from toloka_provider.triggers.assignments import TolokaAssignmentsTrigger
+from toloka_provider.waiting import AssignmentsWait, validate_consistency_lag, validate_min_count
 
 
 class TolokaAssignmentsSensor(TolokaBaseSensor):

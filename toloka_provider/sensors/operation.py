@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from toloka_provider.client.waits import OperationWait
 from toloka_provider.sensors._base import TolokaBaseSensor
 from toloka_provider.triggers.operation import TolokaOperationTrigger
+from toloka_provider.waiting import OperationWait
 
 
 class TolokaOperationSensor(TolokaBaseSensor):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from toloka_provider.client.waits import PoolWait, check_success_reasons, validate_kind
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.sensors._base import TolokaBaseSensor, as_input_error
 from toloka_provider.triggers.pool import TolokaPoolTrigger
+from toloka_provider.waiting import PoolWait, check_success_reasons, validate_kind
 
 
 class TolokaPoolSensor(TolokaBaseSensor):

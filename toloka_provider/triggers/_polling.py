@@ -1,17 +1,9 @@
-"""The one trigger adapter: run a wait (``toloka_provider.client.waits``) in the triggerer, yield one event.
+"""The one trigger adapter: run a wait (``toloka_provider.waiting``) in the triggerer, yield one event.
 
-A trigger is a check (a ``Wait``) plus a ``PollPolicy``; the loop is ``waits.poll``, run on an
-``AsyncTolokaClient`` opened from the connection (read with Airflow's async API). Exactly one event:
-
-- ``{"status": "success", ...details}``
-- ``{"status": "failure", "message": ..., ...details}`` (the object reached a failing state)
-- ``{"status": "timeout", "message": ...}`` (the deadline passed first)
-- ``{"status": "error", "message": ..., "retryable": ...}`` (a persistent API error or a bad connection:
-  not retryable; more transient errors in a row than the budget: retryable)
-
-Kwargs: the wait's own arguments, ``toloka_conn_id`` and ``policy`` (one dict). Triggers serialised before
-the policy existed carry ``poll_interval``, ``deadline``, ``max_consecutive_errors`` and
-``progress_interval`` instead; they still load (``PollPolicy.from_trigger_kwargs``).
+A trigger is a check (a ``Wait``) plus a ``PollPolicy``, run by the async client the hook gives. One event:
+``success`` (the details), ``failure`` (the object reached a failing state), ``timeout`` (the deadline passed),
+or ``error`` with ``retryable`` (a persistent error or a bad connection: false; too many transient errors in a
+row: true). Kwargs: the wait's own arguments, ``toloka_conn_id`` and ``policy`` (one dict).
 """
 
 from __future__ import annotations
@@ -25,42 +17,10 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-import toloka_provider.client as client_package
-from toloka_provider.client import aio, waits
+from toloka_provider import waiting
+from toloka_provider.client.aio import warm_tls
+from toloka_provider.exceptions import explain_error
 from toloka_provider.hooks.toloka import TolokaHook
-
-# Kept for importers of the old names.
-DEFAULT_MAX_CONSECUTIVE_ERRORS = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS
-DEFAULT_PROGRESS_INTERVAL = waits.DEFAULT_PROGRESS_INTERVAL
-
-
-# (loop, conn_id) -> the connection read in flight, shared by the triggers that start while it runs.
-_reads_in_flight: dict[tuple[int, str], asyncio.Future[Any]] = {}
-
-
-async def _connection_settings(conn_id: str) -> Any:
-    """The connection's settings, read once for all the triggers of the loop that ask at the same moment.
-
-    A triggerer resuming hundreds of deferred tasks starts their triggers together; each read goes through
-    Airflow's async connection API (a worker-thread hop, the secrets backends, or the supervisor) and costs
-    several milliseconds of the loop's CPU. Only reads in flight are shared, nothing is kept after: a trigger
-    that starts later reads the connection afresh, so an edited connection is seen as before.
-    """
-    loop = asyncio.get_running_loop()
-    key = (id(loop), conn_id)
-    read = _reads_in_flight.get(key)
-    if read is None or read.get_loop() is not loop:
-        read = asyncio.ensure_future(TolokaHook(toloka_conn_id=conn_id).aget_connection_settings())
-        _reads_in_flight[key] = read
-
-        def forget(done: asyncio.Future[Any], key: tuple[int, str] = key) -> None:
-            if _reads_in_flight.get(key) is done:
-                del _reads_in_flight[key]
-
-        read.add_done_callback(forget)
-    # Shielded: one trigger cancelled while it waits must not cancel the read for the others.
-    return await asyncio.shield(read)
-
 
 # What httpx's async transport imports at its first request (anyio and its asyncio backend: 50-250 ms).
 _TRANSPORT_MODULES = ("anyio", "anyio._backends._asyncio", "httpcore._backends.anyio")
@@ -74,8 +34,7 @@ def _prepare_in_thread(verify: Any) -> None:
             importlib.import_module(name)
         except ImportError:  # another httpx/httpcore layout: the first request imports what it needs
             pass
-    if verify is not False:
-        aio._shared_ssl_context(verify)
+    warm_tls(verify)
 
 
 async def _prepare_transport(client: Any) -> None:
@@ -86,7 +45,7 @@ async def _prepare_transport(client: Any) -> None:
     every other trigger of the triggerer. Done here off the loop, the first request finds them made (the
     context is cached per process, the modules are imported); every trigger waits for the same warm-up.
     """
-    verify = getattr(getattr(client, "_config", None), "verify", False)
+    verify = client.config.verify
     warmup = _warmups.get(verify)
     if warmup is not None and warmup.done() and not warmup.cancelled() and warmup.exception() is None:
         return  # done already
@@ -105,29 +64,23 @@ async def _prepare_transport(client: Any) -> None:
 class TolokaPollingTrigger(BaseTrigger):
     """Base class; see the module docstring. Not registered as a trigger by itself."""
 
-    #: The poll interval of a trigger built without one (old kwargs always carried it).
+    #: The poll interval of a trigger built without a policy.
     default_poll_interval: ClassVar[float] = 30.0
     # Injectable for tests: a clock (epoch seconds, like ``deadline``) and an async sleep.
     _clock = staticmethod(time.time)
     _sleep = staticmethod(asyncio.sleep)
 
     def __init__(
-        self,
-        wait: waits.Wait,
-        toloka_conn_id: str,
-        policy: Mapping[str, Any] | None,
-        legacy: Mapping[str, Any],
+        self, wait: waiting.Wait, toloka_conn_id: str, policy: Mapping[str, Any] | waiting.PollPolicy | None
     ) -> None:
         super().__init__()
         self.wait = wait
         self.toloka_conn_id = toloka_conn_id
-        self.policy = waits.PollPolicy.from_trigger_kwargs(policy, legacy, self.default_poll_interval)
-
-    def __getattr__(self, name: str) -> Any:
-        # trigger.pool_id, trigger.watermark, ...: the wait's arguments, as the triggers had them.
-        if name != "wait" and "wait" in self.__dict__ and hasattr(self.wait, name):
-            return getattr(self.wait, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if policy is None:
+            policy = waiting.PollPolicy(interval=self.default_poll_interval)
+        elif not isinstance(policy, waiting.PollPolicy):
+            policy = waiting.PollPolicy.from_dict({"interval": self.default_poll_interval, **policy})
+        self.policy = policy
 
     @property
     def deadline(self) -> float | None:
@@ -165,9 +118,7 @@ class TolokaPollingTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            settings = await _connection_settings(self.toloka_conn_id)
-            # As TolokaHook.get_async_conn builds it (looked up at call time, as the hook does).
-            client = client_package.AsyncTolokaClient(**settings.client_kwargs())
+            client = await TolokaHook(toloka_conn_id=self.toloka_conn_id).get_async_conn()
         except Exception as error:
             message = (
                 f"Cannot use Airflow connection {self.toloka_conn_id!r} to check {self.describe()}: "
@@ -180,24 +131,25 @@ class TolokaPollingTrigger(BaseTrigger):
             yield TriggerEvent(await self._wait_for_event(client))
 
     async def _wait_for_event(self, client: Any) -> dict[str, Any]:
-        plan = waits.poll(self.wait, self.policy, client._new_retry_policy, logger=self.log)
         try:
-            outcome = await waits.run_async(client, plan, sleep=self._sleep, clock=self._clock)
+            outcome = await waiting.wait_for(
+                client, self.wait, self.policy, sleep=self._sleep, clock=self._clock, logger=self.log
+            )
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            message = waits.describe_persistent_error(error, self.describe(), self.toloka_conn_id)
+            message = explain_error(error, self.toloka_conn_id, what=self.wait.subject, argument=self.wait.argument)
             return {"status": "error", "message": message, "retryable": False}
         return self._payload(outcome)
 
-    def _payload(self, outcome: waits.Outcome) -> dict[str, Any]:
-        if outcome.state == waits.SUCCESS:
+    def _payload(self, outcome: waiting.Outcome) -> dict[str, Any]:
+        if outcome.state == waiting.SUCCESS:
             return {"status": "success", **outcome.details}
-        if outcome.state == waits.FAILURE:
+        if outcome.state == waiting.FAILURE:
             return {"status": "failure", "message": outcome.message, **outcome.details}
-        if outcome.state == waits.TIMEOUT:
+        if outcome.state == waiting.TIMEOUT:
             when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.policy.deadline or 0))
-            return {"status": "timeout", "message": f"{outcome.message} ({when})."}
+            return {"status": "timeout", "message": f"{outcome.message} (deadline {when})"}
         return {
             "status": "error",
             "message": f"{outcome.message}. Check Toloka's status and retry the task.",

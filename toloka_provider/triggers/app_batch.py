@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from toloka_provider.client.waits import AppBatchWait
 from toloka_provider.triggers._polling import TolokaPollingTrigger
+from toloka_provider.waiting import AppBatchWait
 
 
 class TolokaAppBatchTrigger(TolokaPollingTrigger):
@@ -23,8 +23,8 @@ class TolokaAppBatchTrigger(TolokaPollingTrigger):
         toloka_conn_id: str = "toloka_default",
         success_statuses: Iterable[str] | str = ("COMPLETED",),
         policy: Mapping[str, Any] | None = None,
-        **legacy: Any,
     ) -> None:
-        super().__init__(
-            AppBatchWait(app_project_id, batch_id, success_statuses), toloka_conn_id, policy, legacy
-        )
+        wait = AppBatchWait(app_project_id, batch_id, success_statuses)
+        super().__init__(wait, toloka_conn_id, policy)
+        self.app_project_id, self.batch_id = wait.app_project_id, wait.batch_id
+        self.success_statuses = wait.success_statuses

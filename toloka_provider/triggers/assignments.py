@@ -1,6 +1,6 @@
 """TolokaAssignmentsTrigger: waits until enough new assignments (past a watermark) are in a pool.
 
-The check is ``toloka_provider.client.waits.AssignmentsWait`` (also the sensor's): one request per check,
+The check is ``toloka_provider.waiting.AssignmentsWait`` (also the sensor's): one request per check,
 the newest matching assignments first, with a consistency lag.
 """
 
@@ -10,24 +10,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from toloka_provider.client.waits import (
-    DEFAULT_PAGE_LIMIT,
-    MAX_MIN_COUNT,
-    AssignmentsWait,
-    assignments_outcome,
-    assignments_query,
-    validate_min_count,
-)
 from toloka_provider.triggers._polling import TolokaPollingTrigger
-
-__all__ = [
-    "DEFAULT_PAGE_LIMIT",
-    "MAX_MIN_COUNT",
-    "TolokaAssignmentsTrigger",
-    "assignments_outcome",
-    "assignments_query",
-    "validate_min_count",
-]
+from toloka_provider.waiting import AssignmentsWait
 
 
 class TolokaAssignmentsTrigger(TolokaPollingTrigger):
@@ -48,7 +32,8 @@ class TolokaAssignmentsTrigger(TolokaPollingTrigger):
         watermark: str | dt.datetime | None = None,
         consistency_lag: float = 60.0,
         policy: Mapping[str, Any] | None = None,
-        **legacy: Any,
     ) -> None:
         wait = AssignmentsWait(pool_id, statuses, min_count, watermark, consistency_lag)
-        super().__init__(wait, toloka_conn_id, policy, legacy)
+        super().__init__(wait, toloka_conn_id, policy)
+        self.pool_id, self.statuses, self.min_count = wait.pool_id, wait.statuses, wait.min_count
+        self.watermark, self.consistency_lag = wait.watermark, wait.consistency_lag

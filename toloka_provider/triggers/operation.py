@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from toloka_provider.client.waits import OperationWait
 from toloka_provider.triggers._polling import TolokaPollingTrigger
+from toloka_provider.waiting import OperationWait
 
 
 class TolokaOperationTrigger(TolokaPollingTrigger):
@@ -22,6 +22,7 @@ class TolokaOperationTrigger(TolokaPollingTrigger):
         operation_id: str,
         toloka_conn_id: str = "toloka_default",
         policy: Mapping[str, Any] | None = None,
-        **legacy: Any,
     ) -> None:
-        super().__init__(OperationWait(operation_id), toloka_conn_id, policy, legacy)
+        wait = OperationWait(operation_id)
+        super().__init__(wait, toloka_conn_id, policy)
+        self.operation_id = wait.operation_id

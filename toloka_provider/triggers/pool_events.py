@@ -1,64 +1,16 @@
-"""TolokaPoolClosedEventTrigger: an event trigger for ``AssetWatcher`` — one event per pool of a project that closes.
+"""TolokaPoolClosedEventTrigger: an event trigger for ``AssetWatcher`` -- one event per close of a pool of a project.
 
-Used for event-driven scheduling (Airflow 3)::
+Used for event-driven scheduling::
 
     pools_closed = Asset("toloka-pools-closed", watchers=[AssetWatcher(
         name="toloka_pool_closed", trigger=TolokaPoolClosedEventTrigger(project_id="123"))])
 
-    with DAG("consumer", schedule=[pools_closed]): ...   # one run per finished pool
-
-What an event is
-    One close of one pool: ``{"pool_id", "project_id", "close_reason", "last_stopped", "event_key"}`` with
-    ``event_key = "<pool_id>@<last_stopped>"`` (stable: a consumer may dedupe on it). A pool that is opened and
-    closed again is a new close with a new key, and is emitted again (its work changed: new tasks, more
-    overlap). Only a pool's latest close is visible in Toloka, so a pool reopened and closed again within one
-    pass (below) is emitted once, for its latest close.
-
-How it polls: one request per poll, a cursor across polls
-    Toloka can neither filter nor sort pools by ``last_stopped`` (the filters are ``status``, ``project_id``,
-    ``id_*``, ``created_*``, ``last_started_*``). So no single page "the pools closed since T" exists: reading the
-    300 newest by ``last_started`` misses a long-running pool that closes after 300 others were started. Instead
-    the trigger walks the project's CLOSED pools in id order, one page per poll::
-
-        find_pools(project_id=..., status="CLOSED", sort="id", id_gt=<last id of the previous page>, limit=300)
-
-    and starts a new *pass* from the lowest id once a page says ``has_more: false``. A close at time ``c`` is seen
-    by the end of the first pass that begins after ``c`` — within ``ceil(closed pools / page_size) + 1`` polls;
-    in a project with at most ``page_size`` closed pools every poll is a whole pass, as before.
-
-    Exactly once, with bounded state: every close earlier than the *horizon* was seen in an earlier pass and is
-    skipped; the keys of the closes at or after it that were handled are remembered (``seen``). When a pass
-    ends, the horizon moves to the newest ``last_stopped`` known when that pass began — a Toloka timestamp that
-    is no later than Toloka's clock at that moment, so every close before it was on a page of the pass just
-    finished (no local clock is compared with Toloka's). ``seen`` then drops the keys under the new horizon: it
-    holds the closes of about the last two passes.
-
-Why the state is not in the kwargs
-    An AssetWatcher's trigger is built from the DAG file at parse time and re-created from its serialized kwargs
-    whenever the triggerer (re)starts it, so the kwargs are fixed: they cannot carry what was already emitted
-    (and a kwarg that changes per parse, like ``since=datetime.now()``, would make a new trigger at every
-    parse). The state above (horizon, seen keys, cursor) is kept:
-
-    * **Airflow 3.3+**: in the asset state store, which the triggerer gives every watcher
-      (``self.asset_state_store``); it is written after each event and after each page, so a restarted triggerer
-      resumes where it was: nothing is emitted twice, and pools that closed while it was down are emitted when it
-      is back. The one window left: the triggerer dies after yielding an event and before the state is written;
-      that close is emitted once more (at-least-once), hence ``event_key``.
-    * **Airflow 3.2** (no store): in memory. A new trigger starts from ``since`` when given (closes after it are
-      emitted again after a restart: at-least-once, consumers must be idempotent), otherwise from a baseline
-      pass (nothing is emitted twice, but a pool that closes while the triggerer is down is never emitted:
-      at-most-once).
-
-    Without ``since`` and without a stored state, the first pass is the baseline: the pools already closed are
-    recorded, not emitted (a close during that first pass over a project of several pages may be taken into
-    the baseline too). ``since`` must be a constant in the DAG file (e.g. ``"2026-01-01T00:00:00"``).
-
-    Not seen: a pool closed and then archived (or deleted) before the pass reaches it (the request asks for
-    CLOSED pools, so that a pass stays as short as the project's closed pools allow).
-
-Errors: transient ones (5xx, 429, no answer) are logged and the next poll tries again from the same cursor; a
-persistent one (a bad token, a missing project) ends the trigger with an exception, which the triggerer logs,
-rather than an event that would start a consumer run.
+An event is ``{"pool_id", "project_id", "close_reason", "last_stopped", "event_key"}``; ``event_key`` is
+``"<pool_id>@<last_stopped>"``, stable, for consumers to dedupe on. One request per poll walks the project's
+closed pools in id order (a cursor across polls, a new pass after the last page); what was emitted is kept in the
+asset state store (Airflow 3.3+) or in memory. The guarantees and their reasons are in docs/architecture.md
+("The pool-closed event trigger"). Arguments are checked as the sensors check theirs; a persistent error (a bad
+token, a missing project) ends the trigger with an exception, transient ones are polled through.
 """
 
 from __future__ import annotations
@@ -70,9 +22,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from toloka_provider.client.errors import PaginationError, is_transient
-from toloka_provider.client.waits import describe_persistent_error, normalise_names
+from toloka_provider.client.errors import PaginationError, TolokaArgumentError, is_transient
+from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError, explain_error
 from toloka_provider.hooks.toloka import TolokaHook
+from toloka_provider.waiting import check_poll_interval, check_success_reasons
 
 #: Pools fetched per poll (Toloka's page limit for pools is 300).
 DEFAULT_PAGE_SIZE = 300
@@ -248,18 +201,24 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
         super().__init__()
-        if not project_id or not isinstance(project_id, str):
-            raise ValueError(f"project_id must be a non-empty string, got {project_id!r}")
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
-            raise ValueError(f"poll_interval must be a number > 0 (seconds), got {poll_interval!r}")
+        if not isinstance(project_id, str) or project_id.strip() in ("", "None", "null"):
+            raise TolokaInputError(
+                f"project_id must be a Toloka project id (a non-empty string), got {project_id!r}"
+            )
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 300:
-            raise ValueError(f"page_size must be an integer from 1 to 300, got {page_size!r}")
-        self.project_id = project_id
+            raise TolokaInputError(f"page_size must be an integer from 1 to 300, got {page_size!r}")
+        try:
+            interval = check_poll_interval(poll_interval)
+            reasons = None if close_reasons is None else check_success_reasons(close_reasons, "the pools", "close_reasons")
+            self.since = _parse_time(since, "since")
+        except (TolokaArgumentError, ValueError) as error:
+            raise TolokaInputError(str(error)) from error
+        self.project_id = project_id.strip()
         self.toloka_conn_id = toloka_conn_id
-        self.since = _parse_time(since, "since")
-        self.close_reasons = None if close_reasons is None else normalise_names(close_reasons, "close_reasons")
-        self.poll_interval = float(poll_interval)
+        self.close_reasons = reasons
+        self.poll_interval = interval
         self.page_size = page_size
+        self._project_seen = False
         # Airflow 3.3+ injects the store before run(); on 3.2 the attribute may not exist at all.
         if not hasattr(self, "asset_state_store"):
             self.asset_state_store = None
@@ -331,13 +290,21 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
 
     async def _poll(self, client: Any, cursor: str | None) -> tuple[list[Close], str | None, bool] | None:
         try:
-            return await self._page(client, cursor)
+            page = await self._page(client, cursor)
+            if not page[0] and page[1] is None and not self._project_seen:
+                # A project that does not exist lists no pools: without this read it would be polled for ever.
+                await client.get_project(self.project_id)
+                self._project_seen = True
+            return page
         except asyncio.CancelledError:
             raise
         except Exception as error:
             if not is_transient(error):
-                raise RuntimeError(
-                    describe_persistent_error(error, f"Toloka project {self.project_id}'s pools", self.toloka_conn_id)
+                raise TolokaApiFailure(
+                    explain_error(
+                        error, self.toloka_conn_id, what=f"Toloka project {self.project_id}", argument="project_id"
+                    ),
+                    error,
                 ) from error
             self.log.warning("Polling the pools of project %s failed (will poll again): %s", self.project_id, error)
             return None

@@ -1,22 +1,10 @@
-"""Waiting for a Toloka object: a *check* written once, plus a *poll policy*, run by one loop.
+"""Waiting for a Toloka object: the provider's waiting policy, shared by sensors, triggers and operators.
 
-Every wait the provider knows is a check -- a pool or training closing (``PoolWait``), an operation finishing
-(``OperationWait``), an App batch finishing (``AppBatchWait``), new assignments arriving (``AssignmentsWait``).
-A check is a plan in the client's style (see ``protocol``): it reads the object once and returns an
-``Outcome``: keep waiting, success (with the details a task returns), failure (with the reason and what to
-fix). ``attempt`` turns a transient API error into an outcome too, and lets persistent errors raise.
-
-``poll`` is the one waiting loop, also a plan: check, count transient errors against the budget, log progress
-now and then, stop at the deadline, sleep, again. Its rules come from one ``PollPolicy`` value, which a
-trigger carries in its kwargs as one dict (``PollPolicy.to_dict``).
-
-Who runs what: ``TolokaClient`` and ``AsyncTolokaClient`` run these plans like any other (``wait_operation``
-is ``poll`` over ``OperationWait``); a sensor runs one ``attempt`` per poke (``check_once``); a trigger and a
-waiting operator run ``poll`` through ``run_async`` / ``run_sync``, which perform the requests with the
-client and the sleeps and clock readings with what the caller gives (a trigger's deadline is wall-clock
-epoch seconds, so its clock is ``time.time``).
-
-No Airflow here: the Airflow layer only maps outcomes to its own exceptions and events.
+A wait is a *check* (``PoolWait``, ``OperationWait``, ``AppBatchWait``, ``AssignmentsWait``): a plan that reads
+the object once and returns an ``Outcome`` (waiting, success, failure). ``poll`` is the one waiting loop over a
+check, ruled by a ``PollPolicy``. Both are plans; a client runs them with its ``run_plan`` (``check``,
+``progress`` and ``wait_for`` below), so redaction, retries and deadlines are the client's own. A poller that
+runs many waits needs only ``attempt`` (one check, transient errors as an outcome).
 """
 
 from __future__ import annotations
@@ -26,24 +14,18 @@ import enum
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from toloka_provider.client import core, models
 from toloka_provider.client import pagination as lists
+from toloka_provider.client.core import check_id, completion_percentage
 from toloka_provider.client.dates import format_datetime, parse_datetime
-from toloka_provider.client.errors import (
-    AccessDeniedApiError,
-    ApiError,
-    AuthenticationApiError,
-    DoesNotExistApiError,
-    TolokaArgumentError,
-    is_transient,
-)
+from toloka_provider.client.errors import TolokaArgumentError, is_transient
 from toloka_provider.client.protocol import Now, Plan, Sleep
 
-log = logging.getLogger("toloka_provider.client")
+log = logging.getLogger("toloka_provider.waiting")
 
 # Outcome states. WAITING, SUCCESS, FAILURE and TRANSIENT come from one check; the loop adds TIMEOUT (the
 # deadline passed) and GAVE_UP (more transient errors in a row than the budget allows).
@@ -146,29 +128,6 @@ class PollPolicy:
             raise TolokaArgumentError(f"poll policy: unknown key(s) {', '.join(sorted(unknown))}")
         return cls(**data)
 
-    @classmethod
-    def from_trigger_kwargs(
-        cls, policy: Mapping[str, Any] | PollPolicy | None, legacy: Mapping[str, Any], default_interval: float
-    ) -> PollPolicy:
-        """The policy of a trigger: its ``policy`` dict, or the four separate kwargs that triggers took (and
-        serialised) before the policy existed. An old interval below the floor (0 was allowed) is raised to
-        ``MIN_POLL_INTERVAL`` so that a trigger stored by an earlier version still loads and runs."""
-        known = ("poll_interval", "deadline", "max_consecutive_errors", "progress_interval")
-        unknown = set(legacy) - set(known)
-        if unknown:
-            raise TypeError(f"unexpected trigger argument(s): {', '.join(sorted(unknown))}")
-        if policy is not None:
-            if legacy:
-                raise TypeError(f"give either policy or {', '.join(sorted(legacy))}, not both")
-            return policy if isinstance(policy, PollPolicy) else cls.from_dict(policy)
-        interval = _seconds("poll_interval", legacy.get("poll_interval", default_interval), 0.0)
-        return cls(
-            interval=max(interval, MIN_POLL_INTERVAL),
-            deadline=legacy.get("deadline"),
-            max_consecutive_errors=legacy.get("max_consecutive_errors", DEFAULT_MAX_CONSECUTIVE_ERRORS),
-            progress_interval=legacy.get("progress_interval", DEFAULT_PROGRESS_INTERVAL),
-        )
-
 
 @attrs.define
 class ErrorBudget:
@@ -236,13 +195,15 @@ OPERATION_SUCCESS = "SUCCESS"
 OPERATION_FAILURE = "FAIL"
 
 
-def check_success_reasons(values: Iterable[Any] | str, what: str = "the pool") -> tuple[str, ...]:
+def check_success_reasons(
+    values: Iterable[Any] | str, what: str = "the pool", argument: str = "success_reasons"
+) -> tuple[str, ...]:
     """Normalised close reasons; a misspelt one ("COMPLETE") is refused now, not hours later at the close."""
-    reasons = normalise_names(values, "success_reasons")
+    reasons = normalise_names(values, argument)
     unknown = sorted(set(reasons) - KNOWN_CLOSE_REASONS)
     if unknown:
         raise TolokaArgumentError(
-            f"success_reasons for {what}: unknown close reason(s) {', '.join(unknown)}; "
+            f"{argument} for {what}: unknown close reason(s) {', '.join(unknown)}; "
             f"expected some of {', '.join(sorted(KNOWN_CLOSE_REASONS))}"
         )
     return reasons
@@ -327,57 +288,11 @@ def app_batch_outcome(
     return Outcome(WAITING, f"{what} is {status_name}")
 
 
-def describe_persistent_error(error: BaseException, what: str, conn_id: str) -> str:
-    """A message for an error that another look cannot cure, saying what to fix."""
-    if isinstance(error, AuthenticationApiError):
-        hint = f"the API token in Airflow connection {conn_id!r} was rejected; check or renew it"
-    elif isinstance(error, AccessDeniedApiError):
-        hint = (
-            f"the token of Airflow connection {conn_id!r} has no access to {what}; check the account "
-            "(and act_under_account_id)"
-        )
-    elif isinstance(error, DoesNotExistApiError):
-        hint = f"{what} does not exist for this account/environment; check the id and the connection's environment"
-    elif isinstance(error, ApiError):
-        hint = f"the request for {what} was refused"
-    else:
-        hint = f"unexpected error while checking {what}"
-    return f"{hint}: {type(error).__name__}: {error}"
-
-
 # --------------------------------------------------------------------------------------------------- checks
-
-
-def check_id(value: Any, argument: str) -> str:
-    """A path id: a non-empty str (an int is converted); never a path separator."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value or "/" in value:
-        raise TolokaArgumentError(
-            f"{argument} must be a non-empty id string without '/', got {type(value).__name__} {value!r}"
-        )
-    return value
 
 
 def _get(new_policy: core.PolicyFactory, model: type[models.BaseModel], path: str) -> Plan:
     return core.call_model(new_policy, model, "GET", path)
-
-
-def completion_percentage(new_policy: core.PolicyFactory, pool_id: str, timeout: float | None = 60.0) -> Plan:
-    """A pool's completion percentage (0..100): an analytics request, waited for."""
-    body = [{"subject": "POOL", "subject_id": check_id(pool_id, "pool_id"), "name": "completion_percentage"}]
-    operation = yield from core.call_model(
-        new_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body
-    )
-    operation = yield from core.wait_operation(new_policy, operation, timeout, 1.0)
-    operation.raise_on_fail()
-    try:
-        result = (operation.details or {})["value"][0]["result"]
-        return int(result["value"] if isinstance(result, Mapping) else result)
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise ValueError(
-            f"analytics operation {operation.id} has no completion_percentage result: {operation.details!r}"
-        ) from None
 
 
 class Wait:
@@ -394,6 +309,19 @@ class Wait:
     def progress(self, new_policy: core.PolicyFactory, outcome: Outcome) -> Plan:
         return f"{self.what}: still waiting ({outcome.message})"
         yield  # a plan that sends nothing
+
+    #: The task argument that names the object waited for (for error messages).
+    argument: ClassVar[str] = "id"
+
+    @property
+    def subject(self) -> str:
+        """The object the check reads, for error messages ("Toloka pool 12")."""
+        return self.what
+
+    @property
+    def left_running(self) -> str:
+        """What keeps going in Toloka when the wait gives up (appended to a timeout message)."""
+        return ""
 
     def kwargs(self) -> dict[str, Any]:
         """The arguments that rebuild this wait, as plain JSON (a trigger's kwargs)."""
@@ -413,10 +341,18 @@ class PoolWait(Wait):
         default=("COMPLETED",), converter=lambda v: normalise_names(v, "success_reasons")
     )
     kind: str = attrs.field(default="pool", validator=lambda _s, _a, v: validate_kind(v))
+    argument: ClassVar[str] = "pool_id"
 
     @property
     def what(self) -> str:
         return f"Toloka {self.kind} {self.pool_id}"
+
+    @property
+    def left_running(self) -> str:
+        return (
+            f" The {self.kind} stays open in Toloka and keeps spending money until it closes: close it in Toloka "
+            "if it should stop, or wait longer."
+        )
 
     def check(self, new_policy: core.PolicyFactory) -> Plan:
         model, collection = (
@@ -438,6 +374,7 @@ class OperationWait(Wait):
     """Until the operation is SUCCESS (success) or FAIL (failure with the server's details)."""
 
     operation_id: str = attrs.field(converter=lambda v: check_id(v, "operation_id"))
+    argument: ClassVar[str] = "operation_id"
 
     @property
     def what(self) -> str:
@@ -473,6 +410,7 @@ class AppBatchWait(Wait):
     success_statuses: tuple[str, ...] = attrs.field(
         default=("COMPLETED",), converter=lambda v: normalise_names(v, "success_statuses")
     )
+    argument: ClassVar[str] = "batch_id"
 
     @property
     def what(self) -> str:
@@ -591,10 +529,15 @@ class AssignmentsWait(Wait):
     consistency_lag: float = attrs.field(default=60.0, converter=validate_consistency_lag)
     # Set once the pool is known to exist: an empty list for a mistyped pool id would otherwise wait forever.
     pool_seen: bool = attrs.field(default=False, init=False)
+    argument: ClassVar[str] = "pool_id"
 
     @property
     def what(self) -> str:
         return f"new assignments in Toloka pool {self.pool_id}"
+
+    @property
+    def subject(self) -> str:
+        return f"Toloka pool {self.pool_id}"
 
     def check(self, new_policy: core.PolicyFactory) -> Plan:
         now = dt.datetime.now(dt.timezone.utc)  # wall clock: the lag is against the server's timestamps
@@ -647,6 +590,7 @@ def poll(wait: Wait, policy: PollPolicy, new_policy: core.PolicyFactory, *, logg
     logger = logger or log
     budget = ErrorBudget(policy.max_consecutive_errors)
     last_progress = yield Now()
+    last_line = ""
     while True:
         outcome = budget.note(wait.what, (yield from attempt(wait, new_policy)))
         if outcome.done or outcome.state == GAVE_UP:
@@ -662,11 +606,17 @@ def poll(wait: Wait, policy: PollPolicy, new_policy: core.PolicyFactory, *, logg
             )
         elif now - last_progress >= policy.progress_interval:
             last_progress = now
-            logger.info("%s", (yield from progress_line(wait, new_policy, outcome)))
+            last_line = yield from progress_line(wait, new_policy, outcome)
+            logger.info("%s", last_line)
             now = yield Now()
         if policy.deadline is not None and now >= policy.deadline:
             return Outcome(
-                TIMEOUT, f"{wait.what} did not finish before the deadline", outcome.details, outcome.subject
+                TIMEOUT,
+                f"{wait.what} did not finish before the deadline; last seen: {outcome.message}"
+                + (f"; last progress: {last_line}" if last_line else "")
+                + f".{wait.left_running}",
+                outcome.details,
+                outcome.subject,
             )
         delay = (
             policy.interval
@@ -676,61 +626,31 @@ def poll(wait: Wait, policy: PollPolicy, new_policy: core.PolicyFactory, *, logg
         yield Sleep(delay)
 
 
-# --------------------------------------------------------------------------------------------------- drivers
+# --------------------------------------------------------------------------------------------------- with a client
 
 
-def check_once(client: Any, wait: Wait) -> Any:
-    """One ``attempt`` with either client: an Outcome (sync) or an awaitable of it (async)."""
-    return client._run(attempt(wait, client._new_retry_policy))
+def check(client: Any, wait: Wait) -> Any:
+    """One ``attempt`` run by ``client`` (an Outcome; with the async client, an awaitable of it)."""
+    return client.run_plan(attempt(wait, client.new_retry_policy))
 
 
-def progress_once(client: Any, wait: Wait, outcome: Outcome) -> Any:
-    """The wait's progress line with either client (sync: a str; async: an awaitable of it)."""
-    return client._run(progress_line(wait, client._new_retry_policy, outcome))
+def progress(client: Any, wait: Wait, outcome: Outcome) -> Any:
+    """The wait's progress line, read by ``client`` (a str; with the async client, an awaitable of it)."""
+    return client.run_plan(progress_line(wait, client.new_retry_policy, outcome))
 
 
-def run_sync(
+def wait_for(
     client: Any,
-    plan: Plan,
+    wait: Wait,
+    policy: PollPolicy,
     *,
     sleep: Callable[[float], Any] | None = None,
     clock: Callable[[], float] | None = None,
+    logger: Any = None,
 ) -> Any:
-    """Run ``plan`` with the sync client, sleeping and reading the clock through ``sleep``/``clock`` if given."""
-    sent = None
-    while True:
-        try:
-            effect = plan.send(sent)
-        except StopIteration as stop:
-            return stop.value
-        if type(effect) is Sleep and sleep is not None:
-            sent = sleep(effect.seconds)
-        elif type(effect) is Now and clock is not None:
-            sent = clock()
-        else:
-            sent = client._perform(effect)
-
-
-async def run_async(
-    client: Any,
-    plan: Plan,
-    *,
-    sleep: Callable[[float], Any] | None = None,
-    clock: Callable[[], float] | None = None,
-) -> Any:
-    """``run_sync`` for the async client: ``sleep`` is a coroutine function."""
-    sent = None
-    while True:
-        try:
-            effect = plan.send(sent)
-        except StopIteration as stop:
-            return stop.value
-        if type(effect) is Sleep and sleep is not None:
-            sent = await sleep(effect.seconds)
-        elif type(effect) is Now and clock is not None:
-            sent = clock()
-        else:
-            sent = await client._perform(effect)
+    """``poll`` run by ``client``, sleeping and reading the clock through ``sleep``/``clock`` when given."""
+    plan = poll(wait, policy, client.new_retry_policy, logger=logger)
+    return client.run_plan(plan, sleep=sleep, clock=clock)
 
 
 __all__ = [
@@ -750,8 +670,8 @@ __all__ = [
     "PoolWait",
     "Wait",
     "attempt",
-    "check_once",
+    "check",
     "poll",
-    "run_async",
-    "run_sync",
+    "progress",
+    "wait_for",
 ]
