@@ -96,7 +96,7 @@ class TolokaCreatePoolOperator(TolokaBaseOperator):
         return pool_id
 
 
-class TolokaOpenPoolOperator(TolokaBaseOperator):
+class TolokaOpenPoolOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Open a pool (opening an open pool is fine) and optionally wait until it closes.
 
     :param pool_id: the pool (templated).
@@ -119,6 +119,8 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
 
     XCom: the pool status after the operator: ``"OPEN"``, or ``"CLOSED"`` when it waited.
     """
+
+    lineage_kind = lineage.OPEN
 
     template_fields = ("pool_id", "success_reasons", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
@@ -244,12 +246,6 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
             context["ti"].xcom_push(
                 key="spend_estimate", value={**self._spend_estimate.to_json_dict(), "max_spend": str(self.max_spend)}
             )
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.OPEN)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.OPEN)
 
 
 def spend_arguments(max_spend: Any, fee_rate: Any) -> tuple[Decimal | None, Decimal]:

@@ -335,7 +335,7 @@ class TolokaSetUserSkillsOperator(TolokaBaseOperator):
 # Bonuses
 
 
-class TolokaCreateBonusesOperator(TolokaBaseOperator):
+class TolokaCreateBonusesOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Pay bonuses, from a file or from a rule over the per-worker statistics, at most ``max_total`` in all.
 
     :param max_total: the spending cap in USD (required): when the bonuses add up to more, the task fails
@@ -362,6 +362,8 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
     bonuses asked for, ``created`` those this try paid, ``paid_count``/``paid_total`` everything this task
     instance has paid in all (amounts as strings).
     """
+
+    lineage_kind = lineage.BONUSES
 
     template_fields = ("bonuses_path", "statistics_path", "toloka_conn_id")
     ui_color = "#fff4d6"
@@ -529,15 +531,6 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
             result["created"], result["already_paid"], result["paid_count"], result["paid_total"],
         )
         return result
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.BONUSES)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.BONUSES, getattr(self, "_lineage_result", None))
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 # --------------------------------------------------------------------------------------------------------------
