@@ -1,6 +1,7 @@
 """``make test-deploy`` and ``make up``: the example DAGs on a real, multi-process Airflow 3.
 
     python3 deploy/run_deploy.py test   # distributed stack, the scenario below, then everything stopped
+    python3 deploy/run_deploy.py faults # the same stack under faults (deploy/faults.py; make test-deploy-faults)
     python3 deploy/run_deploy.py up     # SQLite + LocalExecutor, in the foreground until Ctrl-C
 
 Run with any Python 3; it first makes sure of what it needs (idempotent, quick when already there): the
@@ -639,7 +640,7 @@ def serve() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("test", "up", "serve"):
+    if not argv or argv[0] not in ("test", "faults", "up", "serve"):
         print(__doc__, file=sys.stderr)
         return 2
     if Path(sys.prefix).resolve() != VENV.resolve():
@@ -649,6 +650,11 @@ def main(argv: list[str]) -> int:
     # installs no KeyboardInterrupt handler of its own.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if argv[0] == "faults":
+        sys.path.insert(0, str(REPO / "deploy"))
+        import faults  # deploy/faults.py: the fault scenario on the same stack
+
+        return faults.scenario()
     return {"test": scenario, "up": up, "serve": serve}[argv[0]]()
 
 
