@@ -48,6 +48,9 @@ FAULTS_ENV = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
     # A task whose Celery message was lost with the broker is queued again after 2 minutes, not 10.
     "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "120",
+    # The store's connection in the URL itself: text_classification_qc reads TOLOKA_EXAMPLES_OUTPUT as it is
+    # (it does not add TOLOKA_EXAMPLES_OUTPUT_CONN_ID as text_classification does).
+    "TOLOKA_EXAMPLES_OUTPUT": "s3://aws_default@toloka-labels/examples",
 }
 RUN_TIMEOUT = 1500
 
@@ -457,6 +460,8 @@ def scenario() -> int:
         shutil.rmtree(keep, ignore_errors=True)
         if stack.logs.exists():
             shutil.copytree(stack.logs, keep)
+        if (stack.home / "logs").exists():
+            shutil.copytree(stack.home / "logs", keep / "tasks")
     try:
         check_no_process_left(stack, groups, root)
     except CheckFailed as failure:
