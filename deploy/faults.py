@@ -155,7 +155,8 @@ def run_reference(stack, api, emulator: Emulator) -> dict:
     start_balance = emulator.client().get_requester().balance
     run_id = trigger(api, DAG_ID, f"faults_reference_{uuid.uuid4().hex[:6]}")
     state = wait_state(api, DAG_ID, run_id, {"success", "failed"}, RUN_TIMEOUT)
-    check(state == "success", f"reference {run_id}: {state} ({api.task_states(DAG_ID, run_id)})")
+    states = api.task_states(DAG_ID, run_id)
+    check(state == "success", f"reference {run_id}: {state}" + (f" ({states})" if state != "success" else f", {len(states)} tasks"))
     return collect(stack, api, emulator, run_id, start_balance)
 
 
@@ -188,24 +189,26 @@ class FaultyRun:
 
     def worker_of(self, ti: dict) -> str:
         """The stack component running a task instance: from its hostname, checked against its pid."""
+        from stack import descendants
+
         name = f"celery-worker-{str(ti['hostname']).rsplit('-', 1)[-1]}"
         proc = self.stack.proc(name)
         pid = ti.get("pid")
         where = "pid unknown"
         if pid:
             try:
-                group = os.getpgid(int(pid))
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                where = f"pid {pid} ({cmdline.strip()[:60]!r}), in {name}'s process group: {group == proc.popen.pid}"
-                if group != proc.popen.pid:
-                    raise RuntimeError(f"{ti['task_id']} pid {pid} is not in {name}'s process group ({where})")
+                where = f"pid {pid} ({cmdline.strip()[:60]!r}), a descendant of {name}"
+                if int(pid) not in descendants(proc.popen.pid):
+                    raise RuntimeError(f"{ti['task_id']} pid {pid} ({cmdline.strip()[:60]!r}) is not a process of {name}")
             except (ProcessLookupError, FileNotFoundError):
                 where = f"pid {pid} already gone"
         note(f"{ti['task_id']} try {ti['try_number']} runs on {ti['hostname']}: {where}")
         return name
 
-    def kill_worker_of(self, task_ids: tuple[str, ...], effect, window: dict, what: str) -> None:
-        """Slow the step with ``window``, wait until ``effect()`` shows it started its effects, SIGKILL its worker."""
+    def kill_worker_of(self, task_id: str, effect, window: dict, what: str) -> None:
+        """Slow the step with ``window``; once it runs, wait until ``effect()()`` (a check made at that moment)
+        shows it has begun its effects, then SIGKILL its worker."""
         from run_deploy import CheckFailed
 
         self.emulator.faults(**window)
@@ -213,31 +216,33 @@ class FaultyRun:
         running = None
         while running is None:
             if time.monotonic() > deadline:
-                raise CheckFailed(f"{task_ids}: not running after 600 s ({self.api.task_states(DAG_ID, self.run_id)})")
-            tis = self.tis()
-            late = [t for t in task_ids if tis.get(t, {}).get("state") == "success"]
-            if late:
-                raise CheckFailed(f"{late} finished before its worker could be killed part-way ({what})")
-            running = next((tis[t] for t in task_ids if tis.get(t, {}).get("state") == "running" and tis[t].get("hostname")), None)
+                raise CheckFailed(f"{task_id}: not running after 600 s ({self.api.task_states(DAG_ID, self.run_id)})")
+            ti = self.tis().get(task_id, {})
+            if ti.get("state") == "success":
+                raise CheckFailed(f"{task_id} finished before its worker could be killed part-way ({what})")
+            running = ti if ti.get("state") == "running" and ti.get("hostname") else None
             if running is None:
                 self.revive()
                 time.sleep(0.2)
         worker = self.worker_of(running)
         started = time.monotonic()
+        effect = effect()
+        looked = 0
         while not effect():
             if time.monotonic() - started > 300:
-                raise CheckFailed(f"{running['task_id']}: no effect ({what}) within 300 s")
+                raise CheckFailed(f"{task_id}: no effect ({what}) within 300 s")
+            looked += 1
+            if looked % 30 == 0 and self.tis().get(task_id, {}).get("state") == "success":
+                raise CheckFailed(f"{task_id} finished before its worker could be killed part-way ({what})")
             time.sleep(0.03)
-        self.stack.kill(worker)
+        killed = self.stack.kill(worker)
         self.down.add(worker)
         decided = self.emulator.decided()
         self.emulator.faults(FAULTS)
-        state = safe(lambda: self.api.task_states(DAG_ID, self.run_id), {})
-        unfinished = [t for t in task_ids if state.get(t) != "success"]
-        self.kills[running["task_id"]] = {"worker": worker, "host": running["hostname"], "try": running["try_number"],
-                                          "decided": decided, "unfinished": unfinished}  # fmt: skip
+        self.kills[task_id] = {"worker": worker, "host": running["hostname"], "try": running["try_number"], "decided": decided}
         self.done.append(f"SIGKILL {worker} ({running['task_id']}, {what})")
-        note(f"SIGKILL {worker} while {running['task_id']} ran ({what}; {decided} assignments decided so far)")
+        note(f"SIGKILL {worker} and its {len(killed)} processes while {task_id} ran ({what}; {decided} assignments "
+             f"decided so far)")
 
     def wait_retried_elsewhere(self, task_id: str) -> None:
         """Until the killed task's next try runs on another worker; then the killed worker is started again."""
@@ -312,22 +317,22 @@ class FaultyRun:
         # A review task, part-way through its decisions.
         self.wait_task("fetch_main", {"success"}, RUN_TIMEOUT)
         self.wait_task("fetch_relabel", {"success"}, RUN_TIMEOUT)
-        before = self.emulator.decided()
-        total = sum(sum(c.values()) for c in self.reference["assignments"].values())
-        self.kill_worker_of(
-            ("review_main", "review_relabel"), lambda: self.emulator.decided() >= before + 10, SLOW_DECISIONS,
-            f"after 10 of the {total} decisions",
-        )  # fmt: skip
-        (review_task,) = [t for t in self.kills if t.startswith("review")]
-        self.wait_retried_elsewhere(review_task)
+        total = sum(self.reference["assignments"]["create_pool"].values())
+
+        def decisions_begun():
+            before = self.emulator.decided()
+            return lambda: self.emulator.decided() >= before + 10
+
+        self.kill_worker_of("review_main", decisions_begun, SLOW_DECISIONS, f"10 or more of its {total} decisions made")
+        self.wait_retried_elsewhere("review_main")
 
         # The bonuses: after the payment was sent, before the task could see it done.
         sent = self.emulator.requests("POST", "/api/v1/user-bonuses")
         self.wait_task("review_main", {"success"}, RUN_TIMEOUT)
         self.wait_task("review_relabel", {"success"}, RUN_TIMEOUT)
         self.kill_worker_of(
-            ("pay_bonuses",), lambda: self.emulator.requests("POST", "/api/v1/user-bonuses") > sent, SLOW_OPERATIONS,
-            "the bonus batch sent",
+            "pay_bonuses", lambda: lambda: self.emulator.requests("POST", "/api/v1/user-bonuses") > sent,
+            SLOW_OPERATIONS, "the bonus batch sent",
         )  # fmt: skip
         self.wait_retried_elsewhere("pay_bonuses")
 
@@ -383,6 +388,9 @@ def compare(reference: dict, faulty: dict, run: FaultyRun) -> None:
         check(ti["try_number"] > kill["try"] and kill["retry_host"] != kill["host"],
               f"{task_id}: killed on {kill['host']} in try {kill['try']}, retried on {kill['retry_host']}, "
               f"succeeded in try {ti['try_number']}")  # fmt: skip
+    review = faulty["review"]["review_main"]
+    check(review["already_done"] > 0 and review["failed"] == 0,
+          f"review_main's last try found {review['already_done']} assignments decided before it (none twice): {review}")  # fmt: skip
     retried = {t: ti["try_number"] for t, ti in tis.items() if ti["try_number"] > 1}
     note(f"tries > 1: {retried}; review XComs {faulty['review']}")
     if run.revived:

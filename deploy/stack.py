@@ -117,6 +117,28 @@ class Proc:
         self._log.close()
 
 
+def parent_of(pid: int) -> int:
+    """The parent pid from ``/proc/<pid>/stat`` (the field after the state)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it, from ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(parent_of(int(entry.name)), []).append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
 def _postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
     if not found:
@@ -375,14 +397,25 @@ class Stack:
         (found,) = [proc for proc in self.procs if proc.name == name]
         return found
 
-    def kill(self, name: str) -> None:
-        """SIGKILL the whole process group of a component (no grace: as a crashed machine or the OOM killer)."""
+    def kill(self, name: str) -> list[int]:
+        """SIGKILL a component with every process it started, no grace, as when its machine dies.
+
+        Its process group and all descendants (Airflow's task processes run in sessions of their own). Returns
+        the pids killed.
+        """
         proc = self.proc(name)
+        pids = descendants(proc.popen.pid)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.killpg(proc.popen.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.popen.wait(timeout=30)
+        return pids
 
     def restart(self, name: str, while_down=None) -> Proc:
         """Stop a component (if still alive: postgres fast shutdown, others SIGTERM), then start it again as it was.
