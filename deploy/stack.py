@@ -98,6 +98,7 @@ class Proc:
             return ""
 
     def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
+        family = descendants(self.popen.pid) if self.alive() else []  # task processes have sessions of their own
         if self.alive():
             try:
                 os.killpg(self.popen.pid, sig)
@@ -112,6 +113,11 @@ class Proc:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        for pid in family[1:]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if self.popen.poll() is None:
             self.popen.wait(timeout=10)
         self._log.close()
