@@ -114,6 +114,8 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
     :param max_spend: a cap in USD (Decimal, str, int or float): before opening, the pool's remaining work is
         estimated (``toloka_provider.steps.spend``) and, above the cap, the task fails with nothing opened.
+        With ``wait_for_completion``, the wait also watches the pool's spend (``waits.PoolWait``) and closes
+        the pool, failing with what was spent, when this opening's spend reaches the cap.
     :param fee_rate: Toloka's fee as a fraction of the rewards (``"0.3"`` for 30%) in the estimate (default 0,
         as the local emulator charges).
 
@@ -155,12 +157,24 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     _sleep = staticmethod(time.sleep)
     _clock = staticmethod(time.monotonic)
 
-    def _pool_wait(self, pool_id: str) -> waits.PoolWait:
+    def _pool_wait(self, pool_id: str, max_spend: Decimal | None = None) -> waits.PoolWait:
         try:
             reasons = waits.check_success_reasons(self.success_reasons, f"Toloka pool {pool_id}")
-            return waits.PoolWait(pool_id, reasons)
+            return waits.PoolWait(pool_id, reasons, max_spend=max_spend)
         except TolokaArgumentError as error:
             raise TolokaInputError(str(error)) from error
+
+    def _wait_cap(self, pool_id: str) -> Decimal | None:
+        """The wait's cap on the pool's total spend: what it cost before this opening + ``max_spend``."""
+        if self.max_spend is None or not self.wait_for_completion:
+            return None
+        client = self.hook.get_conn()
+        with toloka_error_mapping(self.toloka_conn_id, what=f"Toloka pool {pool_id}", argument="pool_id"):
+            pool = client.get_pool(pool_id)
+            before = client.run_plan(waits.pool_spend(client.new_retry_policy, pool_id, pool.reward_per_assignment))
+        if before.total:
+            self.log.info("Pool %s cost %s USD before this opening; the wait's cap is that + max_spend", pool_id, before.total)
+        return before.total + self.max_spend
 
     @maps_toloka_errors  # explicit: a refusal that a retry cannot change fails at once
     def execute(self, context: Any) -> str:
@@ -169,6 +183,9 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         wait = self._pool_wait(pool_id) if self.wait_for_completion else None
         self.push_pool_url(context, pool_id)
         self.check_spend(pool_id, context)
+        cap = self._wait_cap(pool_id)
+        if cap is not None:
+            wait = self._pool_wait(pool_id, cap)
         with toloka_error_mapping(self.toloka_conn_id, what=f"Toloka pool {pool_id}", argument="pool_id"):
             status = change_status(self, "pool", "open", pool_id)
         if wait is None:
