@@ -442,7 +442,9 @@ class PoolWait(Wait):
 
     def progress(self, new_policy: core.PolicyFactory, outcome: Outcome) -> Plan:
         percentage = yield from completion_percentage(new_policy, self.pool_id)
-        return f"{self.what} is {outcome.details.get('pool_status')}: {percentage}% complete"
+        spent = outcome.details.get("spend")
+        cap = f", spent {spent} of max_spend={self.max_spend} USD" if spent is not None else ""
+        return f"{self.what} is {outcome.details.get('pool_status')}: {percentage}% complete{cap}"
 
 
 @attrs.define

@@ -131,3 +131,20 @@ def test_the_waiting_open_operator_caps_this_openings_spend(spend_emu, spend_cli
     )):
         operator.execute(context_factory())
     assert spend_client.get_pool(pool_id).status == "CLOSED"
+
+
+def test_a_deferred_sensor_hands_its_cap_to_the_trigger():
+    sensor = TolokaPoolSensor(task_id="wait", pool_id="12", max_spend=Decimal("1.50"), poke_interval=5)
+    assert sensor.build_trigger(None).serialize()[1]["max_spend"] == "1.50"
+    assert "max_spend" not in TolokaPoolSensor(task_id="w", pool_id="12").build_trigger(None).serialize()[1]
+
+
+@pytest.mark.integration
+def test_the_progress_line_shows_the_spend_against_the_cap(spend_emu, spend_client, make_pool):
+    pool_id = make_pool()
+    spend_client.open_pool(pool_id)
+    spend_emu.bulk_load_assignments(pool_id, 2)
+    wait = waiting.PoolWait(pool_id, max_spend="1")
+    outcome = waiting.check(spend_client, wait)
+    assert outcome.state == waiting.WAITING and outcome.details["spend"] == "0.06"
+    assert waiting.progress(spend_client, wait, outcome).endswith("complete, spent 0.06 of max_spend=1 USD")
