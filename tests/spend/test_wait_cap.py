@@ -148,3 +148,19 @@ def test_the_progress_line_shows_the_spend_against_the_cap(spend_emu, spend_clie
     outcome = waiting.check(spend_client, wait)
     assert outcome.state == waiting.WAITING and outcome.details["spend"] == "0.06"
     assert waiting.progress(spend_client, wait, outcome).endswith("complete, spent 0.06 of max_spend=1 USD")
+
+
+@pytest.mark.integration
+def test_the_deferring_open_operator_hands_this_openings_cap_to_the_trigger(spend_emu, spend_client, make_pool, context_factory):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    pool_id = make_pool(tasks=10)
+    spend_client.open_pool(pool_id)
+    spend_emu.bulk_load_assignments(pool_id, 1, status="ACCEPTED")  # 0.03 before this opening
+    spend_client.close_pool(pool_id)
+    operator = TolokaOpenPoolOperator(task_id="open", pool_id=pool_id, max_spend="0.50", wait_for_completion=True,
+                                      deferrable=True, poll_interval=5)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context_factory())
+    kwargs = deferred.value.trigger.serialize()[1]
+    assert (kwargs["pool_id"], kwargs["max_spend"]) == (pool_id, "0.53")
