@@ -18,6 +18,8 @@ class TolokaPoolTrigger(TolokaPollingTrigger):
     Success payload: ``{"status": "success", "pool_id", "pool_status", "close_reason"}``.
 
     :param policy: a ``PollPolicy`` dict (interval, absolute ``deadline`` in epoch seconds, ...).
+    :param max_spend: a cap in USD on the pool's spend: reached while it is open, the pool is closed and the
+        event is a failure saying what was spent (``PoolWait``). Serialized only when set.
     """
 
     def __init__(
@@ -27,7 +29,8 @@ class TolokaPoolTrigger(TolokaPollingTrigger):
         success_reasons: Iterable[str] | str = ("COMPLETED",),
         kind: str = "pool",
         policy: Mapping[str, Any] | None = None,
+        max_spend: str | None = None,
     ) -> None:
-        wait = PoolWait(pool_id, success_reasons, kind)
+        wait = PoolWait(pool_id, success_reasons, kind, max_spend)
         super().__init__(wait, toloka_conn_id, policy)
         self.pool_id, self.success_reasons, self.kind = wait.pool_id, wait.success_reasons, wait.kind
