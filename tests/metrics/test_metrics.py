@@ -8,6 +8,7 @@ real StatsD backend sends to a receiver on 127.0.0.1.
 
 from __future__ import annotations
 
+import inspect
 import json
 import socket
 from datetime import timedelta
@@ -38,6 +39,27 @@ class RecordingBackend:
         self.calls.append(("timing", stat, dt, tags or {}))
 
 
+class QuietBackend(RecordingBackend):
+    """What Airflow's own no-op logger does: takes every call, sends nothing."""
+
+
+def install_backend(factory) -> None:
+    """Make ``factory`` the backend of Airflow's ``Stats``, as the task runner does on each Airflow version."""
+    if hasattr(stats_module, "initialize"):  # Airflow 3.3: the runner calls stats.initialize(factory=...)
+        stats_module.initialize(factory=factory, export_legacy_names=False)
+    else:  # Airflow 3.2: Stats builds its instance from its factory on first use
+        stats_module.Stats.factory = factory
+        stats_module.Stats.instance = None
+
+
+def airflow_factory():
+    """The backend factory Airflow builds from its [metrics] configuration (3.2 asks for the Stats class)."""
+    stats_utils = pytest.importorskip("airflow.sdk.observability.metrics.stats_utils")
+    if "stats_cls" in inspect.signature(stats_utils.get_stats_factory).parameters:
+        return stats_utils.get_stats_factory(stats_module.Stats)
+    return stats_utils.get_stats_factory()
+
+
 class BrokenBackend(RecordingBackend):
     def incr(self, *args, **kwargs):
         raise OSError("statsd is down")
@@ -48,11 +70,9 @@ class BrokenBackend(RecordingBackend):
 @pytest.fixture
 def backend():
     recorder = RecordingBackend()
-    stats_module.initialize(factory=lambda: recorder, export_legacy_names=False)
+    install_backend(lambda: recorder)
     yield recorder
-    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-
-    stats_module.initialize(factory=NoStatsLogger, export_legacy_names=False)
+    install_backend(QuietBackend)
 
 
 def test_money_by_pool_and_in_total(backend):
@@ -133,7 +153,7 @@ def test_request_observer_ignores_what_it_cannot_read(backend):
 
 
 def test_a_broken_backend_never_raises():
-    stats_module.initialize(factory=BrokenBackend, export_legacy_names=False)
+    install_backend(BrokenBackend)
     try:
         metrics.money_spent("1", what="bonuses", pool_id="1")
         metrics.tasks_uploaded(3)
@@ -143,23 +163,18 @@ def test_a_broken_backend_never_raises():
         metrics.request_observer(SimpleNamespace(method="GET", endpoint="/api/v1/pools", status=200, attempt=1,
                                                  retried=False, retry_after=None, elapsed=0.1))
     finally:
-        from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-
-        stats_module.initialize(factory=NoStatsLogger, export_legacy_names=False)
+        install_backend(QuietBackend)
 
 
 def test_metrics_off_is_airflows_no_op_logger(monkeypatch):
     """With [metrics] off, Airflow's factory is its no-op logger: our calls reach it and nothing is sent."""
-    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-    from airflow.sdk.observability.metrics import stats_utils
-
     for option in ("STATSD_ON", "STATSD_DATADOG_ENABLED", "OTEL_ON"):
         monkeypatch.setenv(f"AIRFLOW__METRICS__{option}", "False")
-    factory = stats_utils.get_stats_factory()
-    assert factory is NoStatsLogger
+    factory = airflow_factory()
+    assert factory.__name__ == "NoStatsLogger"
     sent: list = []
     monkeypatch.setattr(socket.socket, "sendto", lambda self, *a: sent.append(a))
-    stats_module.initialize(factory=factory, export_legacy_names=False)
+    install_backend(factory)
     metrics.money_spent("1", what="bonuses", pool_id="1")
     metrics.request_observer({"method": "GET", "endpoint": "/api/v1/pools", "status": 200, "elapsed": 0.1})
     assert sent == []
@@ -186,20 +201,17 @@ def test_an_operator_succeeds_when_metrics_fail(toloka_emulator_factory, monkeyp
     ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1,
                          xcom_push=lambda *a, **k: None)
     context = {"ti": ti, "dag_run": SimpleNamespace(run_id="r"), "data_interval_start": None, "data_interval_end": None}
-    stats_module.initialize(factory=BrokenBackend, export_legacy_names=False)
+    install_backend(BrokenBackend)
     try:
         result = TolokaCreateTasksOperator(task_id="t", pool_id=str(pool.id), tasks=[{"input_values": {"text": "hi", "ticket_id": "T1"}}],
                                            allow_defaults=True).execute(context)
     finally:
-        from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-
-        stats_module.initialize(factory=NoStatsLogger, export_legacy_names=False)
+        install_backend(QuietBackend)
     assert result["created"] == 1
 
 
 def test_a_real_statsd_backend_sends_the_datagrams(monkeypatch):
     pytest.importorskip("statsd")
-    from airflow.sdk.observability.metrics import stats_utils
 
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
@@ -209,12 +221,10 @@ def test_a_real_statsd_backend_sends_the_datagrams(monkeypatch):
     monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(receiver.getsockname()[1]))
     monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PREFIX", "airflow")
     try:
-        stats_module.initialize(factory=stats_utils.get_stats_factory(), export_legacy_names=False)
+        install_backend(airflow_factory())
         metrics.tasks_uploaded(5, pool_id="9")
         datagram = receiver.recv(4096).decode()
     finally:
-        from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-
-        stats_module.initialize(factory=NoStatsLogger, export_legacy_names=False)
+        install_backend(QuietBackend)
         receiver.close()
     assert datagram == "airflow.toloka.tasks.uploaded:5|c"
