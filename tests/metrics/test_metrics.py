@@ -39,10 +39,6 @@ class RecordingBackend:
         self.calls.append(("timing", stat, dt, tags or {}))
 
 
-class QuietBackend(RecordingBackend):
-    """What Airflow's own no-op logger does: takes every call, sends nothing."""
-
-
 def install_backend(factory) -> None:
     """Make ``factory`` the backend of Airflow's ``Stats``, as the task runner does on each Airflow version."""
     if hasattr(stats_module, "initialize"):  # Airflow 3.3: the runner calls stats.initialize(factory=...)
@@ -50,6 +46,11 @@ def install_backend(factory) -> None:
     else:  # Airflow 3.2: Stats builds its instance from its factory on first use
         stats_module.Stats.factory = factory
         stats_module.Stats.instance = None
+
+
+def restore_airflows_backend() -> None:
+    """Airflow's own backend for this process's configuration (metrics off in the tests: its no-op logger)."""
+    install_backend(airflow_factory())
 
 
 def airflow_factory():
@@ -72,7 +73,7 @@ def backend():
     recorder = RecordingBackend()
     install_backend(lambda: recorder)
     yield recorder
-    install_backend(QuietBackend)
+    restore_airflows_backend()
 
 
 def test_money_by_pool_and_in_total(backend):
@@ -163,7 +164,7 @@ def test_a_broken_backend_never_raises():
         metrics.request_observer(SimpleNamespace(method="GET", endpoint="/api/v1/pools", status=200, attempt=1,
                                                  retried=False, retry_after=None, elapsed=0.1))
     finally:
-        install_backend(QuietBackend)
+        restore_airflows_backend()
 
 
 def test_metrics_off_is_airflows_no_op_logger(monkeypatch):
@@ -206,7 +207,7 @@ def test_an_operator_succeeds_when_metrics_fail(toloka_emulator_factory, monkeyp
         result = TolokaCreateTasksOperator(task_id="t", pool_id=str(pool.id), tasks=[{"input_values": {"text": "hi", "ticket_id": "T1"}}],
                                            allow_defaults=True).execute(context)
     finally:
-        install_backend(QuietBackend)
+        restore_airflows_backend()
     assert result["created"] == 1
 
 
@@ -225,6 +226,6 @@ def test_a_real_statsd_backend_sends_the_datagrams(monkeypatch):
         metrics.tasks_uploaded(5, pool_id="9")
         datagram = receiver.recv(4096).decode()
     finally:
-        install_backend(QuietBackend)
+        restore_airflows_backend()
         receiver.close()
     assert datagram == "airflow.toloka.tasks.uploaded:5|c"
