@@ -18,7 +18,12 @@ class TolokaPoolTrigger(TolokaPollingTrigger):
     Success payload: ``{"status": "success", "pool_id", "pool_status", "close_reason"}``.
 
     :param policy: a ``PollPolicy`` dict (interval, absolute ``deadline`` in epoch seconds, ...).
+
+    The pool triggers of one triggerer that use the same connection share one poll loop
+    (``toloka_provider.waiting_shared``): a listing of the open pools answers them all.
     """
+
+    shared_polling = True
 
     def __init__(
         self,
