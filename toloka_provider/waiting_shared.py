@@ -110,6 +110,9 @@ class _Member:
     last_progress: float
     due: float = -math.inf
     last_line: str = ""
+    # The last listing item's (status, close reason) and the Outcome made of it: an unchanged pool costs
+    # no new Outcome (most rounds, for most waits).
+    listed: tuple[Any, Any, Outcome] | None = None
 
 
 # (connection key, event loop) -> its poller. A new triggerer process starts with none.
@@ -229,10 +232,17 @@ class SharedPoller:
                 if item is None:
                     alone.append(member)
                     continue
+                status, reason, seen = item.get("status"), item.get("last_close_reason"), member.listed
+                if seen is not None and seen[0] == status and seen[1] == reason:
+                    results[id(member)] = (seen[2], True)
+                    continue
                 try:
-                    results[id(member)] = (listed_outcome(member.wait, item), True)  # type: ignore[arg-type]
+                    outcome = listed_outcome(member.wait, item)  # type: ignore[arg-type]
                 except Exception as error:  # this wait's own mistake (e.g. a misspelt success reason)
                     results[id(member)] = (error, True)
+                    continue
+                member.listed = (status, reason, outcome)
+                results[id(member)] = (outcome, True)
         alone += [m for m in due if not can_share(m.wait)]
         if alone:
             limit = asyncio.Semaphore(READ_CONCURRENCY)
@@ -245,7 +255,10 @@ class SharedPoller:
                 line = None
                 if listed and isinstance(result, Outcome) and self._progress_due(member, result, now):
                     line = result.message
-                self._settle(member, result, line, now)
+                # A wait answered by the listing is due again one interval after this round began, so that
+                # rounds keep their pace however long a listing takes; a wait read alone, one interval after
+                # its read (as ``waiting.poll``).
+                self._settle(member, result, line, now, start if listed else now)
             if index % _SETTLE_BATCH == _SETTLE_BATCH - 1:
                 await asyncio.sleep(0)
         return now
@@ -299,7 +312,7 @@ class SharedPoller:
                 return (outcome, line), False
             return outcome, False
 
-    def _settle(self, member: _Member, result: Any, line: str | None, now: float) -> None:
+    def _settle(self, member: _Member, result: Any, line: str | None, now: float, since: float) -> None:
         """Apply one check's result to a wait as ``waiting.poll`` does: finish it or set when it is due."""
         if isinstance(result, tuple):
             result, line = result
@@ -332,8 +345,8 @@ class SharedPoller:
                 )
             )
             return
-        delay = policy.interval if policy.deadline is None else min(policy.interval, max(policy.deadline - now, 0.0))
-        member.due = now + delay
+        delay = policy.interval if policy.deadline is None else min(policy.interval, max(policy.deadline - since, 0.0))
+        member.due = since + delay
 
 
 async def wait_shared(

@@ -198,7 +198,7 @@ async def test_each_wait_gets_the_event_a_lone_wait_gets_under_mixed_outcomes(ap
     # The same triggers, rebuilt from their kwargs, polling alone against the final state: the same events
     # (a timeout's message names its own deadline, so those are compared on their status).
     for pool_id, shared_event in got.items():
-        path, kwargs = triggers[pool_id].serialize()
+        _path, kwargs = triggers[pool_id].serialize()
         alone = await bounded(lone_event(TolokaPoolTrigger(**kwargs)))
         if shared_event["status"] == "timeout":
             assert alone["status"] == "timeout"
