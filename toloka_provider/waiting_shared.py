@@ -50,6 +50,8 @@ MAX_PAGES = 300
 READ_CONCURRENCY = 32
 #: Rounds a kind is read one by one after its listing was refused (e.g. a token that may not list pools).
 LISTING_PAUSE_ROUNDS = 10
+#: A wait is checked up to this share of its interval early to join a round (and its listing).
+EARLY_SHARE = 0.25
 #: Waits settled between two yields to the event loop.
 _SETTLE_BATCH = 500
 
@@ -219,7 +221,12 @@ class SharedPoller:
         """Check every wait due by now (or by ``slept_until``) once; return the clock after the checks."""
         self.rounds += 1
         start = max(self._clock(), slept_until)
-        due = [m for m in self._members.values() if m.due <= start and not m.future.done()]
+        # A wait due within a quarter of its interval joins this round: waits that drifted apart (read alone,
+        # or joined at other moments) come back into one round, and one listing answers them all.
+        due = [
+            m for m in self._members.values()
+            if m.due - EARLY_SHARE * m.policy.interval <= start and not m.future.done()
+        ]
         results: dict[int, Any] = {}
         alone: list[_Member] = []
         for kind in _LISTINGS:
