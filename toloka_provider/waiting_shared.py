@@ -300,7 +300,7 @@ class SharedPoller:
             self._listing_paused[kind] = LISTING_PAUSE_ROUNDS
             return None
         self.pages[kind] = pages
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _progress_due(self, member: _Member, outcome: Outcome, now: float) -> bool:
         return outcome.state == WAITING and now - member.last_progress >= member.policy.progress_interval
@@ -378,7 +378,7 @@ async def wait_shared(
         poller = _pollers[(key, loop)] = SharedPoller((key, loop), make_client, sleep or asyncio.sleep, clock or time.time)
     member = poller.add(wait, policy, logger)
     try:
-        return await member.future  # type: ignore[no-any-return]
+        return await member.future
     finally:
         poller.remove(member)
 
