@@ -9,8 +9,9 @@ process (one interpreter, one asyncio loop, as in Airflow's triggerer) runs N ``
 connection from ``AIRFLOW_CONN_TOLOKA_DEFAULT``, either through the shared poller (what the pool trigger does)
 or polling alone (``shared_polling = False``, the per-wait path). Per polling window after the first (start-up):
 CPU seconds of the child, requests, the worst event-loop lateness (a watchdog asking to wake every 5 ms; also
-shown without the time the thread waited for a CPU taken by other processes), and each closed pool's event
-delay. The events are checked: one per closed pool, of the right status; none for the pools left open.
+shown without the time the thread waited for a CPU taken by other processes, and the longest GC pause), and
+each closed pool's event delay. CPU per window is shown without the watchdog's own (measured for 2 s before
+the triggers start). What was imported is frozen out of the GC (``gc.freeze()``) before the triggers start. The events are checked: one per closed pool, of the right status; none for the pools left open.
 """
 
 from __future__ import annotations
@@ -115,8 +116,13 @@ def serve(count: int) -> None:
                             body["last_close_reason"] = state[1]
             self._send(status, body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):  # a client that hung up (cancelled waits): not news
+            pass
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"PORT={server.server_address[1]}", flush=True)
     sys.stdin.read()  # until the driver closes the pipe
@@ -149,6 +155,10 @@ async def _child(url: str, mode: str, count: int, interval: float, windows: int)
     from toloka_provider.triggers.pool import TolokaPoolTrigger
 
     ids = [str(FIRST_ID + n) for n in range(count)]
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what is imported stays out of the collections: a GC pause then scans what the waits made
     rss_before = _rss_mb()
     triggers = []
     for pool_id in ids:
@@ -172,8 +182,6 @@ async def _child(url: str, mode: str, count: int, interval: float, windows: int)
             late = loop.time() - asked - WATCHDOG_TICK
             lateness.append((time.time(), late, max(0.0, late - (rq() - waited))))
 
-    import gc
-
     gc_pauses: list[tuple[float, float]] = []  # (end time, seconds) of each collection
     gc_began = [0.0]
 
@@ -185,6 +193,13 @@ async def _child(url: str, mode: str, count: int, interval: float, windows: int)
 
     gc.callbacks.append(on_gc)
     dog = asyncio.ensure_future(watchdog())
+    # The watchdog's own CPU (200 wake-ups a second) and a control call, before any trigger runs: subtracted
+    # from each window's CPU to give the CPU of the waits.
+    await asyncio.to_thread(_post, url, {})
+    calibration, cpu0 = time.time(), time.process_time()
+    await asyncio.sleep(2.0)
+    await asyncio.to_thread(_post, url, {})
+    baseline = (time.process_time() - cpu0) / (time.time() - calibration)
     tasks = [asyncio.ensure_future(drive(t)) for t in triggers]
     started = time.time()
     window_rows = []
@@ -194,6 +209,7 @@ async def _child(url: str, mode: str, count: int, interval: float, windows: int)
     cpu = time.process_time()
     for window in range(windows):
         window_start = time.time()
+        window_cpu = time.process_time()
         if window >= 1:
             # Mid-window, close the next pools (one success, one failure).
             await asyncio.sleep(interval * 0.4)
@@ -209,6 +225,7 @@ async def _child(url: str, mode: str, count: int, interval: float, windows: int)
         in_window = [x for x in lateness if window_start <= x[0] < time.time()]
         window_rows.append({
             "cpu": now_cpu - cpu,
+            "cpu_waits": max(0.0, now_cpu - window_cpu - baseline * (time.time() - window_start)),
             "requests": (after["list"] + after["read"]) - (before["list"] + before["read"]),
             "late": max((x[1] for x in in_window), default=0.0),
             "late_own": max((x[2] for x in in_window), default=0.0),
@@ -294,11 +311,13 @@ def run(sizes: tuple[int, ...] | None = None, interval: float | None = None, win
                 per_window = max(w["requests"] for w in steady)
                 result.rows.append(common.Row("shared_waits", f"requests per poll interval, {label}", str(per_window),
                                               "", None, "per window: " + common.fmt_rounds([w["requests"] for w in steady], digits=0)))
-            cpu = max(w["cpu"] for w in steady)
+            cpu = max(w["cpu_waits"] for w in steady)
             cpu_target = count >= 10_000 and mode == "shared"
             result.rows.append(common.Row("shared_waits", f"CPU per polling round, {label}", f"{cpu:.3f} s",
                                           "<= 0.3 s" if cpu_target else "", (cpu <= 0.3) if cpu_target else None,
-                                          "per window: " + common.fmt_rounds([w["cpu"] for w in steady], "s", 3)))
+                                          "per window, watchdog excluded: "
+                                          + common.fmt_rounds([w["cpu_waits"] for w in steady], "s", 3)
+                                          + "; with it: " + common.fmt_rounds([w["cpu"] for w in steady], "s", 3)))
             late = max(w["late"] for w in steady)
             late_own = max(w["late_own"] for w in steady)
             is_target = mode == "shared"
