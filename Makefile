@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit install bench clean test-deploy up docs release
+.PHONY: demo test lint unit install bench clean test-deploy test-deploy-faults up docs release
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench: $(STAMP)
 # Both install what they need (apt + their own venv .deploy/venv); see deploy/run_deploy.py.
 test-deploy:
 	$(PYTHON) deploy/run_deploy.py test
+
+# The quality-control example on the same kind of stack under Toloka faults, killed workers and restarted
+# Postgres / Redis / scheduler: every effect exactly once (deploy/faults.py).
+test-deploy-faults:
+	$(PYTHON) deploy/faults.py
 
 up:
 	$(PYTHON) deploy/run_deploy.py up

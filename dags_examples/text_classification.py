@@ -145,7 +145,10 @@ with DAG(
     catchup=False,
     tags=["toloka", "example"],
     user_defined_filters={"path_safe": path_safe},
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "toloka_conn_id": "toloka_default"},
+    default_args={
+        "retries": 3, "retry_delay": timedelta(seconds=30), "execution_timeout": POOL_EXPIRES_IN,
+        "toloka_conn_id": "toloka_default",
+    },
     doc_md=__doc__,
 ) as dag:
     # --8<-- [start:project]

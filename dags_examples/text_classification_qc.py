@@ -80,11 +80,16 @@ POOL_POLL_INTERVAL = float(os.environ.get("TOLOKA_EXAMPLES_POLL_INTERVAL", "30")
 
 
 def _output_root() -> str:
+    """``$TOLOKA_EXAMPLES_OUTPUT`` as a URL, with ``$TOLOKA_EXAMPLES_OUTPUT_CONN_ID`` in it (as text_classification)."""
     root = os.environ.get("TOLOKA_EXAMPLES_OUTPUT") or os.path.join(
         os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "toloka_examples"
     )
     if "://" not in root:
         root = "file://" + os.path.abspath(root)
+    conn_id = os.environ.get("TOLOKA_EXAMPLES_OUTPUT_CONN_ID")
+    scheme, rest = root.split("://", 1)
+    if conn_id and scheme != "file" and "@" not in rest.split("/", 1)[0]:
+        root = f"{scheme}://{conn_id}@{rest}"
     return root.rstrip("/")
 
 
@@ -153,7 +158,14 @@ with DAG(
     catchup=False,
     tags=["toloka", "example"],
     user_defined_filters={"path_safe": path_safe},
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "toloka_conn_id": "toloka_default"},
+    # --8<-- [start:retries]
+    default_args={
+        "retries": 3,  # a killed worker, an outage longer than the client's own retries
+        "retry_delay": timedelta(seconds=30),  # long enough for a restarted service to come back
+        "execution_timeout": POOL_EXPIRES_IN,  # no task outlives the pool it works on
+        "toloka_conn_id": "toloka_default",
+    },
+    # --8<-- [end:retries]
     doc_md=__doc__,
 ) as dag:
 

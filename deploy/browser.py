@@ -28,7 +28,7 @@ DAG_ID = "text_classification"
 
 
 def _check(condition, message: str) -> None:
-    from run_deploy import check
+    from stack import check
 
     check(condition, message)
 

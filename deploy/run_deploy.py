@@ -1,6 +1,7 @@
 """``make test-deploy`` and ``make up``: the example DAGs on a real, multi-process Airflow 3.
 
     python3 deploy/run_deploy.py test   # distributed stack, the scenario below, then everything stopped
+    python3 deploy/faults.py            # the same stack under faults (make test-deploy-faults)
     python3 deploy/run_deploy.py up     # SQLite + LocalExecutor, in the foreground until Ctrl-C
 
 Run with any Python 3; it first makes sure of what it needs (idempotent, quick when already there): the
@@ -43,6 +44,8 @@ import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from stack import CheckFailed, check
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".deploy"
@@ -120,25 +123,30 @@ def ensure_venv() -> None:
         wheel_stamp.write_text(wanted_wheel)
 
 
-def bootstrap(argv: list[str]) -> None:
+def bootstrap(argv: list[str], script: Path = Path(__file__)) -> None:
+    """Make sure of the prerequisites, then run ``script`` again with ``argv`` in the deploy venv."""
     started = time.monotonic()
     ensure_apt()
     ensure_venv()
     step(f"prerequisites ready in {time.monotonic() - started:.0f} s")
-    os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *argv])
+    os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(script.resolve()), *argv])
+
+
+def in_deploy_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (CI cancelling the job) stops the stack like Ctrl-C does.
+
+    SIGINT too, explicitly: a shell that starts us in the background sets it to "ignore", and Python then
+    installs no KeyboardInterrupt handler of its own.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
 
 # -- the scenario (deploy venv) --------------------------------------------------------------------------------
-class CheckFailed(AssertionError):
-    pass
-
-
-def check(condition, message: str) -> None:
-    if not condition:
-        raise CheckFailed(message)
-    print(f"    ok  {message}", flush=True)
-
-
 def wait_state(api, dag_id: str, run_id: str, states: set[str], timeout: float) -> str:
     from stack import wait_for
 
@@ -642,13 +650,9 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("test", "up", "serve"):
         print(__doc__, file=sys.stderr)
         return 2
-    if Path(sys.prefix).resolve() != VENV.resolve():
+    if not in_deploy_venv():
         bootstrap(argv)  # does not return
-    # SIGTERM (CI cancelling the job) stops the stack like Ctrl-C does.
-    # SIGINT too, explicitly: a shell that starts us in the background sets it to "ignore", and Python then
-    # installs no KeyboardInterrupt handler of its own.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    stop_on_signals()
     return {"test": scenario, "up": up, "serve": serve}[argv[0]]()
 
 

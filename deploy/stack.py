@@ -42,6 +42,16 @@ BUCKET = "toloka-labels"
 CROWD = {"--crowd": "30", "--accuracy": "0.55:0.95", "--spammers": "0.1", "--seed": "7"}
 
 
+class CheckFailed(AssertionError):
+    """A check of a deployment scenario did not hold."""
+
+
+def check(condition, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+    print(f"    ok  {message}", flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,6 +89,8 @@ class Proc:
     def __init__(self, name: str, command: list[str], env: dict, log_dir: Path, user: str | None = None, cwd=None):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
+        self.spec = (command, env, log_dir, user, cwd)  # what Stack.restart starts again
+        self.ready = None  # a check that the restarted service answers (postgres, redis), if any
         if user:  # postgres refuses to run as root: drop to its system user
             command = ["runuser", "-u", user, "--", *command]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - open while the process runs
@@ -96,6 +108,7 @@ class Proc:
             return ""
 
     def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
+        family = descendants(self.popen.pid) if self.alive() else []  # task processes have sessions of their own
         if self.alive():
             try:
                 os.killpg(self.popen.pid, sig)
@@ -110,9 +123,36 @@ class Proc:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        for pid in family[1:]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if self.popen.poll() is None:
             self.popen.wait(timeout=10)
         self._log.close()
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid from ``/proc/<pid>/stat`` (the field after the state)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it, from ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(parent_of(int(entry.name)), []).append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
 
 
 def _postgres_bin() -> Path:
@@ -198,6 +238,7 @@ class Stack:
             ).returncode == 0  # fmt: skip
 
         wait_for("postgres", ready, 60, process=proc)
+        proc.ready = ready
         subprocess.run(
             ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "airflow", "-d", "postgres", "-c", "create database airflow"],
             check=True, capture_output=True,
@@ -219,6 +260,7 @@ class Stack:
                 return sock.recv(16).startswith(b"+PONG")
 
         wait_for("redis", ready, 30, process=proc)
+        proc.ready = ready
         return f"redis://127.0.0.1:{port}/0"
 
     def start_moto(self) -> str:
@@ -237,7 +279,8 @@ class Stack:
             region_name="us-east-1",
         )  # fmt: skip
 
-    def start_emulator(self) -> str:
+    def start_emulator(self, name: str = "emulator") -> str:
+        """Start an emulator (the stack's own is ``emulator``; another name starts a second one, same crowd)."""
         command = [
             str(self.venv_bin / "python"), "-m", "toloka_provider.emulator", "--host", "127.0.0.1", "--port", "0",
             "--token", self.token, "--truth", str(TRUTH_FILE), "--speed", str(self.crowd_speed),
@@ -245,7 +288,7 @@ class Stack:
         for option, value in CROWD.items():
             command += [option, value]
         # Run from the root (not the checkout): the provider must come from the installed wheel.
-        proc = Proc("emulator", command, {**os.environ, "PYTHONPATH": ""}, self.logs, cwd=self.root)
+        proc = Proc(name, command, {**os.environ, "PYTHONPATH": ""}, self.logs, cwd=self.root)
         self.procs.append(proc)
 
         def url():
@@ -254,8 +297,10 @@ class Stack:
                     return line.split("=", 1)[1].strip().rstrip("/")
             return None
 
-        self.emulator_url = wait_for("emulator", url, 60, interval=0.2, process=proc)
-        return self.emulator_url
+        found = wait_for(name, url, 60, interval=0.2, process=proc)
+        if name == "emulator":
+            self.emulator_url = found
+        return found
 
     def crowd(self, action: str) -> None:
         http_json(f"{self.emulator_url}/_emulator/crowd/{action}", method="POST", body={})
@@ -363,6 +408,50 @@ class Stack:
         if while_down is not None:
             while_down()
         self.triggerer = self.start_proc("triggerer", [str(self.venv_bin / "airflow"), "triggerer"])
+
+    def proc(self, name: str) -> Proc:
+        (found,) = [proc for proc in self.procs if proc.name == name]
+        return found
+
+    def kill(self, name: str) -> list[int]:
+        """SIGKILL a component with every process it started, no grace, as when its machine dies.
+
+        Its process group and all descendants (Airflow's task processes run in sessions of their own). Returns
+        the pids killed.
+        """
+        proc = self.proc(name)
+        pids = descendants(proc.popen.pid)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.popen.wait(timeout=30)
+        return pids
+
+    def restart(self, name: str, while_down=None) -> Proc:
+        """Stop a component (if still alive: postgres fast shutdown, others SIGTERM), then start it again as it was.
+
+        ``while_down()`` (if given) is called while it is down; a service with a readiness check is waited for.
+        """
+        old = self.proc(name)
+        old.stop(signal.SIGINT if name == "postgres" else signal.SIGTERM, grace=30)
+        if while_down is not None:
+            while_down()
+        command, env, log_dir, user, cwd = old.spec
+        new = Proc(name, command, env, log_dir, user=user, cwd=cwd)
+        new.spec = old.spec
+        new.ready = old.ready
+        self.procs[self.procs.index(old)] = new
+        if name == "triggerer":
+            self.triggerer = new
+        if new.ready is not None:
+            wait_for(f"{name} after its restart", new.ready, 60, process=new)
+        return new
 
     def admin_password(self) -> str:
         path = self.home / "simple_auth_manager_passwords.json.generated"

@@ -200,6 +200,24 @@ def _written(dataset: Any, rows: Any) -> Any:
     return OutputDataset(namespace=dataset.namespace, name=dataset.name, outputFacets=facets)
 
 
+class ReportsLineage:
+    """Mixin of the operators that move data: the OpenLineage provider's three methods, from ``lineage_kind``.
+
+    ``execute`` keeps what it returned in ``self._lineage_result`` (ids and counts); nothing is asked of Toloka.
+    """
+
+    lineage_kind: str = ""
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        return operator_lineage(self, self.lineage_kind)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return operator_lineage(self, self.lineage_kind, getattr(self, "_lineage_result", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
+
+
 def operator_lineage(operator: Any, kind: str, result: Any = None) -> Any:
     """The ``OperatorLineage`` of one of the provider's operators.
 

@@ -10,6 +10,7 @@ runs many waits needs only ``attempt`` (one check, transient errors as an outcom
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 import logging
 import math
@@ -330,6 +331,56 @@ class Wait:
         return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
 
 
+def spend_cap(value: Any, argument: str = "max_spend") -> decimal.Decimal:
+    """A cap in USD as a finite Decimal >= 0 (a float through its shortest text), or an error naming ``argument``."""
+    if isinstance(value, bool) or not isinstance(value, (decimal.Decimal, int, float, str)):
+        raise TolokaArgumentError(f"{argument} must be an amount in USD (Decimal, str, int or float), got {value!r}")
+    try:
+        amount = decimal.Decimal(str(value).strip())
+    except decimal.InvalidOperation:
+        raise TolokaArgumentError(f"{argument} must be an amount in USD, got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise TolokaArgumentError(f"{argument} must be a finite amount >= 0 USD, got {value!r}")
+    return amount
+
+
+@attrs.frozen
+class PoolSpend:
+    """What a pool has cost so far: the rewards Toloka charged (accepted assignments, ``spent_budget``) plus
+    those it will charge for the submitted assignments awaiting a decision (at the pool's reward)."""
+
+    pool_id: str
+    charged: decimal.Decimal
+    submitted: int
+    reward: decimal.Decimal
+
+    @property
+    def total(self) -> decimal.Decimal:
+        return self.charged + self.submitted * self.reward
+
+    def explain(self) -> str:
+        return f"{self.charged} USD charged for accepted assignments + {self.submitted} submitted * reward {self.reward} USD"
+
+
+def pool_spend(new_policy: core.PolicyFactory, pool_id: str, reward: Any, timeout: float | None = 60.0) -> Plan:
+    """One analytics read of a pool's spend (``PoolSpend``): ``spent_budget`` and ``submitted_assignments_count``."""
+    names = ("spent_budget", "submitted_assignments_count")
+    body = [{"subject": "POOL", "subject_id": check_id(pool_id, "pool_id"), "name": name} for name in names]
+    operation = yield from core.call_model(new_policy, models.Operation, "POST", "/api/staging/analytics-2", body=body)
+    operation = yield from core.wait_operation(new_policy, operation, timeout, 0.5)
+    operation.raise_on_fail()
+    try:
+        results = {
+            item["request"]["name"]: item["result"]["value"] if isinstance(item["result"], Mapping) else item["result"]
+            for item in (operation.details or {})["value"]
+        }
+        charged = decimal.Decimal(str(results["spent_budget"] or 0))
+        submitted = int(results["submitted_assignments_count"] or 0)
+    except (KeyError, IndexError, TypeError, ValueError, decimal.InvalidOperation):
+        raise ValueError(f"analytics operation {operation.id} has no spend results: {operation.details!r}") from None
+    return PoolSpend(str(pool_id), charged, submitted, decimal.Decimal(str(reward or 0)))
+
+
 @attrs.define
 class PoolWait(Wait):
     """Until the pool (``kind="pool"``) or training closes with one of ``success_reasons``; ``pool_outcome``."""
@@ -341,7 +392,20 @@ class PoolWait(Wait):
         default=("COMPLETED",), converter=lambda v: normalise_names(v, "success_reasons")
     )
     kind: str = attrs.field(default="pool", validator=lambda _s, _a, v: validate_kind(v))
+    # A cap in USD on what the pool has cost in all (``pool_spend``); reached while the pool is open, the check
+    # closes the pool and fails. A string (exact, and plain JSON in a trigger's kwargs); None: no spend read.
+    max_spend: str | None = attrs.field(default=None, converter=lambda v: None if v is None else str(spend_cap(v)))
     argument: ClassVar[str] = "pool_id"
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_spend is not None and self.kind != "pool":
+            raise TolokaArgumentError(f"max_spend applies to pools, not to a {self.kind} (trainings are not paid)")
+
+    def kwargs(self) -> dict[str, Any]:
+        values = super().kwargs()
+        if values.get("max_spend") is None:  # a wait without a cap serializes as it always did
+            values.pop("max_spend", None)
+        return values
 
     @property
     def what(self) -> str:
@@ -361,12 +425,26 @@ class PoolWait(Wait):
         pool = yield from _get(new_policy, model, f"{lists.V1}/{collection}/{self.pool_id}")
         status, reason = plain(pool.status), plain(pool.last_close_reason)
         outcome = pool_outcome(self.pool_id, status, reason, self.success_reasons, kind=self.kind)
-        details = {"pool_id": self.pool_id, "pool_status": status, "close_reason": reason}
+        details: dict[str, Any] = {"pool_id": self.pool_id, "pool_status": status, "close_reason": reason}
+        if self.max_spend is not None and outcome.state != FAILURE:
+            cost = yield from pool_spend(new_policy, self.pool_id, pool.reward_per_assignment)
+            cap = decimal.Decimal(self.max_spend)
+            details.update(spend=str(cost.total), max_spend=self.max_spend)
+            if outcome.state == WAITING and status == "OPEN" and cost.total >= cap:
+                yield from core.run_action(new_policy, f"{lists.V1}/pools/{self.pool_id}/close")
+                message = (
+                    f"{self.what} reached its spend cap and was closed: spent {cost.total} USD >= "
+                    f"max_spend={cap} USD ({cost.explain()}). Raise max_spend and reopen the pool to go on."
+                )
+                details.update(pool_status="CLOSED", close_reason="MANUAL")
+                return Outcome(FAILURE, message, details, pool)
         return attrs.evolve(outcome, details=details, subject=pool)
 
     def progress(self, new_policy: core.PolicyFactory, outcome: Outcome) -> Plan:
         percentage = yield from completion_percentage(new_policy, self.pool_id)
-        return f"{self.what} is {outcome.details.get('pool_status')}: {percentage}% complete"
+        spent = outcome.details.get("spend")
+        cap = f", spent {spent} of max_spend={self.max_spend} USD" if spent is not None else ""
+        return f"{self.what} is {outcome.details.get('pool_status')}: {percentage}% complete{cap}"
 
 
 @attrs.define
@@ -667,11 +745,14 @@ __all__ = [
     "OperationWait",
     "Outcome",
     "PollPolicy",
+    "PoolSpend",
     "PoolWait",
     "Wait",
     "attempt",
     "check",
     "poll",
+    "pool_spend",
     "progress",
+    "spend_cap",
     "wait_for",
 ]

@@ -295,9 +295,12 @@ def print_report(
     print(f"  money spent              {'$' + format(spent, 'f') if spent is not None else 'n/a'}")
     estimates = {task: e for task, e in (summary.get("spend_estimates") or {}).items() if e}
     if estimates:
+        estimated = sum((Decimal(str(e["total"])) for e in estimates.values()), Decimal(0))
         print(
             "  spend cap                "
             + ", ".join(f"{task} estimated ${e['total']} (cap ${e['max_spend']})" for task, e in estimates.items())
+            + f"; estimated ${estimated} in all, spent {'$' + format(spent, 'f') if spent is not None else 'n/a'}"
+            + " (rewards of accepted assignments and bonuses)"
         )
     print(f"  workers                  {len(by_worker)} worked, {len(rejected_workers)} rejected (golden accuracy)")
     print(

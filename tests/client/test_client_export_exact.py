@@ -10,7 +10,7 @@ import time
 import pytest
 from client_harness import Harness, ScriptedServer
 
-from toloka_provider.client import TolokaClient, streaming
+from toloka_provider.client import TolokaClient, protocol
 from toloka_provider.client.errors import ResponseFormatError, TolokaError
 from toloka_provider.client.export import TsvRows
 
@@ -45,7 +45,7 @@ def mode(request) -> str:
 @pytest.mark.parametrize("chunk_size", [1, 2, 5, 64 * 1024])
 @pytest.mark.parametrize(("body", "rows"), [(QUOTED, QUOTED_ROWS), (UNQUOTED_CR, UNQUOTED_CR_ROWS)])
 def test_any_character_in_any_field_round_trips(mode, monkeypatch, chunk_size, body, rows):
-    monkeypatch.setattr(streaming, "CHUNK_SIZE", chunk_size)
+    monkeypatch.setattr(protocol, "STREAM_CHUNK_SIZE", chunk_size)
     server = ScriptedServer().reply(200, raw=body)
     with Harness(mode, server) as harness:
         assert harness.call("iter_assignments_table", "21") == rows

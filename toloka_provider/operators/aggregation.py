@@ -43,7 +43,7 @@ __all__ = [
 from toloka_provider.triggers.operation import TolokaOperationTrigger
 
 
-class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
+class TolokaAggregateSolutionsOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Aggregate a pool's answers on the Toloka server and write the results to a JSONL file.
 
     :param pool_id: the pool (templated).
@@ -59,6 +59,8 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
     A retried try starts a new aggregation (it creates nothing billable; Toloka's aggregation quota is 5 a
     minute). XCom: ``{"pool_id", "operation_id", "count", "path"}``.
     """
+
+    lineage_kind = lineage.AGGREGATE_IN_TOLOKA
 
     template_fields = ("pool_id", "fields", "output_path", "answer_weight_skill_id", "toloka_conn_id")
     ui_color = "#e4f0f0"
@@ -132,21 +134,12 @@ class TolokaAggregateSolutionsOperator(TolokaBaseOperator):
         self._lineage_result = {"pool_id": str(self.pool_id), "operation_id": operation_id, "count": count, "path": str(path)}
         return {"pool_id": str(self.pool_id), "operation_id": operation_id, "count": count, "path": str(path)}
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.AGGREGATE_IN_TOLOKA)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.AGGREGATE_IN_TOLOKA, getattr(self, "_lineage_result", None))
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)
-
 
 # ==============================================================================================================
 # Local aggregation
 
 
-class TolokaAggregateLocallyOperator(TolokaBaseOperator):
+class TolokaAggregateLocallyOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Aggregate answers from an assignments JSONL file (e.g. from :class:`TolokaGetAssignmentsOperator`).
 
     :param assignments_path: the JSONL file (templated).
@@ -173,6 +166,8 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
     Needs no connection. XCom: ``{"path", "count", "method", "skipped_golden", "csv_path",
     "worker_quality_path"}``.
     """
+
+    lineage_kind = lineage.AGGREGATE_LOCALLY
 
     template_fields = ("assignments_path", "fields", "output_path", "csv_output", "method", "worker_quality_output")
     ui_color = "#e4f0f0"
@@ -309,12 +304,3 @@ class TolokaAggregateLocallyOperator(TolokaBaseOperator):
         with atomic_jsonl_writer(path, argument="csv_output") as handle:
             handle.write(buffer.getvalue())
         return str(path)
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.AGGREGATE_LOCALLY)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.AGGREGATE_LOCALLY, getattr(self, "_lineage_result", None))
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)

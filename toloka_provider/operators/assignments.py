@@ -71,7 +71,7 @@ def _max_timestamp(current: str | None, candidate: str | None) -> str | None:
     return current
 
 
-class TolokaGetAssignmentsOperator(TolokaBaseOperator):
+class TolokaGetAssignmentsOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Fetch a pool's assignments by status and submission window.
 
     :param pool_id: the pool (templated).
@@ -97,6 +97,8 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
     XCom: without ``output``, the list of assignment dicts; with it,
     ``{"path", "count", "max_submitted", "status_counts"}``.
     """
+
+    lineage_kind = lineage.FETCH
 
     template_fields = ("pool_id", "statuses", "submitted_gte", "submitted_lt", "output_path", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
@@ -231,15 +233,6 @@ class TolokaGetAssignmentsOperator(TolokaBaseOperator):
             "status_counts": dict(status_counts),
         }
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.FETCH)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.FETCH, getattr(self, "_lineage_result", None))
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)
-
 
 # ==============================================================================================================
 # Reviewing
@@ -275,7 +268,7 @@ class _ListedAssignments:
 DEFAULT_CONCURRENCY = 16
 
 
-class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
+class TolokaReviewAssignmentsOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Accept or reject submitted assignments in a batch, with bounded concurrency.
 
     :param pool_id: fetch the pool's SUBMITTED assignments when neither ``assignments`` nor ``assignments_path``
@@ -313,6 +306,8 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
     XCom: ``{"accepted", "rejected", "skipped", "already_done", "failed"}`` (plus ``"dry_run": true``, and
     ``"worker_stats_path"`` when asked for).
     """
+
+    lineage_kind = lineage.REVIEW
 
     template_fields = ("pool_id", "assignments", "assignments_path", "verdict", "worker_stats_path", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
@@ -509,12 +504,3 @@ class TolokaReviewAssignmentsOperator(TolokaBaseOperator):
             handle.writelines(dump_json_line(row) for row in rows)
         self.log.info("Wrote statistics of %d workers to %s", len(rows), path)
         return str(path)
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.REVIEW)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.REVIEW, getattr(self, "_lineage_result", None))
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)

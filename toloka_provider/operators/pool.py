@@ -19,7 +19,7 @@ from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, default_deferrable, maps_toloka_errors
 from toloka_provider.operators.status import PoolStatusOperator, change_status
 from toloka_provider.run_identity import RunIdentity, tag_metadata
-from toloka_provider.steps import spend
+from toloka_provider.steps import budget, spend
 from toloka_provider.steps.find_or_create import find_or_create_tagged
 from toloka_provider.triggers.pool import TolokaPoolTrigger
 
@@ -96,7 +96,7 @@ class TolokaCreatePoolOperator(TolokaBaseOperator):
         return pool_id
 
 
-class TolokaOpenPoolOperator(TolokaBaseOperator):
+class TolokaOpenPoolOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Open a pool (opening an open pool is fine) and optionally wait until it closes.
 
     :param pool_id: the pool (templated).
@@ -114,11 +114,18 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     :param max_consecutive_errors: transient API errors tolerated in a row while waiting.
     :param max_spend: a cap in USD (Decimal, str, int or float): before opening, the pool's remaining work is
         estimated (``toloka_provider.steps.spend``) and, above the cap, the task fails with nothing opened.
+        With ``wait_for_completion``, the wait also watches the pool's spend (``waits.PoolWait``) and closes
+        the pool, failing with what was spent, when this opening's spend reaches the cap.
+    :param run_budget: the DAG run's budget in USD (or the DAG param ``toloka_run_budget``): before opening, what
+        the run has spent or committed (read from Toloka: ``toloka_provider.steps.budget``) plus this pool's
+        estimate must fit it, or the task fails with nothing opened. The pool joins the run's ledger.
     :param fee_rate: Toloka's fee as a fraction of the rewards (``"0.3"`` for 30%) in the estimate (default 0,
         as the local emulator charges).
 
     XCom: the pool status after the operator: ``"OPEN"``, or ``"CLOSED"`` when it waited.
     """
+
+    lineage_kind = lineage.OPEN
 
     template_fields = ("pool_id", "success_reasons", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
@@ -136,10 +143,12 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         max_consecutive_errors: int = waits.DEFAULT_MAX_CONSECUTIVE_ERRORS,
         max_spend: Decimal | str | int | float | None = None,
         fee_rate: Decimal | str | int | float = 0,
+        run_budget: Decimal | str | int | float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.max_spend, self.fee_rate = spend_arguments(max_spend, fee_rate)
+        self.run_budget = budget_argument(run_budget)
         self.pool_id = pool_id
         self.wait_for_completion = wait_for_completion
         self.success_reasons = success_reasons
@@ -155,12 +164,24 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
     _sleep = staticmethod(time.sleep)
     _clock = staticmethod(time.monotonic)
 
-    def _pool_wait(self, pool_id: str) -> waits.PoolWait:
+    def _pool_wait(self, pool_id: str, max_spend: Decimal | None = None) -> waits.PoolWait:
         try:
             reasons = waits.check_success_reasons(self.success_reasons, f"Toloka pool {pool_id}")
-            return waits.PoolWait(pool_id, reasons)
+            return waits.PoolWait(pool_id, reasons, max_spend=max_spend)
         except TolokaArgumentError as error:
             raise TolokaInputError(str(error)) from error
+
+    def _wait_cap(self, pool_id: str) -> Decimal | None:
+        """The wait's cap on the pool's total spend: what it cost before this opening + ``max_spend``."""
+        if self.max_spend is None or not self.wait_for_completion:
+            return None
+        client = self.hook.get_conn()
+        with toloka_error_mapping(self.toloka_conn_id, what=f"Toloka pool {pool_id}", argument="pool_id"):
+            pool = client.get_pool(pool_id)
+            before = client.run_plan(waits.pool_spend(client.new_retry_policy, pool_id, pool.reward_per_assignment))
+        if before.total:
+            self.log.info("Pool %s cost %s USD before this opening; the wait's cap is that + max_spend", pool_id, before.total)
+        return before.total + self.max_spend
 
     @maps_toloka_errors  # explicit: a refusal that a retry cannot change fails at once
     def execute(self, context: Any) -> str:
@@ -169,6 +190,10 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
         wait = self._pool_wait(pool_id) if self.wait_for_completion else None
         self.push_pool_url(context, pool_id)
         self.check_spend(pool_id, context)
+        draw_on_run_budget(self, context, pool_id)
+        cap = self._wait_cap(pool_id)
+        if cap is not None:
+            wait = self._pool_wait(pool_id, cap)
         with toloka_error_mapping(self.toloka_conn_id, what=f"Toloka pool {pool_id}", argument="pool_id"):
             status = change_status(self, "pool", "open", pool_id)
         if wait is None:
@@ -245,12 +270,6 @@ class TolokaOpenPoolOperator(TolokaBaseOperator):
                 key="spend_estimate", value={**self._spend_estimate.to_json_dict(), "max_spend": str(self.max_spend)}
             )
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.OPEN)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.OPEN)
-
 
 def spend_arguments(max_spend: Any, fee_rate: Any) -> tuple[Decimal | None, Decimal]:
     """``max_spend`` (None: no cap) and ``fee_rate`` as Decimals, or TolokaInputError naming the argument."""
@@ -259,6 +278,60 @@ def spend_arguments(max_spend: Any, fee_rate: Any) -> tuple[Decimal | None, Deci
         return cap, spend.money(fee_rate, "fee_rate")
     except ValueError as error:
         raise TolokaInputError(str(error)) from None
+
+
+def budget_argument(run_budget: Any) -> Decimal | None:
+    """``run_budget`` as a Decimal (None: the DAG param, if any, decides), or TolokaInputError naming it."""
+    try:
+        return None if run_budget is None else spend.money(run_budget, "run_budget")
+    except ValueError as error:
+        raise TolokaInputError(str(error)) from None
+
+
+def draw_on_run_budget(operator: Any, context: Any, pool_id: str) -> None:
+    """With a run budget: refuse to open ``pool_id`` when the run's commitment + its estimate is over it; else
+    put the pool in the run's ledger (its metadata) before it spends. The figures go to XCom ``run_budget``."""
+    try:
+        cap = budget.budget_from(operator.run_budget, context.get("params"))
+    except ValueError as error:
+        raise TolokaInputError(str(error)) from None
+    if cap is None:
+        return
+    identity = RunIdentity.from_context(context)
+    client = operator.hook.get_conn()
+    with toloka_error_mapping(operator.toloka_conn_id, what=f"Toloka pool {pool_id}", argument="pool_id"):
+        pool = client.get_pool(pool_id)
+        in_run = budget.pool_in_run(pool.to_json_dict().get("metadata"), identity.dag_id, identity.run_id)
+        if waits.plain(pool.status) == "OPEN" and not in_run:
+            raise AirflowFailException(
+                f"Argument 'run_budget': pool {pool_id} is open already and not in this DAG run's ledger, so its "
+                f"spend cannot be counted; close it, or create it in this run"
+            )
+        try:
+            estimate = getattr(operator, "_spend_estimate", None) or spend.estimate_pool_cost(
+                client, pool_id, fee_rate=operator.fee_rate
+            )
+            commitment = budget.draw(
+                client, identity.dag_id, identity.run_id, cap, estimate.total, f"opening pool {pool_id}",
+                skip_remaining=[pool_id], fee_rate=operator.fee_rate,
+            )
+        except budget.RunBudgetExceeded as error:
+            raise AirflowFailException(str(error)) from None
+        except TolokaError:
+            raise
+        except ValueError as error:
+            raise AirflowFailException(f"Argument 'run_budget': {error}") from None
+        if waits.plain(pool.status) != "OPEN":
+            budget.tag_pool_for_run(client, pool, identity.dag_id, identity.run_id)
+    operator.log.info(
+        "Run budget %s USD: committed %s USD (%s) + pool %s estimate %s USD",
+        cap, commitment.total, commitment.explain(), pool_id, estimate.total,
+    )
+    context["ti"].xcom_push(
+        key="run_budget",
+        value={"budget": str(cap), "committed": str(commitment.total), "draw": str(estimate.total),
+               "commitment": commitment.to_json_dict()},
+    )
 
 
 def check_spend_cap(operator: Any, pool_id: str) -> spend.SpendEstimate | None:

@@ -43,6 +43,7 @@ from toloka_provider.files import iter_jsonl
 from toloka_provider.links import TolokaPoolLink, TolokaProjectLink
 from toloka_provider.operators.base import TolokaBaseOperator
 from toloka_provider.run_identity import RunIdentity
+from toloka_provider.steps import budget as budgets
 from toloka_provider.steps import quality as rules
 from toloka_provider.steps.values import field
 from toloka_provider.steps.votes import label_key
@@ -335,7 +336,7 @@ class TolokaSetUserSkillsOperator(TolokaBaseOperator):
 # Bonuses
 
 
-class TolokaCreateBonusesOperator(TolokaBaseOperator):
+class TolokaCreateBonusesOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Pay bonuses, from a file or from a rule over the per-worker statistics, at most ``max_total`` in all.
 
     :param max_total: the spending cap in USD (required): when the bonuses add up to more, the task fails
@@ -346,6 +347,9 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
         workers by golden accuracy (ties: more golden answers first, then user id) who answered at least
         ``min_golden`` golden tasks and reach ``min_accuracy`` each get ``amount``.
     :param public_title: / :param public_message: for the rule's bonuses (a string or ``{LANG: text}``).
+    :param run_budget: the DAG run's budget in USD (or the DAG param ``toloka_run_budget``): what the run has
+        spent or committed (``toloka_provider.steps.budget``) plus the bonuses still to pay must fit it, or
+        nothing is paid.
 
     Money is ``Decimal`` throughout. Every bonus of one task instance carries the same ``private_comment``
     (``airflow bonus <dag>/<run>/<task>``), so each try first reads back what the task instance already paid
@@ -363,6 +367,8 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
     instance has paid in all (amounts as strings).
     """
 
+    lineage_kind = lineage.BONUSES
+
     template_fields = ("bonuses_path", "statistics_path", "toloka_conn_id")
     ui_color = "#fff4d6"
 
@@ -378,9 +384,14 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
         min_accuracy: float = 0.0,
         public_title: str | Mapping[str, str] = "Bonus for good work",
         public_message: str | Mapping[str, str] = "Thank you for your accurate answers.",
+        run_budget: Decimal | str | int | float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        try:
+            self.run_budget = budgets.budget_from(run_budget, None)
+        except ValueError as error:
+            raise TolokaInputError(str(error)) from None
         with refused_as_input():
             self.max_total = rules.money(max_total, "max_total")
             if self.max_total < 0:
@@ -464,6 +475,18 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
                 f"USD, more than the requester's balance {balance} USD; nothing was paid"
             )
 
+    def _draw_on_run_budget(self, client: Any, identity: RunIdentity, plan: rules.BonusPlan, context: Any) -> None:
+        """With a run budget (argument or DAG param): what the run spent or committed + these bonuses must fit."""
+        try:
+            cap = budgets.budget_from(self.run_budget, context.get("params"))
+            if cap is not None:
+                budgets.draw(client, identity.dag_id, identity.run_id, cap, plan.total_to_pay,
+                             f"paying {len(plan.to_pay)} bonuses")
+        except budgets.RunBudgetExceeded as error:
+            raise TolokaInputError(f"{error} Nothing was paid.") from None
+        except ValueError as error:
+            raise TolokaInputError(str(error)) from None
+
     def _refused(self, error: ValidationApiError, batch: Sequence[Mapping[str, Any]]) -> TolokaApiFailure:
         payload = error.payload if isinstance(error.payload, Mapping) else {}
         named = []
@@ -498,6 +521,7 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
             result["already_paid"] = len(plan.already_paid)
             result["not_in_inputs"] = len(plan.not_in_inputs)
             if plan.to_pay:
+                self._draw_on_run_budget(client, identity, plan, context)
                 self._check_balance(client, plan)
                 operation_id = identity.operation_id("user_bonuses", fingerprint)
                 result["operation_id"] = operation_id
@@ -529,15 +553,6 @@ class TolokaCreateBonusesOperator(TolokaBaseOperator):
             result["created"], result["already_paid"], result["paid_count"], result["paid_total"],
         )
         return result
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.BONUSES)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.BONUSES, getattr(self, "_lineage_result", None))
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 # --------------------------------------------------------------------------------------------------------------

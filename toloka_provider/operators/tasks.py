@@ -101,7 +101,7 @@ def _csv_tasks_numbered(path: str, *, argument: str) -> Iterator[tuple[int, dict
         yield reader.line_num, task
 
 
-class TolokaCreateTasksOperator(TolokaBaseOperator):
+class TolokaCreateTasksOperator(lineage.ReportsLineage, TolokaBaseOperator):
     """Create tasks in a pool, in chunks, each chunk as one async-mode request with a stable ``operation_id``.
 
     :param pool_id: the pool (templated); set on every task that has no ``pool_id``.
@@ -121,6 +121,8 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
     task resumes or reuses its first try's operations (the client resumes on OPERATION_ALREADY_EXISTS) and
     creates nothing twice. XCom: ``{"pool_id", "created", "failed", "errors_sample": {task index: errors}}``.
     """
+
+    lineage_kind = lineage.UPLOAD
 
     template_fields = ("pool_id", "tasks", "tasks_path", "toloka_conn_id")
     operator_extra_links = (TolokaPoolLink(),)
@@ -219,12 +221,3 @@ class TolokaCreateTasksOperator(TolokaBaseOperator):
             "failed": summary.failed,
             "errors_sample": summary.errors_sample,
         }
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        return lineage.operator_lineage(self, lineage.UPLOAD)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        return lineage.operator_lineage(self, lineage.UPLOAD, getattr(self, "_lineage_result", None))
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)

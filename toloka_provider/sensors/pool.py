@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.sensors._base import TolokaBaseSensor, as_input_error
 from toloka_provider.triggers.pool import TolokaPoolTrigger
-from toloka_provider.waiting import PoolWait, check_success_reasons, validate_kind
+from toloka_provider.waiting import PoolWait, check_success_reasons, spend_cap, validate_kind
 
 
 class TolokaPoolSensor(TolokaBaseSensor):
@@ -26,6 +27,10 @@ class TolokaPoolSensor(TolokaBaseSensor):
     :param success_reasons: close reasons that count as success (templated).
     :param kind: ``"pool"`` or ``"training"``.
     :param poke_interval: seconds between checks (also the trigger's poll interval when deferred).
+    :param max_spend: a cap in USD (Decimal, str, int or float) on what the pool has cost in all: accepted
+        assignments' rewards plus the submitted ones' at the pool's reward (one analytics read per check).
+        Reached while the pool is open, the sensor closes the pool and fails, saying what was spent. Not
+        retried: a retry would see the same spend.
     """
 
     wait_class = PoolWait
@@ -39,17 +44,22 @@ class TolokaPoolSensor(TolokaBaseSensor):
         pool_id: str,
         success_reasons: Iterable[str] | str = ("COMPLETED",),
         kind: str = "pool",
+        max_spend: Decimal | str | int | float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.pool_id = pool_id
         self.success_reasons = success_reasons
         self.kind = as_input_error(validate_kind, kind)
+        self.max_spend = None if max_spend is None else str(as_input_error(spend_cap, max_spend))
 
     def wait_arguments(self) -> dict[str, Any]:
         # Misspelt reasons fail before the first request, not when the pool closes hours later.
         reasons = check_success_reasons(self.success_reasons, f"Toloka {self.kind} {self.pool_id}")
-        return {"pool_id": self.pool_id, "success_reasons": reasons, "kind": self.kind}
+        arguments = {"pool_id": self.pool_id, "success_reasons": reasons, "kind": self.kind}
+        if self.max_spend is not None:
+            arguments["max_spend"] = self.max_spend
+        return arguments
 
     def execute(self, context: Any) -> Any:
         # The "Toloka Pool" button must work while the task waits (hours), so the URL goes first.
