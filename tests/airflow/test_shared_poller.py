@@ -365,3 +365,12 @@ async def test_many_waits_on_the_emulator(toloka_emulator_factory, monkeypatch):
             assert event == {"status": "success", "pool_id": ids[n], "pool_status": "CLOSED", "close_reason": "COMPLETED"}
         else:
             assert event["status"] == "failure" and reasons[n % 4] in event["message"]
+
+
+def test_only_plain_pool_waits_are_answered_by_the_listing():
+    from toloka_provider.waiting import OperationWait, PoolWait
+
+    assert waiting_shared.can_share(PoolWait("1"))
+    assert waiting_shared.can_share(PoolWait("1", kind="training"))
+    assert not waiting_shared.can_share(PoolWait("1", max_spend="5"))  # reads its spend: alone, in the same loop
+    assert not waiting_shared.can_share(OperationWait("op-1"))
