@@ -142,6 +142,15 @@ async def bounded(coro, seconds=30):
     return await asyncio.wait_for(coro, seconds)
 
 
+async def until_passes(api, count, seconds=30):
+    """Until the server has answered ``count`` listing passes (bounded)."""
+    async def wait():
+        while api.passes < count:
+            await asyncio.sleep(0.02)
+
+    await bounded(wait(), seconds)
+
+
 @pytest.mark.integration
 async def test_each_wait_gets_the_event_a_lone_wait_gets_under_mixed_outcomes(api):
     completed, manual, manual_ok, balance = (api.add() for _ in range(4))
@@ -278,16 +287,13 @@ async def test_faults_on_the_shared_listing_are_transient_for_every_wait(api):
 async def test_waits_join_and_leave_mid_poll(api):
     first, second, third = api.add(), api.add(), api.add()
     tasks = {pool_id: asyncio.ensure_future(event_of(trigger(pool_id))) for pool_id in (first, second)}
-    while api.passes < 2:
-        await asyncio.sleep(0.02)
+    await until_passes(api, 2)
     assert waiting_shared.active_pollers() == {"toloka_scripted": 2}
     tasks[third] = asyncio.ensure_future(event_of(trigger(third)))  # joins the running loop
     tasks[second].cancel()  # the triggerer drops a trigger: it leaves, the others go on
     with pytest.raises(asyncio.CancelledError):
         await tasks[second]
-    mark = api.passes
-    while api.passes < mark + 2:
-        await asyncio.sleep(0.02)
+    await until_passes(api, api.passes + 2)
     assert waiting_shared.active_pollers() == {"toloka_scripted": 2}
     api.close(first)
     api.close(third, "MANUAL")
@@ -302,8 +308,7 @@ def test_a_restarted_triggerer_resumes_from_the_kwargs(api):
 
     async def until_stopped():  # the first triggerer process runs a few rounds and stops
         tasks = [asyncio.ensure_future(event_of(t)) for t in triggers]
-        while api.passes < 2:
-            await asyncio.sleep(0.02)
+        await until_passes(api, 2)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
