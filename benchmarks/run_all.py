@@ -34,6 +34,7 @@ SCENARIOS = {
     "accept": "bench_accept",
     "export_memory": "bench_export_memory",
     "triggerer": "bench_triggerer",
+    "shared_waits": "bench_shared_waits",
     "operator_overhead": "bench_operator_overhead",
     "aggregation": "bench_aggregation",
     "emulator": "bench_emulator",
@@ -57,6 +58,13 @@ ISSUE_TARGETS: dict[str, tuple[tuple[str, str], ...]] = {
         ("client CPU per decision", "<= 1 ms"),
     ),
     "triggerer": (("longest callback of ours, GC excluded", "<= 50 ms"),),
+    "shared_waits": (
+        ("requests per poll interval per connection @10,000", "<= ceil(N/300)+2"),
+        ("CPU per polling round @10,000", "<= 0.3 s"),
+        ("worst event-loop lateness", "<= 100 ms"),
+        ("close seen within one interval", "<= interval + round"),
+        ("wrong or missing events", "0"),
+    ),
     "emulator": (
         ("assignments served per CPU-second, limit=1000", ">= 100,000/s"),
         ("emulator RSS with 1M assignments", "< 1 GB"),

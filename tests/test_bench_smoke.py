@@ -13,10 +13,11 @@ import pytest
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
 SCENARIO_MODULES = (
     "bench_fetch", "bench_accept", "bench_export_memory", "bench_triggerer", "bench_operator_overhead", "bench_aggregation",
-    "run_all",
+    "bench_shared_waits", "run_all",
 )
 ALL_SCENARIOS = {
     "fetch", "accept", "export_memory", "triggerer", "operator_overhead", "aggregation", "emulator", "models",
+    "shared_waits",
 }
 
 

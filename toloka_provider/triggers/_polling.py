@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from toloka_provider import waiting
+from toloka_provider import waiting, waiting_shared
 from toloka_provider.client.aio import warm_tls
 from toloka_provider.exceptions import explain_error
 from toloka_provider.hooks.toloka import TolokaHook
@@ -64,6 +64,9 @@ async def _prepare_transport(client: Any) -> None:
 class TolokaPollingTrigger(BaseTrigger):
     """Base class; see the module docstring. Not registered as a trigger by itself."""
 
+    #: Whether the waits of this trigger that the shared listing can answer join the connection's shared
+    #: poller (``toloka_provider.waiting_shared``) instead of polling alone.
+    shared_polling: ClassVar[bool] = False
     #: The poll interval of a trigger built without a policy.
     default_poll_interval: ClassVar[float] = 30.0
     # Injectable for tests: a clock (epoch seconds, like ``deadline``) and an async sleep.
@@ -117,18 +120,45 @@ class TolokaPollingTrigger(BaseTrigger):
     # -- the run ---------------------------------------------------------------------------------------
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        if self.shared_polling and waiting_shared.can_share(self.wait):
+            yield TriggerEvent(await self._wait_shared())
+            return
         try:
             client = await TolokaHook(toloka_conn_id=self.toloka_conn_id).get_async_conn()
         except Exception as error:
-            message = (
-                f"Cannot use Airflow connection {self.toloka_conn_id!r} to check {self.describe()}: "
-                f"{type(error).__name__}: {error}"
-            )
-            yield TriggerEvent({"status": "error", "message": message, "retryable": False})
+            yield TriggerEvent(self._connection_error(error))
             return
         async with client:
             await _prepare_transport(client)
             yield TriggerEvent(await self._wait_for_event(client))
+
+    def _connection_error(self, error: BaseException) -> dict[str, Any]:
+        message = (
+            f"Cannot use Airflow connection {self.toloka_conn_id!r} to check {self.describe()}: "
+            f"{type(error).__name__}: {error}"
+        )
+        return {"status": "error", "message": message, "retryable": False}
+
+    async def _make_client(self) -> Any:
+        client = await TolokaHook(toloka_conn_id=self.toloka_conn_id).get_async_conn()
+        await _prepare_transport(client)
+        return client
+
+    async def _wait_shared(self) -> dict[str, Any]:
+        """The event of this wait, run by the shared poller of its connection (one per triggerer process)."""
+        try:
+            outcome = await waiting_shared.wait_shared(
+                self.toloka_conn_id, self.wait, self.policy, self._make_client,
+                sleep=self._sleep, clock=self._clock, logger=self.log,
+            )
+        except asyncio.CancelledError:
+            raise
+        except waiting_shared.ConnectionProblem as problem:
+            return self._connection_error(problem.error)
+        except Exception as error:
+            message = explain_error(error, self.toloka_conn_id, what=self.wait.subject, argument=self.wait.argument)
+            return {"status": "error", "message": message, "retryable": False}
+        return self._payload(outcome)
 
     async def _wait_for_event(self, client: Any) -> dict[str, Any]:
         try:

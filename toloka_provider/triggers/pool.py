@@ -20,7 +20,13 @@ class TolokaPoolTrigger(TolokaPollingTrigger):
     :param policy: a ``PollPolicy`` dict (interval, absolute ``deadline`` in epoch seconds, ...).
     :param max_spend: a cap in USD on the pool's spend: reached while it is open, the pool is closed and the
         event is a failure saying what was spent (``PoolWait``). Serialized only when set.
+
+    The pool triggers of one triggerer that use the same connection share one poll loop
+    (``toloka_provider.waiting_shared``): a listing of the open pools answers them all (a wait with
+    ``max_spend`` reads its pool and spend alone, in that loop).
     """
+
+    shared_polling = True
 
     def __init__(
         self,
