@@ -42,11 +42,38 @@ def page_outcome(body: bytes, listing: pagination.Listing, model: type[models.Ba
     return ("page", snapshot(items), has_more, type(has_more), built)
 
 
+def lazy_outcome(body: bytes, listing: pagination.Listing, model: type[models.BaseModel]) -> Any:
+    """What the typed listings make of ``body``: ``parse_lazy_page`` when it takes the page, else ``parse_page``;
+    the models built one at a time (nested lists read), or what is raised on the way."""
+    response = Response(200, body)
+    try:
+        page = core.parse_lazy_page(response, listing)
+        if page is None:
+            items, has_more = core.parse_page(response, listing, PATH)
+            cursors = items
+        else:
+            cursors, items, has_more = page
+        cursor_values = [item.get(listing.cursor) for item in cursors]
+        built = [
+            ("built", snapshot(item), json.dumps(item.to_json_dict(), sort_keys=True))
+            for item in core._lazy_models(model, items, response, PATH, ())
+        ]
+    except Exception as exc:
+        return ("raised", type(exc), str(exc))
+    return ("models", cursor_values, has_more, type(has_more), built)
+
+
 def both_ways(monkeypatch, body: bytes, listing=pagination.ASSIGNMENTS, model=None) -> tuple[Any, Any]:
     fast = page_outcome(body, listing, model)
+    if model is not None:
+        fast_models = lazy_outcome(body, listing, model)
     with monkeypatch.context() as patch:
         patch.setattr(core, "_fast_page", None)
+        patch.setattr(core, "_raw_page", None)
         slow = page_outcome(body, listing, model)
+        if model is not None:
+            assert core.parse_lazy_page(Response(200, body), listing) is None
+            assert fast_models == lazy_outcome(body, listing, model)
     return fast, slow
 
 
@@ -69,6 +96,36 @@ def test_without_msgspec_the_json_path_decodes(monkeypatch):
     assert core.decode_page(b'{"items":[]}') is None
     body = b'{"items":[{"id":"1"}]}'
     assert core.parse_page(Response(200, body), pagination.ASSIGNMENTS, PATH) == ([{"id": "1"}], False)
+
+
+def test_a_typed_page_is_split_without_decoding_its_items():
+    body = b'{"has_more":true,"items":[{"id":"1","x":[1,{"y":2}]},{"x":3},{"id":null,"id":"3"}],"content":[]}'
+    cursors, items, has_more = core.parse_lazy_page(Response(200, body), pagination.ASSIGNMENTS)
+    assert cursors == [{"id": "1"}, {"id": None}, {"id": "3"}]
+    assert [bytes(item) for item in items] == [b'{"id":"1","x":[1,{"y":2}]}', b'{"x":3}', b'{"id":null,"id":"3"}']
+    assert has_more is True
+    cursors, items, _ = core.parse_lazy_page(Response(200, body), pagination.AGGREGATED_SOLUTIONS)
+    assert cursors == [{"task_id": None}] * 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"items":[{"id":"1"},[]]}', b'{"items":[{"id":"1","a":"\xff"}]}', "{\"items\":[{\"id\":\"\u00e9\"}]}".encode(),
+     rb'{"items":[{"id":"1","a":"\ud800"}]}', b'{"items":[{"id":"\xed\xa0\x80"}]}', b'{"items":[{"id":"1"}],"has_more":1}'],
+    ids=repr,
+)
+def test_pages_the_lazy_split_leaves_to_the_json_path(body):
+    expected_none = body != "{\"items\":[{\"id\":\"\u00e9\"}]}".encode()
+    assert (core.parse_lazy_page(Response(200, body), pagination.ASSIGNMENTS) is None) is expected_none
+
+
+def test_an_item_msgspec_refuses_is_read_by_json_when_reached():
+    body = b'{"items":[{"id":"1","reward":1e400},{"id":"2","x":NaN}]}'
+    assert core.parse_lazy_page(Response(200, body), pagination.ASSIGNMENTS) is None  # NaN: the whole page
+    body = b'{"items":[{"id":"1","input_values":{"big":1e400}}]}'
+    _, items, _ = core.parse_lazy_page(Response(200, body), pagination.ASSIGNMENTS)
+    (task,) = core._lazy_models(models.Task, items, Response(200, body), PATH, ())
+    assert task.input_values == {"big": float("inf")}
 
 
 def test_the_collector_is_back_on_after_a_page_and_stays_off_when_it_was_off():
@@ -133,8 +190,9 @@ ENVELOPES = [
 
 @pytest.mark.parametrize("body", ENVELOPES, ids=lambda body: repr(body[:32]))
 def test_hostile_envelopes_give_the_same(monkeypatch, body):
-    for listing in (pagination.ASSIGNMENTS, pagination.APP_ITEMS):
+    for listing in (pagination.ASSIGNMENTS, pagination.APP_ITEMS, pagination.AGGREGATED_SOLUTIONS):
         assert_same(monkeypatch, body, listing)
+        assert_same(monkeypatch, body, listing, models.Assignment)
 
 
 @pytest.mark.parametrize("value", ITEM_VALUES, ids=lambda value: repr(value[:24]))
@@ -145,6 +203,8 @@ def test_hostile_values_inside_items_give_the_same(monkeypatch, value):
         b'{"items":[{"id":"1"}],"has_more":%s}' % value.encode("latin-1"),
     ):
         assert_same(monkeypatch, body)
+        assert_same(monkeypatch, body, model=models.Assignment)
+        assert_same(monkeypatch, body, model=models.Task)
 
 
 def test_an_empty_body_is_the_same_error(monkeypatch):
