@@ -498,12 +498,13 @@ def prepare_pages(
 ) -> Plan:
     """Validate a ``get_X`` call now and return its keyset-paging plan.
 
-    With a model, each page is emitted as a lazy iterator that builds each model only when the caller's
-    iterator reaches it; with ``model=None`` each page is emitted whole as a list of plain dicts (the raw export
-    path: no per-item work). Building one at a time is for the garbage collector: a model the caller has
-    dropped is freed at once by reference counting, instead of a whole page of models (thousands of objects
-    for 1,000 assignments) surviving young collections and being rescanned by the older ones until the page ends. The drivers only
-    iterate ``Emit.values`` once, so an iterator serves as well as a list there.
+    With a model, each page is emitted as a lazy iterator that decodes and builds each item only when the
+    caller's iterator reaches it (``parse_lazy_page``); with ``model=None`` each page is emitted whole as a list
+    of plain dicts (the raw export path: decoded straight into the page's shape, no per-item work). One item at a
+    time is for the garbage collector and the cache: the dicts of an item and a model the caller has dropped are
+    freed at once by reference counting, in memory still warm, instead of a whole page of them (thousands of
+    objects for 1,000 assignments) surviving young collections and being rescanned by the older ones until the
+    page ends. The drivers only iterate ``Emit.values`` once, so an iterator serves as well as a list there.
     """
     query = pagination.build_query(listing, method_name, filters)
     limit = pagination.check_page_size(listing, "batch_size", batch_size) or listing.default_limit
