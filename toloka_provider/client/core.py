@@ -13,12 +13,14 @@ makes the client's token the one redacted from server text, and turns a stray pa
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import enum
+import gc
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, overload
 
@@ -176,12 +178,46 @@ def format_error(response: Response, method: str, path: str, what: str) -> error
     )
 
 
-try:  # msgspec is usually installed (workflow engines require it); the client works without it
-    from msgspec.json import Decoder as _MsgspecDecoder
+try:  # msgspec is a dependency (and Airflow's); the client still works without it
+    import msgspec
 except ImportError:  # pragma: no cover - depends on the environment
     _fast_loads: Callable[[bytes], Any] | None = None
+    _fast_page: Callable[[bytes], Any] | None = None
+    _raw_page: Callable[[bytes], Any] | None = None
+    _fast_item: Callable[[Any], Any] | None = None
 else:
-    _fast_loads = _MsgspecDecoder().decode
+
+    class _PageEnvelope(msgspec.Struct):
+        """A list answer as msgspec reads it: the items already checked to be objects, other keys skipped."""
+
+        items: list[dict[str, Any]] | None = None
+        content: list[dict[str, Any]] | None = None
+        has_more: bool | None = None
+
+    class _RawPageEnvelope(msgspec.Struct):
+        """A list answer with its items left as undecoded JSON (slices of the body, no copy)."""
+
+        items: list[msgspec.Raw] | None = None
+        content: list[msgspec.Raw] | None = None
+        has_more: bool | None = None
+
+    _fast_loads = msgspec.json.Decoder().decode
+    _fast_page = msgspec.json.Decoder(_PageEnvelope).decode
+    _raw_page = msgspec.json.Decoder(_RawPageEnvelope).decode
+    _fast_item = msgspec.json.Decoder(dict[str, Any]).decode
+    _cursor_pages: dict[str, Callable[[bytes], Any]] = {}
+
+    def _cursor_page(field: str) -> Callable[[bytes], Any]:
+        """A decoder of a list answer that reads, of each item, only the cursor field (every item an object)."""
+        decode = _cursor_pages.get(field)
+        if decode is None:
+            cursor = msgspec.defstruct("_Cursor", [(field, Any, None)])
+            envelope = msgspec.defstruct(
+                "_CursorPage",
+                [("items", list[cursor] | None, None), ("content", list[cursor] | None, None)],  # type: ignore[valid-type]
+            )
+            decode = _cursor_pages[field] = msgspec.json.Decoder(envelope).decode
+        return decode
 
 
 def loads_json(body: bytes) -> Any:
@@ -201,6 +237,45 @@ def loads_json(body: bytes) -> Any:
     return json.loads(body)
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector out of one page decode (it only allocates, and frees nothing cyclic).
+
+    A page of 1,000 assignments is some 20,000 new containers: without the pause the collector runs dozens of
+    times inside the decode, each time scanning objects that are all alive. Only a collector that was on is
+    turned back on.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def decode_page(body: bytes) -> tuple[list[dict], bool | None, Any] | None:
+    """A list answer decoded by msgspec straight into (items, has_more, other envelope); None if it refuses.
+
+    What this accepts is exactly what ``json.loads`` + ``pagination.parse_page`` accept with the same result:
+    an object whose ``items``/``content`` are arrays of objects and whose ``has_more`` is a boolean or null.
+    Anything else (a wrong shape, NaN, a number out of msgspec's range, a lone surrogate...) returns None, and
+    the caller takes the ``json`` path, which then decides and words the error.
+    """
+    if _fast_page is None:
+        return None
+    try:
+        with _collector_paused():
+            envelope = _fast_page(body)
+    except Exception:  # any refusal: the json path decides
+        return None
+    return envelope.items, envelope.has_more, envelope.content
+
+
+_NOT_JSON = "expected JSON, got a body that is not JSON (truncated, or a page from a proxy?)"
+
+
 def decode_json(response: Response, method: str, path: str, expect: type | tuple[type, ...] | None = None) -> Any:
     """The decoded body; ``expect`` (``dict``, ``list``) is the JSON shape required, None for any (or empty)."""
     body = response.body
@@ -211,9 +286,7 @@ def decode_json(response: Response, method: str, path: str, expect: type | tuple
     try:
         data = loads_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise format_error(
-            response, method, path, "expected JSON, got a body that is not JSON (truncated, or a page from a proxy?)"
-        ) from None
+        raise format_error(response, method, path, _NOT_JSON) from None
     if expect is not None and not isinstance(data, expect):
         raise format_error(response, method, path, f"expected {_expected(expect)}, got {json_kind(data)}")
     return data
@@ -311,12 +384,60 @@ def find_page(
 
 
 def parse_page(response: Response, listing: Listing, path: str) -> tuple[list[dict], bool]:
-    """A list answer as (item dicts, has_more); anything else is a ``ResponseFormatError``."""
+    """A list answer as (item dicts, has_more); anything else is a ``ResponseFormatError``.
+
+    The body is decoded by msgspec straight into the page's shape when it can (``decode_page``), else by
+    ``json`` and checked by ``pagination.parse_page``: the same items either way, and the same errors.
+    """
+    fast = decode_page(response.body) if response.body else None
+    if fast is not None:
+        items, has_more, other = fast
+        if listing.envelope == "content":
+            items, other = other, items
+        if items is None:
+            items = other
+        if items is not None:
+            return items, bool(has_more)
     data = decode_json(response, "GET", path, dict)
     try:
         return pagination.parse_page(data, listing)
     except pagination.PageShapeError as exc:
         raise format_error(response, "GET", path, str(exc)) from None
+
+
+def parse_lazy_page(response: Response, listing: Listing) -> tuple[list[dict], list[Any], bool] | None:
+    """A list answer as (cursor dicts, undecoded items, has_more), or None where ``parse_page`` must decide.
+
+    For the typed listings: the page is split into its items without decoding them (``msgspec.Raw``, slices of
+    the body), and each item is decoded when the caller's iterator reaches it (``_lazy_models``), so its dicts are
+    built, read and freed while they are in the cache instead of a whole page of them first. The cursor value of
+    every item (``{cursor: value}``, value None when absent or null, as ``item.get`` gives) is read at once, so the
+    page is checked to advance, and every item to be an object, before anything of it is emitted.
+
+    Only a body that msgspec reads in full this way, and that is valid UTF-8, comes through here; anything else
+    (None) takes ``parse_page``, which decides and words the error as before.
+    """
+    body = response.body
+    if _raw_page is None or not body:
+        return None
+    try:
+        if not body.isascii():
+            body.decode()  # strict UTF-8: what the item decoders will meet is then what json would decode
+        envelope = _raw_page(body)
+        cursors = _cursor_page(listing.cursor)(body)
+    except Exception:  # any refusal: parse_page decides
+        return None
+    items, other = envelope.items, envelope.content
+    cursor_items, cursor_other = cursors.items, cursors.content
+    if listing.envelope == "content":
+        items, other = other, items
+        cursor_items, cursor_other = cursor_other, cursor_items
+    if items is None:
+        items, cursor_items = other, cursor_other
+    if items is None or cursor_items is None or len(items) != len(cursor_items):
+        return None
+    field = listing.cursor
+    return [{field: getattr(cursor, field)} for cursor in cursor_items], items, bool(envelope.has_more)
 
 
 def _item_error(
@@ -342,7 +463,9 @@ def prepare_find(
     return find_page(new_policy, listing, model, method_name, path, query, sort, limit)
 
 
-def _walk_pages(new_policy: PolicyFactory, listing: Listing, path: str, query: dict[str, str], build: Any) -> Plan:
+def _walk_pages(
+    new_policy: PolicyFactory, listing: Listing, path: str, query: dict[str, str], build: Any, lazy: bool = False
+) -> Plan:
     """Keyset paging that always ends: every page must start past the cursor and be strictly ordered by it.
 
     A page that repeats or goes back, an item without the cursor field, or ``has_more=true`` on an empty page
@@ -352,10 +475,15 @@ def _walk_pages(new_policy: PolicyFactory, listing: Listing, path: str, query: d
     after = query.get(f"{listing.cursor}_gt")  # the caller's own lower bound, if any
     while True:
         response: Response = yield from call(new_policy, "GET", path, params=query)
-        items, has_more = parse_page(response, listing, path)
+        page = parse_lazy_page(response, listing) if lazy else None
+        if page is None:
+            items, has_more = parse_page(response, listing, path)
+            payload = items
+        else:  # items: the cursor values only; payload: the undecoded items
+            items, payload, has_more = page
         pagination.check_advances(listing, path, items, after)
         if items:
-            yield Emit(build(response, path, items))
+            yield Emit(build(response, path, payload))
         if not has_more:
             return
         if not items:
@@ -370,12 +498,13 @@ def prepare_pages(
 ) -> Plan:
     """Validate a ``get_X`` call now and return its keyset-paging plan.
 
-    With a model, each page is emitted as a lazy iterator that builds each model only when the caller's
-    iterator reaches it; with ``model=None`` each page is emitted whole as a list of plain dicts (the raw export
-    path: no per-item work). Building one at a time is for the garbage collector: a model the caller has
-    dropped is freed at once by reference counting, instead of a whole page of models (thousands of objects
-    for 1,000 assignments) surviving young collections and being rescanned by the older ones until the page ends. The drivers only
-    iterate ``Emit.values`` once, so an iterator serves as well as a list there.
+    With a model, each page is emitted as a lazy iterator that decodes and builds each item only when the
+    caller's iterator reaches it (``parse_lazy_page``); with ``model=None`` each page is emitted whole as a list
+    of plain dicts (the raw export path: decoded straight into the page's shape, no per-item work). One item at a
+    time is for the garbage collector and the cache: the dicts of an item and a model the caller has dropped are
+    freed at once by reference counting, in memory still warm, instead of a whole page of them (thousands of
+    objects for 1,000 assignments) surviving young collections and being rescanned by the older ones until the
+    page ends. The drivers only iterate ``Emit.values`` once, so an iterator serves as well as a list there.
     """
     query = pagination.build_query(listing, method_name, filters)
     limit = pagination.check_page_size(listing, "batch_size", batch_size) or listing.default_limit
@@ -388,7 +517,7 @@ def prepare_pages(
     else:
         def build(response: Response, path: str, items: list) -> Any:
             return _lazy_models(model, items, response, path, errors.active_secrets())
-    return _walk_pages(new_policy, listing, path, query, build)
+    return _walk_pages(new_policy, listing, path, query, build, lazy=model is not None)
 
 
 def _lazy_models(
@@ -396,18 +525,44 @@ def _lazy_models(
 ) -> Any:
     """Build each item when the caller's iterator reaches it; a bad item is a ``ResponseFormatError`` then."""
     from_json_dict = model.from_json_dict
+    if items and _raw_page is not None and type(items[0]) is msgspec.Raw:  # a lazy page: every item undecoded
+        decode = _fast_item
+        compiled = model._wire_direct is model  # from_json_dict is the compiled builder alone for a dict
+        for index, item in enumerate(items):
+            try:
+                data = decode(item)  # type: ignore[misc]
+            except Exception:  # refused by msgspec (NaN, 1e400...): json decides, on the item's own bytes
+                data = _json_item(item, response, path, secrets)
+            try:
+                built = model._wire_build(data) if compiled else from_json_dict(data)
+            except PARSE_ERRORS as exc:
+                raise _redacted(secrets, _item_error, response, path, model, index, exc) from None
+            yield built
+        return
     for index, item in enumerate(items):
         try:
             built = from_json_dict(item)
         except PARSE_ERRORS as exc:
             # Raised in the caller's iteration, outside ``step``: redact with the secrets of the page's client.
-            token = errors.use_secrets(secrets)
-            try:
-                error = _item_error(response, path, model, index, exc)
-            finally:
-                errors.reset_secrets(token)
-            raise error from None
+            raise _redacted(secrets, _item_error, response, path, model, index, exc) from None
         yield built
+
+
+def _redacted(secrets: tuple[str, ...], make: Callable[..., Exception], *args: Any) -> Exception:
+    """``make(*args)`` with ``secrets`` the ones redacted (an error made in the caller's iteration, outside ``step``)."""
+    token = errors.use_secrets(secrets)
+    try:
+        return make(*args)
+    finally:
+        errors.reset_secrets(token)
+
+
+def _json_item(item: Any, response: Response, path: str, secrets: tuple[str, ...]) -> Any:
+    """An item msgspec refused, as ``json.loads`` reads it; the page's not-JSON error if json refuses it too."""
+    try:
+        return json.loads(bytes(item))
+    except (ValueError, RecursionError):
+        raise _redacted(secrets, format_error, response, "GET", path, _NOT_JSON) from None
 
 
 # --------------------------------------------------------------------------------------------------- operations
