@@ -109,7 +109,8 @@ ASSIGNMENTS_FILE = RUN_FOLDER + "/assignments.jsonl"
 
 def _read_jsonl(url: str) -> list[dict]:
     with ObjectStoragePath(url).open("r", encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream if line.strip()]
+        # read(), not iteration: Airflow's hook-level lineage records a file a task read()s as its input
+        return [json.loads(line) for line in stream.read().splitlines() if line.strip()]
 
 
 def votes_by_ticket(assignments: list[dict], field_name: str = "label") -> dict[str, tuple[dict, set, list]]:

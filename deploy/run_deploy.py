@@ -24,7 +24,14 @@ The ``test`` scenario (``deploy/stack.py`` has the processes):
    the pool id in the event; nothing is emitted twice across the restart or in a quiet window after the run.
 3. A browser (Playwright + Debian's chromium) checks the UI (``deploy/browser.py``); screenshots go to
    ``.deploy/artifacts/``.
-4. The Toloka token appears in no task log, component log, ``pg_dump`` of the metadata DB, or store object.
+4. Lineage: every Airflow component has OpenLineage's file transport (one file per event, named after the
+   component); the text_classification run's events come from the Celery workers and their inputs and outputs
+   join the tasks file -> the pool -> the assignments file -> the labels file (objects in the S3 store).
+5. Metrics: a StatsD receiver in this process (UDP on 127.0.0.1); each component sends with its own name as
+   the prefix. The workers' ``toloka.`` metrics (tasks uploaded, decisions, the spend estimate, API requests)
+   must arrive; what arrives from the triggerer is checked as ``docs/metrics.md`` describes it.
+6. The Toloka token appears in no task log, component log, lineage event, ``pg_dump`` of the metadata DB, or
+   store object.
 
 Exit status 0 when every check passed. Every process is stopped at the end, on failure and on Ctrl-C/SIGTERM.
 """
@@ -34,11 +41,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -503,8 +513,169 @@ def run_text_classification(stack, api, browser, pool_events: PoolEvents) -> str
     return run_id
 
 
+class StatsdReceiver:
+    """A StatsD server on 127.0.0.1 (a free UDP port): a thread keeps every metric line, up to ``limit`` lines."""
+
+    def __init__(self, limit: int = 500_000):
+        self.limit = limit
+        self.lines: list[str] = []
+        self.dropped = 0
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.5)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="statsd-receiver", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            for line in data.decode("utf-8", "replace").splitlines():
+                if len(self.lines) < self.limit:
+                    self.lines.append(line)
+                else:
+                    self.dropped += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def metrics(self) -> dict[str, dict[str, list[float]]]:
+        """``{component: {name without the prefix: [values]}}`` from lines ``<component>.<name>:<value>|<type>``."""
+        found: dict[str, dict[str, list[float]]] = {}
+        for line in list(self.lines):
+            match = re.fullmatch(r"([^.:|]+)\.([^:|]+):(-?[0-9.eE+-]+)\|(c|g|ms|h|s)(\|.*)?", line.strip())
+            if match:
+                component, name, value = match.group(1), match.group(2), float(match.group(3))
+                found.setdefault(component, {}).setdefault(name, []).append(value)
+        return found
+
+
+def check_metrics(stack, receiver: StatsdReceiver, counters: dict) -> None:
+    """The workers' ``toloka.`` metrics arrived and agree with the emulator; the triggerer's as documented."""
+    step(f"metrics: what the StatsD receiver on 127.0.0.1:{receiver.port} got from each component")
+    time.sleep(2)  # UDP: a moment for the last datagrams of the last task
+    metrics = receiver.metrics()
+    for component in sorted(metrics):
+        names = metrics[component]
+        ours = sorted(name for name in names if name.startswith("toloka."))
+        print(f"    {component}: {len(names)} metric names, {sum(map(len, names.values()))} values; "
+              f"toloka.*: {', '.join(ours) or 'none'}", flush=True)  # fmt: skip
+    check(receiver.dropped == 0, f"{len(receiver.lines)} metric lines received, none beyond the receiver's bound")
+    workers = [metrics.get(f"worker-{number}", {}) for number in (1, 2)]
+
+    def total(name: str) -> float:
+        return sum(sum(values.get(name, [])) for values in workers)
+
+    check(all(any(n.startswith("toloka.") for n in values) for values in workers), "toloka.* metrics from both workers")
+    check(total("toloka.tasks.uploaded") >= 360, f"toloka.tasks.uploaded from the workers: {total('toloka.tasks.uploaded'):.0f} (>= the 360 tickets)")
+    accepted, rejected = total("toloka.assignments.accepted"), total("toloka.assignments.rejected")
+    check((accepted, rejected) == (counters["assignments_accepted"], counters["assignments_rejected"]),
+          f"toloka.assignments.accepted/rejected {accepted:.0f}/{rejected:.0f} == the emulator's decisions "
+          f"{counters['assignments_accepted']}/{counters['assignments_rejected']}")  # fmt: skip
+    estimates = [v for values in workers for v in values.get("toloka.spend.estimate_usd", [])]
+    check(estimates and all(v > 0 for v in estimates), f"toloka.spend.estimate_usd gauges from the workers {estimates[:5]}")
+    requests = total("toloka.api.requests")
+    groups = sorted({n.split(".")[2] for values in workers for n in values if re.fullmatch(r"toloka\.api\.[^.]+\.requests", n)})
+    check(requests > 0 and {"pools", "tasks"} <= set(groups), f"toloka.api.requests {requests:.0f} from the workers, groups {groups}")
+    check(any(n.startswith("toloka.api.duration") for values in workers for n in values), "toloka.api.duration timers")
+    triggerer = metrics.get("triggerer", {})
+    check("triggerer_heartbeat" in triggerer and "triggers.running" in triggerer,
+          "the triggerer's own Airflow metrics arrive (triggerer_heartbeat, triggers.running)")  # fmt: skip
+    # The deferred pool sensor's trigger and the pool-closed watcher poll through the hook's clients.
+    polled = {group: len(triggerer.get(f"toloka.api.{group}.requests", [])) for group in ("pools", "projects")}
+    check(all(polled.values()) and "toloka.api.duration" in triggerer,
+          f"toloka.api.* from the triggerer's deferred waits and watcher: requests by group {polled}")  # fmt: skip
+
+
+LINEAGE_FILE = re.compile(r"(?P<component>.+)-\d{8}-\d{6}\.\d+\.json")
+
+
+def lineage_events(stack) -> list[tuple[str, dict]]:
+    """``(component, event)`` for every file OpenLineage's file transport wrote (one event per file)."""
+    events = []
+    for path in sorted(stack.lineage_dir.iterdir()):
+        match = LINEAGE_FILE.fullmatch(path.name)
+        if match:
+            events.append((match.group("component"), json.loads(path.read_text())))
+    return events
+
+
+def check_lineage(stack, api, run_id: str) -> None:
+    """The run's events come from the Celery workers and join tasks file -> pool -> assignments -> labels."""
+    from stack import DAGS_FOLDER
+
+    step("lineage: the OpenLineage events of the text_classification run")
+    events = lineage_events(stack)
+    by_component: dict[str, int] = {}
+    for component, _ in events:
+        by_component[component] = by_component.get(component, 0) + 1
+    print(f"    {len(events)} events by component: {by_component}", flush=True)
+    dag_id = "text_classification"
+    ours = [(c, e) for c, e in events if e.get("job", {}).get("name", "").startswith(dag_id + ".")]
+    complete = {e["job"]["name"].split(".", 1)[1]: (c, e) for c, e in ours if e.get("eventType") == "COMPLETE"}
+    tasks = {ti["task_id"] for ti in api.task_instances(dag_id, run_id)}
+    check(set(complete) == tasks, f"a COMPLETE event for each of the run's {len(tasks)} tasks (missing {sorted(tasks - set(complete))})")
+    sources = sorted({c for c, _ in ours})
+    check(sources == ["worker-1", "worker-2"], f"the run's task events came from the Celery workers ({sources})")
+
+    # Airflow's hook-level lineage (the @task steps' ObjectStoragePath files) keeps the URL's connection id in
+    # the namespace (s3://aws_default@toloka-labels); the provider's operators name the same objects as
+    # OpenLineage's naming does (s3://toloka-labels). The graph is joined without it (docs/lineage.md).
+    with_conn = sorted({d["namespace"] for _, e in complete.values() for d in (e.get("inputs") or []) + (e.get("outputs") or [])
+                        if "@" in d["namespace"]})  # fmt: skip
+    print(f"    namespaces with a connection id (Airflow's hook-level lineage): {with_conn}", flush=True)
+
+    def key(dataset: dict) -> tuple[str, str]:
+        return re.sub(r"^([a-z0-9]+://)[^@/]+@", r"\1", dataset["namespace"]), dataset["name"]
+
+    def edges(task_id: str) -> tuple[set, set]:
+        event = complete[task_id][1]
+        return {key(d) for d in event.get("inputs") or []}, {key(d) for d in event.get("outputs") or []}
+
+    pool_id = str(api.xcom(dag_id, run_id, "create_pool"))
+    host = urllib.parse.urlsplit(stack.emulator_url).netloc
+    pool = (f"toloka://{host}", f"pools/{pool_id}")
+    tasks_file = ("file", str(DAGS_FOLDER / "data" / "support_tickets" / "tasks.jsonl"))
+    labels_key = api.xcom(dag_id, run_id, "write_labels")["labels_jsonl"].split("@toloka-labels/", 1)[1]
+    folder = labels_key.rsplit("/", 1)[0]
+    store = "s3://toloka-labels"
+    assignments_file, votes_file, aggregated_file, labels_file = (
+        (store, f"{folder}/{name}") for name in ("assignments.jsonl", "votes.jsonl", "aggregated.jsonl", "labels.jsonl")
+    )
+    steps = ("upload_tasks", "fetch_assignments", "review_assignments", "merge_copies", "aggregate", "write_labels")
+    summary = {task: (sorted(edges(task)[0]), sorted(edges(task)[1])) for task in steps}
+    check(edges("upload_tasks") == ({tasks_file}, {pool}), f"upload_tasks: the tasks file -> pool {pool_id} {summary['upload_tasks']}")
+    check(edges("fetch_assignments") == ({pool}, {assignments_file}), f"fetch_assignments: the pool -> {store}/{assignments_file[1]}")
+    check(edges("review_assignments") == ({assignments_file}, {pool}), "review_assignments: the assignments file -> the pool")
+    check(edges("merge_copies") == ({assignments_file}, {votes_file}), f"merge_copies: the assignments file -> votes.jsonl {summary['merge_copies']}")
+    check(edges("aggregate") == ({votes_file}, {aggregated_file}), "aggregate: votes.jsonl -> aggregated.jsonl")
+    check(edges("write_labels") == ({aggregated_file}, {labels_file}), f"write_labels: aggregated.jsonl -> labels.jsonl {summary['write_labels']}")
+    graph: dict[tuple, set] = {}
+    for _, event in complete.values():
+        for source in event.get("inputs") or []:
+            graph.setdefault(key(source), set()).update(key(target) for target in event.get("outputs") or [])
+    seen, frontier = {tasks_file}, [tasks_file]
+    while frontier:
+        for target in graph.get(frontier.pop(), set()) - seen:
+            seen.add(target)
+            frontier.append(target)
+    check({pool, assignments_file, aggregated_file, labels_file} <= seen,
+          "one graph: the labels file is reached from the tasks file through the pool and the assignments file")  # fmt: skip
+    facets = complete["upload_tasks"][1]["run"]["facets"]
+    check(facets["externalQuery"]["externalQueryId"] == pool_id and facets["toloka"]["objects"] == {"pool_id": pool_id},
+          f"upload_tasks' run facets name pool {pool_id}")  # fmt: skip
+
+
 def check_token_nowhere(stack) -> None:
-    step("the Toloka token: in no log, database dump or store object")
+    step("the Toloka token: in no log, lineage event, database dump or store object")
     token = stack.token.encode()
     scanned = 0
     hits = []
@@ -514,6 +685,10 @@ def check_token_nowhere(stack) -> None:
             if token in path.read_bytes():
                 hits.append(str(path.relative_to(stack.root)))
     check(hits == [], f"token in none of {scanned} files under the deployment root (task + component logs) {hits}")
+    if stack.lineage_dir is not None:  # inside the root, so scanned above; counted here so that none goes unseen
+        lineage_files = [p for p in stack.lineage_dir.iterdir() if p.is_file()]
+        check(len(lineage_files) > 40 and not [p for p in lineage_files if token in p.read_bytes()],
+              f"token in none of the {len(lineage_files)} OpenLineage event files")  # fmt: skip
     task_logs = list((stack.home / "logs").rglob("*.log"))
     check(len(task_logs) > 20, f"{len(task_logs)} task log files scanned among them")
     dump = stack.pg_dump()
@@ -530,7 +705,11 @@ def scenario() -> int:
     root = Path(tempfile.mkdtemp(prefix="toloka-deploy-"))
     os.chmod(root, 0o755)  # the postgres user must reach its data directory
     token = f"deploy-secret-{uuid.uuid4().hex}"
-    stack = Stack(root, distributed=True, token=token, crowd_speed=100, poll_interval=3, extra_env=POOL_EVENTS_ENV)
+    receiver = StatsdReceiver()
+    stack = Stack(
+        root, distributed=True, token=token, crowd_speed=100, poll_interval=3, extra_env=POOL_EVENTS_ENV,
+        lineage_dir=root / "lineage", statsd_port=receiver.port,
+    )  # fmt: skip
     browser = None
     ok = False
     try:
@@ -556,6 +735,8 @@ def scenario() -> int:
             browser.close()
             browser = None
         pool_events.check(stack, str(api.xcom("text_classification", run_id, "create_pool")))
+        check_lineage(stack, api, run_id)
+        check_metrics(stack, receiver, stack.emulator_counters())
         check_token_nowhere(stack)
         ok = True
     except CheckFailed as failure:
@@ -574,10 +755,16 @@ def scenario() -> int:
             for proc in stack.procs:
                 print(f"--- {proc.name} (last lines) ---\n{proc.tail(15)}", file=sys.stderr)
         stack.stop()
+        receiver.stop()
         keep = ARTIFACTS / "logs"
         shutil.rmtree(keep, ignore_errors=True)
         if stack.logs.exists():
             shutil.copytree(stack.logs, keep)
+        if stack.lineage_dir is not None and stack.lineage_dir.exists():
+            shutil.rmtree(ARTIFACTS / "lineage", ignore_errors=True)
+            shutil.copytree(stack.lineage_dir, ARTIFACTS / "lineage")
+        (ARTIFACTS / "statsd.txt").parent.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "statsd.txt").write_text("\n".join(receiver.lines) + "\n")
         shutil.rmtree(root, ignore_errors=True)
     print(f"\n{'PASSED' if ok else 'FAILED'}: make test-deploy in {time.monotonic() - started:.0f} s; artefacts in {ARTIFACTS}")
     return 0 if ok else 1

@@ -165,10 +165,15 @@ def _postgres_bin() -> Path:
 class Stack:
     def __init__(
         self, root: Path, distributed: bool, token: str, crowd_speed: float, poll_interval: float,
-        extra_env: dict[str, str] | None = None,
+        extra_env: dict[str, str] | None = None, lineage_dir: Path | None = None, statsd_port: int | None = None,
     ):  # fmt: skip
         self.root = root
         self.extra_env = dict(extra_env or {})  # for every Airflow component (e.g. what a DAG file reads)
+        # Observability, off unless given: OpenLineage's file transport writes one file per event under
+        # lineage_dir, named after the component; Airflow's StatsD client sends to 127.0.0.1:statsd_port with the
+        # component's name as the prefix (so a receiver can tell the worker's metrics from the triggerer's).
+        self.lineage_dir = lineage_dir
+        self.statsd_port = statsd_port
         self.distributed = distributed
         self.token = token
         self.crowd_speed = crowd_speed
@@ -200,6 +205,24 @@ class Stack:
         if check and done.returncode != 0:
             raise RuntimeError(f"airflow {args[0]} failed ({done.returncode}):\n{log_path.read_text()[-3000:]}")
         return done
+
+    def component_env(self, name: str, env: dict | None = None) -> dict[str, str]:
+        """The environment of the Airflow component ``name``: ``env`` (default the stack's) plus its observability."""
+        env = dict(env or self.env)
+        if self.lineage_dir is not None:
+            self.lineage_dir.mkdir(parents=True, exist_ok=True)
+            transport = {"type": "file", "log_file_path": str(self.lineage_dir / name), "append": False}
+            env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(transport)
+        if self.statsd_port is not None:
+            env.update(
+                {
+                    "AIRFLOW__METRICS__STATSD_ON": "True",
+                    "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+                    "AIRFLOW__METRICS__STATSD_PORT": str(self.statsd_port),
+                    "AIRFLOW__METRICS__STATSD_PREFIX": name,
+                }
+            )
+        return env
 
     # -- services -----------------------------------------------------------------------------------------
     def start_postgres(self) -> str:
@@ -381,14 +404,17 @@ class Stack:
                         "extra": {"timeout": 20, "retries": 5}}),
         )  # fmt: skip
         airflow = str(self.venv_bin / "airflow")
-        self.api = self.start_proc("api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.ports["api"])])
-        self.start_proc("scheduler", [airflow, "scheduler"])
-        self.start_proc("dag-processor", [airflow, "dag-processor"])
-        self.triggerer = self.start_proc("triggerer", [airflow, "triggerer"])
+        self.api = self.start_proc(
+            "api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.ports["api"])],
+            env=self.component_env("api-server"),
+        )  # fmt: skip
+        self.start_proc("scheduler", [airflow, "scheduler"], env=self.component_env("scheduler"))
+        self.start_proc("dag-processor", [airflow, "dag-processor"], env=self.component_env("dag-processor"))
+        self.triggerer = self.start_proc("triggerer", [airflow, "triggerer"], env=self.component_env("triggerer"))
         if self.distributed:
             for number in (1, 2):
                 env = {
-                    **self.env,
+                    **self.component_env(f"worker-{number}"),
                     "TOLOKA_DEPLOY_HOSTNAME": f"worker-{number}",
                     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 }
@@ -407,7 +433,9 @@ class Stack:
         self.procs.remove(self.triggerer)
         if while_down is not None:
             while_down()
-        self.triggerer = self.start_proc("triggerer", [str(self.venv_bin / "airflow"), "triggerer"])
+        self.triggerer = self.start_proc(
+            "triggerer", [str(self.venv_bin / "airflow"), "triggerer"], env=self.component_env("triggerer")
+        )
 
     def proc(self, name: str) -> Proc:
         (found,) = [proc for proc in self.procs if proc.name == name]
