@@ -11,6 +11,7 @@ import collections
 import logging
 import signal
 import threading
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -290,3 +291,31 @@ def test_an_unexpected_exception_in_a_send_stops_the_batch_and_is_raised(monkeyp
     # The batch stopped: at most the other two threads' next decisions were taken after the failing one.
     assert len(taken) <= 21 + 2
     assert _engine_threads() == []
+
+
+def test_spent_sums_the_rewards_of_what_this_call_accepted_by_pool():
+    """Only accepts that succeeded now count: not a rejection, not one decided before (409), not a failure."""
+    conflicts = {"a2": _error(ConflictStateApiError, 409, "CONFLICT_STATE", "a2")}
+
+    def answer(name, assignment_id):
+        if assignment_id in conflicts:
+            raise conflicts[assignment_id]
+        if assignment_id == "a3":
+            raise _error(InternalApiError, 500, "INTERNAL_ERROR", "a3")
+
+    client = Recorder(answer, status={"a2": "ACCEPTED"})
+    decisions = [
+        Decision("a0", "accept", None, "p1", None, "0.03"),
+        Decision("a1", "accept", None, "p1", None, "0.03"),
+        Decision("a2", "accept", None, "p1", None, "0.03"),  # accepted by an earlier try: paid then
+        Decision("a3", "accept", None, "p2", None, "0.05"),  # failed: nothing paid
+        Decision("a4", "accept", None, "p2", None, "0.05"),
+        Decision("a5", "reject", "wrong", "p2", None, "0.05"),
+        Decision("a6", "accept", None, "p2", None, None),  # no reward known: nothing counted
+        Decision("a7", "accept", None, "p2", None, "NaN"),  # not a finite amount: nothing counted
+    ]
+    counts = _counts()
+    spent: dict = {}
+    review.send_decisions(client, decisions, counts, concurrency=4, progress_every=0, log=LOG, spent=spent)
+    assert counts["accepted"] == 5 and counts["already_done"] == 1 and counts["rejected"] == 1
+    assert spent == {"p1": Decimal("0.06"), "p2": Decimal("0.05")}

@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
@@ -493,9 +494,14 @@ class TolokaReviewAssignmentsOperator(lineage.ReportsLineage, TolokaBaseOperator
 
     def _send_all(self, client: Any, decisions: Sequence[Decision], counts: dict[str, int]) -> list[tuple[str, str]]:
         """Send the decisions with the operator's concurrency (the engine the benchmark times); return failures."""
-        return review.send_decisions(
-            client, decisions, counts, concurrency=self.concurrency, progress_every=self.progress_every, log=self.log
+        spent: dict[str | None, Decimal] = {}
+        failures = review.send_decisions(
+            client, decisions, counts, concurrency=self.concurrency, progress_every=self.progress_every, log=self.log,
+            spent=spent,
         )
+        for pool_id, amount in spent.items():  # the rewards of what this try accepted, from the assignments
+            metrics.money_spent(amount, what="assignments", pool_id=pool_id)
+        return failures
 
     def _write_worker_stats(self, path: Any, source: Iterable[Mapping[str, Any]], decisions: Sequence[Decision]) -> str:
         """One JSON line per worker of the reviewed assignments, next to the decisions (atomic)."""

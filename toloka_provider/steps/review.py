@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from toloka_provider.client.dates import parse_datetime
@@ -40,6 +41,7 @@ class Decision(NamedTuple):
     comment: str | None
     pool_id: str | None = None
     submitted: str | None = None
+    reward: str | None = None  # what accepting it pays (the assignment's own ``reward``), for the spend metric
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -156,14 +158,24 @@ def worker_statistics(
 # Deciding
 
 
+def _money(value: str) -> Decimal:
+    """An assignment's reward as a Decimal; one that is not a number counts as nothing (a metric, not a payment)."""
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+    return amount if amount.is_finite() else Decimal(0)
+
+
 def _decision(assignment: Mapping[str, Any], action: str, comment: str | None) -> Decision:
-    pool_id, submitted = assignment.get("pool_id"), assignment.get("submitted")
+    pool_id, submitted, reward = assignment.get("pool_id"), assignment.get("submitted"), assignment.get("reward")
     return Decision(
         str(assignment["id"]),
         action,
         comment,
         None if pool_id is None else str(pool_id),
         submitted and str(submitted),
+        None if reward is None else str(reward),
     )
 
 
@@ -283,8 +295,12 @@ def send_decisions(
     progress_every: int,
     log: Any,
     stop: threading.Event | None = None,
+    spent: dict[str | None, Decimal] | None = None,
 ) -> list[tuple[str, str]]:
     """Send every decision with at most ``concurrency`` in flight; add outcomes to ``counts``; return failures.
+
+    ``spent``, when given, gets the rewards of the assignments this call accepted, by pool (an assignment
+    already decided before is not counted: it was paid by whoever decided it).
 
     ``concurrency`` threads each take the next decision from one shared queue and send it with the sync client
     (each thread has its own session, so its own kept-alive connection). No futures and no dispatching thread:
@@ -323,6 +339,8 @@ def send_decisions(
                 return
             with lock:
                 counts[outcome] += 1
+                if spent is not None and outcome == "accepted" and decision.reward is not None:
+                    spent[decision.pool_id] = spent.get(decision.pool_id, Decimal(0)) + _money(decision.reward)
                 if reason:
                     failures.append((decision.id, reason))
                 done += 1
