@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from toloka_provider import __version__
+from toloka_provider.client.environment import resolve_base_url
 
 #: The ``_producer`` of the facets this provider defines.
 PRODUCER = f"https://pypi.org/project/toloka-airflow-provider/{__version__}/"
@@ -173,8 +174,6 @@ def run_facets(
 
 def api_url_of(operator: Any) -> str:
     """The API base URL of the operator's connection (read from the connection; no Toloka request)."""
-    from toloka_provider.client.environment import resolve_base_url
-
     settings = operator.hook.get_connection_settings()
     if settings.url:
         return resolve_base_url(None, settings.url)

@@ -22,7 +22,7 @@ import attrs
 
 from toloka_provider.client import core
 from toloka_provider.client import pagination as lists
-from toloka_provider.client.errors import is_transient
+from toloka_provider.client.errors import PaginationError, is_transient
 from toloka_provider.client.protocol import Plan
 from toloka_provider.waiting import (
     GAVE_UP,
@@ -82,14 +82,15 @@ def list_open(new_policy: core.PolicyFactory, kind: str, max_pages: int = MAX_PA
             query["id_gt"] = after
         response = yield from core.call(new_policy, "GET", listing.path, params=query)
         items, has_more = core.parse_page(response, listing, listing.path)
+        # The client's own keyset rule: a page that repeats, goes back or lacks ids is a PaginationError (the
+        # waits then read their pools alone for a while), never another request for the same cursor.
+        last = lists.check_advances(listing, listing.path, items, after)
         for item in items:
-            if isinstance(item, dict) and item.get("id") is not None:
-                found[str(item["id"])] = item
-        if not has_more or not items:
+            found[str(item["id"])] = item
+        if not has_more:
             return found, page, True
-        last = items[-1].get("id") if isinstance(items[-1], dict) else None
-        if last is None or str(last) == after:  # a page that does not move on: stop, read the rest alone
-            return found, page, False
+        if not items:
+            raise PaginationError(listing.path, after, "an empty page with has_more=true")
         after = str(last)
     return found, max_pages, False
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from test_op_fakes import make_context
+from test_op_quality import POOL, PROJECT  # the same project and pool as the quality operators' tests
 
 from toloka_provider.client import TolokaClient
 from toloka_provider.client.errors import ValidationApiError
@@ -29,22 +30,6 @@ from toloka_provider.operators.quality import (
 )
 from toloka_provider.run_identity import RunIdentity
 from toloka_provider.steps.quality import ban_action, ban_expiry, skill_values
-
-PROJECT = {
-    "public_name": "Sentiment",
-    "task_spec": {
-        "input_spec": {"text": {"type": "string", "required": True}},
-        "output_spec": {"label": {"type": "string", "required": True, "allowed_values": ["pos", "neg"]}},
-    },
-    "assignments_issuing_type": "AUTOMATED",
-}
-POOL = {
-    "private_name": "pool",
-    "reward_per_assignment": 0.01,
-    "assignment_max_duration_seconds": 600,
-    "will_expire": "2099-01-01T00:00:00",
-    "defaults": {"default_overlap_for_new_task_suites": 1},
-}
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:

@@ -31,6 +31,7 @@ class Scripted:
         self.log: list[str] = []
         self.passes = 0
         self.on_listing = None
+        self.pages: list[dict] = []  # when given, listing pages are answered from here, in turn, as they are
         self.lock = threading.Lock()
         scripted = self
 
@@ -78,6 +79,8 @@ class Scripted:
                 self.passes += 1
                 if self.on_listing:
                     self.on_listing(self.passes)
+            if self.pages:
+                return 200, self.pages.pop(0)
             if self.listing_faults:
                 self.listing_faults -= 1
                 return self.error(503, "REMOTE_SERVICE_UNAVAILABLE", auth)
@@ -379,3 +382,44 @@ def test_only_plain_pool_waits_are_answered_by_the_listing():
     assert waiting_shared.can_share(PoolWait("1", kind="training"))
     assert not waiting_shared.can_share(PoolWait("1", max_spend="5"))  # reads its spend: alone, in the same loop
     assert not waiting_shared.can_share(OperationWait("op-1"))
+
+
+# ------------------------------------------------------------------------------------- the listing's paging
+
+
+def _listing_client(api, pages):
+    from toloka_provider.client import TolokaClient
+
+    api.pages = list(pages)
+    return TolokaClient(TOKEN, url=api.url, retries=0)
+
+
+@pytest.mark.parametrize(
+    ("second_page", "seen"),
+    [
+        ({"items": [{"id": "2", "status": "OPEN"}], "has_more": True}, "2"),  # repeats the cursor
+        ({"items": [{"id": "1", "status": "OPEN"}], "has_more": True}, "1"),  # goes back
+        ({"items": [{"status": "OPEN"}], "has_more": True}, "id"),  # no id
+        ({"items": [], "has_more": True}, "empty page"),
+    ],
+)
+def test_a_listing_that_does_not_advance_is_a_pagination_error_not_another_request(api, second_page, seen):
+    from toloka_provider.client.errors import PaginationError
+
+    first = {"items": [{"id": "1", "status": "OPEN"}, {"id": "2", "status": "OPEN"}], "has_more": True}
+    client = _listing_client(api, [first, second_page, second_page])
+    with client, pytest.raises(PaginationError, match=seen):
+        client.run_plan(waiting_shared.list_open(client.new_retry_policy, "pool"))
+    assert api.listings() == ["/api/v1/pools?status=OPEN&sort=id&limit=300", "/api/v1/pools?status=OPEN&sort=id&limit=300&id_gt=2"]
+
+
+def test_a_listing_follows_the_id_cursor_to_its_last_page(api):
+    pages = [
+        {"items": [{"id": "1", "status": "OPEN"}, {"id": "5", "status": "OPEN"}], "has_more": True},
+        {"items": [{"id": "7", "status": "OPEN"}], "has_more": False},
+    ]
+    client = _listing_client(api, pages)
+    with client:
+        found, read, complete = client.run_plan(waiting_shared.list_open(client.new_retry_policy, "pool"))
+    assert (sorted(found), read, complete) == (["1", "5", "7"], 2, True)
+    assert api.listings() == ["/api/v1/pools?status=OPEN&sort=id&limit=300", "/api/v1/pools?status=OPEN&sort=id&limit=300&id_gt=5"]

@@ -11,15 +11,15 @@ import contextlib
 import functools
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
 from toloka_provider.client.errors import DoesNotExistApiError
 from toloka_provider.exceptions import TolokaInputError, api_failure, toloka_error_mapping
-
-if TYPE_CHECKING:
-    from toloka_provider.hooks.toloka import TolokaHook
+from toloka_provider.hooks.toloka import TolokaHook
+from toloka_provider.links import POOL_URL_XCOM_KEY, PROJECT_URL_XCOM_KEY
+from toloka_provider.steps.pools import read_pool_or_training
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -55,8 +55,6 @@ class TolokaBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> TolokaHook:
-        from toloka_provider.hooks.toloka import TolokaHook
-
         return TolokaHook(toloka_conn_id=self.toloka_conn_id)
 
     def toloka_errors(self) -> contextlib.AbstractContextManager[None]:
@@ -70,15 +68,11 @@ class TolokaBaseOperator(BaseOperator):
 
         With ``project_id`` (known from a pool already read) the hook needs no request to build the URL.
         """
-        from toloka_provider.links import POOL_URL_XCOM_KEY
-
         url = self.hook.web_ui_url(project_id=project_id, pool_id=pool_id)
         if url:
             context["ti"].xcom_push(key=POOL_URL_XCOM_KEY, value=url)
 
     def push_project_url(self, context: Mapping[str, Any], project_id: str) -> None:
-        from toloka_provider.links import PROJECT_URL_XCOM_KEY
-
         url = self.hook.web_ui_url(project_id=project_id)
         if url:
             context["ti"].xcom_push(key=PROJECT_URL_XCOM_KEY, value=url)
@@ -92,8 +86,6 @@ class TolokaBaseOperator(BaseOperator):
         reads a pool (fetch, review) must not succeed with nothing because the id was mistyped (``"None"``,
         ``""``, a typo): a pool that does not exist fails here, naming the argument, before anything is written.
         """
-        from toloka_provider.steps.pools import read_pool_or_training
-
         pool_id = str(pool_id if pool_id is not None else "").strip()
         if not pool_id or pool_id == "None":
             raise TolokaInputError(f"Argument {argument!r} must be a pool id, got {pool_id!r}")
