@@ -62,7 +62,12 @@ def airflow_factory():
 
 
 class BrokenBackend(RecordingBackend):
-    def incr(self, *args, **kwargs):
+    """Every call reaches it (``attempts``) and raises, as a backend whose socket is gone."""
+
+    attempts: list[str] = []
+
+    def incr(self, stat, *args, **kwargs):
+        BrokenBackend.attempts.append(stat)
         raise OSError("statsd is down")
 
     gauge = timing = incr
@@ -154,6 +159,7 @@ def test_request_observer_ignores_what_it_cannot_read(backend):
 
 
 def test_a_broken_backend_never_raises():
+    BrokenBackend.attempts.clear()
     install_backend(BrokenBackend)
     try:
         metrics.money_spent("1", what="bonuses", pool_id="1")
@@ -165,6 +171,11 @@ def test_a_broken_backend_never_raises():
                                                  retried=False, retry_after=None, elapsed=0.1))
     finally:
         restore_airflows_backend()
+    # Each helper reached the broken backend (so its failure was swallowed, not skipped).
+    for sent in ("toloka.spend.usd", "toloka.tasks.uploaded", "toloka.assignments.accepted",
+                 "toloka.spend.estimate_usd", "toloka.api.requests"):
+        assert sent in BrokenBackend.attempts
+    assert any(stat.startswith("toloka.wait.pool") for stat in BrokenBackend.attempts)
 
 
 def test_metrics_off_is_airflows_no_op_logger(monkeypatch):
