@@ -276,10 +276,10 @@ def operator_lineage(operator: Any, kind: str, result: Any = None) -> Any:
             if getattr(operator, argument, None):
                 inputs.append(file_dataset(getattr(operator, argument)))
         objects["operation_id"] = result.get("operation_id")
-        counts = _count_of(result, "count", "created", "failed")
-        # Paid in full only without refusals: with some, the sum actually paid is not known here.
-        if result.get("total") is not None and result.get("created") and not result.get("failed"):
-            spend = {"spent": result["total"], "cap": getattr(operator, "max_total", None), "what": "user bonuses"}
+        counts = _count_of(result, "count", "created", "already_paid", "failed")
+        # What Toloka holds as paid by this task instance (read back after paying), never the sum asked for.
+        if result.get("paid_total") is not None:
+            spend = {"spent": result["paid_total"], "cap": getattr(operator, "max_total", None), "what": "user bonuses"}
     else:
         raise ValueError(f"kind must be one of upload, open, fetch, review, aggregate_locally, "
                          f"aggregate_in_toloka, bonuses; got {kind!r}")

@@ -165,16 +165,19 @@ def test_aggregation_in_toloka_names_its_operation():
 
 def test_bonuses_report_the_money_paid_in_their_own_facet():
     op = with_hook(TolokaCreateBonusesOperator(task_id="b", bonuses_path="/o/bonuses.jsonl", max_total="5"))
-    op._lineage_result = {"operation_id": "op-2", "count": 3, "created": 3, "failed": 0, "total": "1.50"}
+    # Asked for 2.50 in all; 1.00 of it an earlier try paid, one bonus refused: Toloka holds 2.00 as paid.
+    op._lineage_result = {"operation_id": "op-2", "count": 4, "created": 2, "already_paid": 1, "failed": 1,
+                          "total": "2.50", "paid_count": 3, "paid_total": "2.00"}
     lin = op.get_openlineage_facets_on_complete(None)
     assert keys(lin.inputs) == [("file", "/o/bonuses.jsonl")]
     spend = lin.run_facets["tolokaSpend"]
-    assert (spend.spent, spend.cap, spend.currency, spend.what) == ("1.50", "5", "USD", "user bonuses")
+    assert (spend.spent, spend.cap, spend.currency, spend.what) == ("2.00", "5", "USD", "user bonuses")
+    assert lin.run_facets["toloka"].counts == {"count": 4, "created": 2, "already_paid": 1, "failed": 1}
     assert spend._producer == lineage.PRODUCER
     assert spend._schemaURL == lineage.FACET_SCHEMA_URL + "#/$defs/TolokaSpendRunFacet"
 
-    # With refusals the sum paid is not known: no spend facet rather than a wrong figure.
-    op._lineage_result = {**op._lineage_result, "created": 2, "failed": 1}
+    # No read-back (the task failed before paying): no spend facet rather than the sum asked for.
+    op._lineage_result = {key: value for key, value in op._lineage_result.items() if key != "paid_total"}
     assert "tolokaSpend" not in op.get_openlineage_facets_on_complete(None).run_facets
 
 
