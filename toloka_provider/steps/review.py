@@ -308,8 +308,11 @@ def send_decisions(
     which cost more CPU per decision than the request itself spent outside ``requests``.
 
     If the calling thread is interrupted (Airflow's task timeout or SIGTERM raise in it), no thread takes
-    another decision; the ones in flight finish (each bounded by the client's timeout and retries) and every
-    thread has ended before the exception propagates, so nothing is sent after the task stopped. An exception
+    another decision; the ones in flight finish (each bounded by the client's timeout and retries) and are
+    counted before the exception propagates, so nothing is sent after the task stopped and nothing sent goes
+    uncounted. The calling thread waits on an event each thread sets as it finishes, not on ``Thread.join``:
+    before Python 3.13 a ``join`` interrupted by a signal can mark a still-running thread as stopped, so a
+    second ``join`` returns at once and the thread's last answer would be lost. An exception
     ``send_one`` does not turn into an outcome (a bug, not an API error) stops the batch the same way and is
     raised here. ``stop``, when given, is the event that stops the batch (another thread may set it too; the
     decisions not taken by then are not sent, and the call returns the failures so far). Failures are listed in
@@ -323,7 +326,13 @@ def send_decisions(
     errors: list[BaseException] = []
     done = 0
 
-    def work() -> None:
+    def work(finished: threading.Event) -> None:
+        try:
+            take_and_send()
+        finally:
+            finished.set()
+
+    def take_and_send() -> None:
         nonlocal done
         while not halt.is_set():
             with lock:
@@ -347,19 +356,23 @@ def send_decisions(
                 if progress_every and done % progress_every == 0:  # under the lock: the lines come in order
                     log.info("Reviewed %d of %d: %s", done, total, dict(counts))
 
+    finished = [threading.Event() for _ in range(min(concurrency, total))]
     threads = [
-        threading.Thread(target=work, name=f"toloka-review-{index}", daemon=True)
-        for index in range(min(concurrency, total))
+        threading.Thread(target=work, args=(event,), name=f"toloka-review-{index}", daemon=True)
+        for index, event in enumerate(finished)
     ]
     try:
         for thread in threads:
             thread.start()
+        for event in finished:
+            event.wait()  # interruptible: a signal handler that raises (task timeout, SIGTERM) lands here
         for thread in threads:
-            thread.join()  # interruptible: a signal handler that raises (task timeout, SIGTERM) lands here
+            thread.join()  # each has set its event: only its exit is left
     except BaseException:
         halt.set()
-        for thread in threads:
+        for thread, event in zip(threads, finished, strict=True):
             if thread.ident is not None:
+                event.wait()
                 thread.join()
         raise
     if errors:
