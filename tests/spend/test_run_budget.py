@@ -150,3 +150,53 @@ def test_an_open_pool_outside_the_ledger_is_refused(spend_emu, spend_client, mak
     spend_client.open_pool(pool_id)
     with pytest.raises(AirflowFailException, match=rf"Argument 'run_budget': pool {pool_id} is open already and not in"):
         TolokaOpenPoolOperator(task_id="open_pool", pool_id=pool_id, run_budget="1").execute(context_factory())
+
+
+def test_a_run_budget_without_open_pool_is_refused_when_the_dag_is_parsed():
+    from toloka_provider.operators.tasks import TolokaCreateTasksOperator
+
+    with pytest.raises(TolokaInputError) as caught:
+        TolokaCreateTasksOperator(task_id="u", pool_id="1", tasks=[], run_budget="1")
+    assert str(caught.value) == (
+        "Argument 'run_budget' (1 USD) needs open_pool=True: uploading tasks spends nothing, opening the pool does "
+        "(give the budget to the operator that opens it)"
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("given", ["argument", "dag param"])
+def test_uploading_with_open_pool_draws_on_the_run_budget_before_opening(
+    spend_emu, spend_client, make_pool, context_factory, given
+):
+    from toloka_provider.operators.tasks import TolokaCreateTasksOperator
+
+    def upload(task_id: str, pool_id: str, count: int, run_budget: str) -> dict:
+        tasks = [{"input_values": {"text": f"{task_id}{i}"}, "overlap": 1} for i in range(count)]
+        context = context_factory(task_id=task_id)
+        if given == "argument":
+            operator = TolokaCreateTasksOperator(
+                task_id=task_id, pool_id=pool_id, tasks=tasks, open_pool=True, run_budget=run_budget
+            )
+        else:
+            operator = TolokaCreateTasksOperator(task_id=task_id, pool_id=pool_id, tasks=tasks, open_pool=True)
+            context = {**context, "params": {"toloka_run_budget": run_budget}}
+        result = operator.execute(context)
+        result["run_budget"] = context["ti"].pushed.get("run_budget")
+        return result
+
+    first = make_pool(tasks=0)
+    # 10 tasks x 0.03 = 0.30 within 0.50: uploaded, drawn, the pool joins the run's ledger and is opened.
+    done = upload("upload", first, 10, "0.50")
+    assert (done["created"], done["run_budget"]["draw"], done["run_budget"]["committed"]) == (10, "0.30", "0")
+    assert spend_client.get_pool(first).status == "OPEN"
+    assert spend_client.get_pool(first).to_json_dict()["metadata"][budget.BUDGET_RUNS_KEY] == ["spend/r1"]
+
+    # A second pool of the same run: 0.30 committed (the first pool's remaining work) + 0.30 > 0.50. The tasks
+    # are uploaded (the estimate needs them), the pool is not opened, and the error names the budget.
+    second = make_pool(tasks=0)
+    with pytest.raises(AirflowFailException) as caught:
+        upload("upload2", second, 10, "0.50")
+    assert str(caught.value).startswith(f"Not opening pool {second}: it would cost 0.30 USD and this DAG run has spent "
+                                        "or committed 0.30 USD already")
+    assert spend_client.get_pool(second).status == "CLOSED"
+    assert len(list(spend_client.get_tasks(pool_id=second))) == 10

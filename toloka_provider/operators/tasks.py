@@ -17,9 +17,15 @@ from toloka_provider.exceptions import TolokaInputError
 from toloka_provider.files import iter_jsonl_numbered, iter_text_lines
 from toloka_provider.links import TolokaPoolLink
 from toloka_provider.operators.base import TolokaBaseOperator, maps_toloka_errors
-from toloka_provider.operators.pool import check_spend_cap, spend_arguments
+from toloka_provider.operators.pool import (
+    budget_argument,
+    check_spend_cap,
+    draw_on_run_budget,
+    spend_arguments,
+)
 from toloka_provider.operators.status import change_status
 from toloka_provider.run_identity import RunIdentity
+from toloka_provider.steps import budget
 from toloka_provider.steps.uploads import ERRORS_SAMPLE_SIZE, upload_tasks
 
 __all__ = ["ERRORS_SAMPLE_SIZE", "TolokaCreateTasksOperator", "tasks_from_csv"]
@@ -116,6 +122,10 @@ class TolokaCreateTasksOperator(lineage.ReportsLineage, TolokaBaseOperator):
     :param chunk_size: tasks per request (default 5,000).
     :param max_spend: with ``open_pool``: a cap in USD; the pool is opened after the upload only when its
         estimated cost is within the cap (see ``TolokaOpenPoolOperator``). ``fee_rate``: Toloka's fee in it.
+    :param run_budget: with ``open_pool``: the DAG run's budget in USD (or the DAG param
+        ``toloka_run_budget``, which applies with ``open_pool`` even when this argument is not given); the pool
+        is opened after the upload only when the run's commitment plus its estimate fits the budget (see
+        ``TolokaOpenPoolOperator``). Without ``open_pool`` nothing here spends, so the argument is refused.
 
     Each chunk's ``operation_id`` is a uuid5 of dag id, run id, task id, map index and chunk index, so a retried
     task resumes or reuses its first try's operations (the client resumes on OPERATION_ALREADY_EXISTS) and
@@ -140,10 +150,17 @@ class TolokaCreateTasksOperator(lineage.ReportsLineage, TolokaBaseOperator):
         chunk_size: int = 5000,
         max_spend: Decimal | str | int | float | None = None,
         fee_rate: Decimal | str | int | float = 0,
+        run_budget: Decimal | str | int | float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.max_spend, self.fee_rate = spend_arguments(max_spend, fee_rate)
+        self.run_budget = budget_argument(run_budget)
+        if self.run_budget is not None and not open_pool:
+            raise TolokaInputError(
+                f"Argument 'run_budget' ({self.run_budget} USD) needs open_pool=True: uploading tasks spends "
+                "nothing, opening the pool does (give the budget to the operator that opens it)"
+            )
         if (tasks is None) == (tasks_path is None):
             raise TolokaInputError("Give exactly one of 'tasks' (a list) and 'tasks_path' (a JSONL or CSV file)")
         self.pool_id = pool_id
@@ -196,6 +213,12 @@ class TolokaCreateTasksOperator(lineage.ReportsLineage, TolokaBaseOperator):
     def execute(self, context: Any) -> dict:
         identity = RunIdentity.from_context(context)
         pool_id = str(self.pool_id)
+        try:
+            budgeted = self.open_pool and budget.budget_from(self.run_budget, context.get("params")) is not None
+        except ValueError as error:
+            raise TolokaInputError(str(error)) from None
+        # With a cap or a run budget the pool is opened below, after its estimate (it needs the tasks).
+        checked_open = self.open_pool and (self.max_spend is not None or budgeted)
         self.validate_all()
         # The pool read gives the link and says, naming 'pool_id', when the pool does not exist.
         self.read_pool_for_link(context, pool_id)
@@ -205,15 +228,17 @@ class TolokaCreateTasksOperator(lineage.ReportsLineage, TolokaBaseOperator):
             pool_id=pool_id,
             chunk_size=self.chunk_size,
             operation_id=lambda chunk_index: identity.operation_id("tasks", pool_id, chunk_index),
-            open_pool=self.open_pool and self.max_spend is None,  # with a cap: opened below, after the estimate
+            open_pool=self.open_pool and not checked_open,
             allow_defaults=self.allow_defaults,
             skip_invalid_items=self.skip_invalid_items,
             log=self.log,
         )
         self._lineage_result = {"pool_id": pool_id, "created": summary.created, "failed": summary.failed}
         metrics.tasks_uploaded(summary.created, pool_id=pool_id)
-        if self.open_pool and self.max_spend is not None:
-            check_spend_cap(self, pool_id)
+        if checked_open:
+            self._spend_estimate = check_spend_cap(self, pool_id)
+            if budgeted:
+                draw_on_run_budget(self, context, pool_id)
             change_status(self, "pool", "open", pool_id)
         return {
             "pool_id": pool_id,
