@@ -200,3 +200,51 @@ def test_uploading_with_open_pool_draws_on_the_run_budget_before_opening(
                                         "or committed 0.30 USD already")
     assert spend_client.get_pool(second).status == "CLOSED"
     assert len(list(spend_client.get_tasks(pool_id=second))) == 10
+
+
+def test_bonus_tags_keep_the_runs_prefix_whatever_the_lengths():
+    from toloka_provider.steps.quality import bonus_run_prefix, bonus_tag
+
+    assert bonus_tag("spend", "r1", "bonus", -1) == "airflow bonus spend/r1/bonus"
+    assert bonus_tag("spend", "r1", "bonus", 3) == "airflow bonus spend/r1/bonus[3]"
+    # A long task id: the task's part is hashed, the run's prefix stays readable and in front.
+    long_task = bonus_tag("spend", "r1", "t" * 250, 0)
+    assert long_task.startswith("airflow bonus spend/r1/#") and len(long_task) == len("airflow bonus spend/r1/") + 33
+    assert long_task != bonus_tag("spend", "r1", "t" * 250, 1) != bonus_tag("spend", "r1", "t" * 251, 0)
+    # A long run id (e.g. a manual run id with a timestamp and a note): the run's part is hashed, so every bonus
+    # of the run still shares one prefix, and the run budget's ledger finds them.
+    run_id = "manual__2026-12-07T19:45:52.123456+00:00__" + "relabel " * 12
+    prefix = bonus_run_prefix("spend", run_id)
+    assert prefix.startswith("airflow bonus #") and prefix.endswith("/") and len(prefix) == len("airflow bonus ") + 34
+    assert budget.run_bonus_prefix("spend", run_id) == prefix
+    tags = [bonus_tag("spend", run_id, task, index) for task, index in (("bonus", -1), ("bonus", 0), ("b" * 300, 2))]
+    assert all(tag.startswith(prefix) and len(tag) <= 200 for tag in tags) and len(set(tags)) == 3
+    assert not bonus_tag("spend", run_id + "x", "bonus", -1).startswith(prefix)
+    # The boundaries: a comment of exactly 200 characters is kept as it is; 201 is hashed.
+    fill = 200 - len("airflow bonus spend/r1/")
+    assert bonus_tag("spend", "r1", "t" * fill, -1) == "airflow bonus spend/r1/" + "t" * fill
+    assert "#" in bonus_tag("spend", "r1", "t" * (fill + 1), -1)
+
+
+@pytest.mark.integration
+def test_a_long_run_ids_bonuses_are_in_its_ledger_and_a_retry_pays_nothing_twice(
+    spend_emu, spend_client, make_pool, context_factory, tmp_path
+):
+    pool_id = make_pool(tasks=2)
+    spend_client.open_pool(pool_id)
+    spend_emu.bulk_load_assignments(pool_id, 2)
+    workers = sorted({a.user_id for a in spend_client.get_assignments(pool_id=pool_id)})
+    run_id = "manual__2026-12-07T19:45:52+00:00__" + "a long note about this relabel run " * 4
+    path = _bonuses(tmp_path / "b.jsonl", workers, "0.20")
+    pay = TolokaCreateBonusesOperator(task_id="bonus", bonuses_path=path, max_total="1", run_budget="0.40")
+    first = pay.execute(context_factory(run_id=run_id, task_id="bonus"))
+    assert (first["created"], first["paid_total"]) == (len(workers), f"{Decimal('0.20') * len(workers):.2f}")
+    retry = pay.execute(context_factory(run_id=run_id, task_id="bonus", try_number=2))
+    assert (retry["created"], retry["already_paid"]) == (0, len(workers))
+    commitment = budget.run_commitment(spend_client, "spend", run_id)
+    assert (commitment.bonus_count, commitment.bonuses) == (len(workers), Decimal("0.20") * len(workers))
+    # The budget is spent: one cent more is refused, with nothing paid.
+    more = TolokaCreateBonusesOperator(task_id="bonus2", bonuses_path=_bonuses(tmp_path / "m.jsonl", workers[:1], "0.01"),
+                                       max_total="1", run_budget="0.40")
+    with pytest.raises(TolokaInputError, match=r"more than run_budget=0\.40 USD"):
+        more.execute(context_factory(run_id=run_id, task_id="bonus2"))

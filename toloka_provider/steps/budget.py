@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from toloka_provider.steps import spend
-from toloka_provider.steps.quality import bonus_tag
+from toloka_provider.steps.quality import bonus_run_prefix
 
 __all__ = [
     "BUDGET_RUNS_KEY",
@@ -50,7 +50,7 @@ def ledger_key(dag_id: str, run_id: str) -> str:
 
 def run_bonus_prefix(dag_id: str, run_id: str) -> str:
     """What every bonus ``private_comment`` of the run's tasks starts with (``steps.quality.bonus_tag``)."""
-    return bonus_tag(dag_id, run_id, "", -1)
+    return bonus_run_prefix(dag_id, run_id)
 
 
 def pool_in_run(metadata: Mapping[str, Any] | None, dag_id: str, run_id: str) -> bool:

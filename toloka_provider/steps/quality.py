@@ -274,13 +274,35 @@ def bonus_content(bonus: Any) -> tuple[str, str, str]:
     return str(amount), _json(field(bonus, "public_title")), _json(field(bonus, "public_message"))
 
 
+BONUS_TAG_PREFIX = "airflow bonus "
+BONUS_TAG_LIMIT = 200  # characters of a private_comment kept as they are; longer parts are hashed
+_RUN_PART_LIMIT = 120  # the run's part (``<dag>/<run>/``) is kept readable up to here, so the task's part fits
+
+
+def _hashed(*parts: str) -> str:
+    return "#" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def bonus_run_prefix(dag_id: str, run_id: str) -> str:
+    """What the ``private_comment`` of every bonus paid by a task of the run starts with.
+
+    ``airflow bonus <dag>/<run>/``, or, when that is over 120 characters, ``airflow bonus #<hash of both>/``: the
+    run's bonuses always share one prefix, which is how the run budget finds them.
+    """
+    readable = f"{BONUS_TAG_PREFIX}{dag_id}/{run_id}/"
+    return readable if len(readable) <= _RUN_PART_LIMIT else f"{BONUS_TAG_PREFIX}{_hashed(dag_id, run_id)}/"
+
+
 def bonus_tag(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
-    """The ``private_comment`` of every bonus one task instance pays: how a later try finds them all."""
-    readable = f"airflow bonus {dag_id}/{run_id}/{task_id}" + (f"[{map_index}]" if map_index >= 0 else "")
-    if len(readable) <= 200:
-        return readable
-    digest = hashlib.sha256("\x1f".join([dag_id, run_id, task_id, str(map_index)]).encode()).hexdigest()
-    return f"airflow bonus {digest[:40]}"
+    """The ``private_comment`` of every bonus one task instance pays: how a later try finds them all.
+
+    The run's prefix (:func:`bonus_run_prefix`) then ``<task>`` or ``<task>[<map index>]``; a task part that
+    would take the comment over 200 characters is replaced by its hash, the prefix never is.
+    """
+    prefix = bonus_run_prefix(dag_id, run_id)
+    task = task_id + (f"[{map_index}]" if map_index >= 0 else "")
+    readable = prefix + task
+    return readable if len(readable) <= BONUS_TAG_LIMIT else prefix + _hashed(task_id, str(map_index))
 
 
 @dataclass
@@ -414,6 +436,7 @@ __all__ = [
     "ban_action",
     "ban_candidates",
     "ban_expiry",
+    "bonus_run_prefix",
     "bonus_tag",
     "earlier_recipients",
     "fraction",
