@@ -626,27 +626,39 @@ def check_lineage(stack, api, run_id: str) -> None:
     sources = sorted({c for c, _ in ours})
     check(sources == ["worker-1", "worker-2"], f"the run's task events came from the Celery workers ({sources})")
 
-    # Airflow's hook-level lineage (the @task steps' ObjectStoragePath files) keeps the URL's connection id in
-    # the namespace (s3://aws_default@toloka-labels); the provider's operators name the same objects as
-    # OpenLineage's naming does (s3://toloka-labels). The graph is joined without it (docs/lineage.md).
-    with_conn = sorted({d["namespace"] for _, e in complete.values() for d in (e.get("inputs") or []) + (e.get("outputs") or [])
-                        if "@" in d["namespace"]})  # fmt: skip
-    print(f"    namespaces with a connection id (Airflow's hook-level lineage): {with_conn}", flush=True)
-
+    # One name per file: the provider's operators name a file as the OpenLineage provider names an Asset with its
+    # URL (docs/lineage.md), which is what Airflow's hook-level lineage does for the @task steps' files; the
+    # graph is joined on the names exactly as the events carry them.
     def key(dataset: dict) -> tuple[str, str]:
-        return re.sub(r"^([a-z0-9]+://)[^@/]+@", r"\1", dataset["namespace"]), dataset["name"]
+        return dataset["namespace"], dataset["name"]
 
     def edges(task_id: str) -> tuple[set, set]:
         event = complete[task_id][1]
         return {key(d) for d in event.get("inputs") or []}, {key(d) for d in event.get("outputs") or []}
 
+    namespaces: dict[str, set[str]] = {}
+    for _, event in complete.values():
+        for dataset in (event.get("inputs") or []) + (event.get("outputs") or []):
+            namespaces.setdefault(dataset["name"], set()).add(dataset["namespace"])
+    differing = {name: sorted(found) for name, found in namespaces.items() if len(found) > 1}
+    check(not differing, f"each file has one name in the run's events, from the operators and the @task steps alike "
+          f"({len(namespaces)} names; differing: {differing})")  # fmt: skip
+
     pool_id = str(api.xcom(dag_id, run_id, "create_pool"))
     host = urllib.parse.urlsplit(stack.emulator_url).netloc
     pool = (f"toloka://{host}", f"pools/{pool_id}")
     tasks_file = ("file", str(DAGS_FOLDER / "data" / "support_tickets" / "tasks.jsonl"))
-    labels_key = api.xcom(dag_id, run_id, "write_labels")["labels_jsonl"].split("@toloka-labels/", 1)[1]
-    folder = labels_key.rsplit("/", 1)[0]
-    store = "s3://toloka-labels"
+    labels_url = api.xcom(dag_id, run_id, "write_labels")["labels_jsonl"]
+    folder = labels_url.split("@toloka-labels/", 1)[1].rsplit("/", 1)[0]
+    # The store's namespace as the installed OpenLineage provider names an Asset with the labels file's URL.
+    from airflow.providers.common.compat.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+
+    translated = translate_airflow_asset(Asset(uri=labels_url), None)
+    check(translated is not None and translated.name == f"{folder}/labels.jsonl",
+          f"the OpenLineage provider names {labels_url} ({translated})")  # fmt: skip
+    store = translated.namespace
+    print(f"    the store's namespace, as the OpenLineage provider names it: {store}", flush=True)
     assignments_file, votes_file, aggregated_file, labels_file = (
         (store, f"{folder}/{name}") for name in ("assignments.jsonl", "votes.jsonl", "aggregated.jsonl", "labels.jsonl")
     )
