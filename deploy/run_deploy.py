@@ -581,8 +581,13 @@ def run_shared_waits(stack, api) -> None:
             body["filter"] = {"and": [{"category": "skill", "key": str(nobody.id), "operator": "GTE", "value": 1}]}
         pool_id = str(client.create_pool(body).id)
         client.create_tasks([{"pool_id": pool_id, "input_values": {"text": f"wait {number}"}, "overlap": 1}], async_mode=False)
-        client.open_pool(pool_id)
+        client.open_pool_async(pool_id)  # all opening at once; waited for below
         pool_ids.append(pool_id)
+
+    def pools_in(status: str, ids: list[str]) -> bool:
+        return all(client.get_pool(pool_id).status == status for pool_id in ids)
+
+    wait_for(f"{waits} pools open", lambda: pools_in("OPEN", pool_ids), 60, interval=0.5)
     completed, by_hand, past_deadline = pool_ids[:COMPLETED], pool_ids[COMPLETED], pool_ids[COMPLETED + 1]
     api("PATCH", f"/dags/{SHARED_WAITS_DAG}", {"is_paused": False})
     run_id = trigger(api, SHARED_WAITS_DAG, f"shared_{uuid.uuid4().hex[:8]}", conf={"pool_ids": pool_ids})
@@ -616,7 +621,8 @@ def run_shared_waits(stack, api) -> None:
           f"(<= ceil({active}/300)+2 = {bound} per interval, edges included; alone they take {active} per interval)")  # fmt: skip
     check(reads < SHARED_WAITS_WINDOW * active / 2, f"{reads} single-pool reads, not one per wait per interval")
 
-    client.close_pool(by_hand)
+    client.close_pool_async(by_hand)
+    wait_for(f"pool {by_hand} closed", lambda: pools_in("CLOSED", [by_hand]), 60, interval=0.5)  # before the crowd
     http_json(f"{url}/_emulator/crowd/resume", "POST", {})
     state = wait_state(api, SHARED_WAITS_DAG, run_id, {"success", "failed"}, DEADLINE + 120)
     states = api.task_states(SHARED_WAITS_DAG, run_id)
@@ -642,7 +648,6 @@ def run_shared_waits(stack, api) -> None:
     check(logged("wait_past_deadline", f"Toloka pool {past_deadline} did not finish before the deadline")
           and client.get_pool(past_deadline).status == "OPEN",
           f"wait_past_deadline failed at its {DEADLINE:g} s deadline, pool {past_deadline} still open")  # fmt: skip
-    client.close_pool(past_deadline)
     api("PATCH", f"/dags/{SHARED_WAITS_DAG}", {"is_paused": True})
     print(f"    shared waits checked in {time.monotonic() - started:.0f} s", flush=True)
 

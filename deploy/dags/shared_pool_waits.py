@@ -17,7 +17,7 @@ from toloka_provider.sensors.pool import TolokaPoolSensor
 CONN_ID = "toloka_shared_waits"
 COMPLETED = 8  # pools the crowd completes; one more is closed by hand, one more nobody may take
 POLL_INTERVAL = 2.0
-DEADLINE = 45.0  # the timeout of the wait on the pool nobody may take
+DEADLINE = 25.0  # the timeout of the wait on the pool nobody may take (it may pass while the others wait)
 
 with DAG(
     dag_id="shared_pool_waits",
