@@ -60,10 +60,16 @@ def file_uri(path: Any) -> str:
 def _translated(uri: str) -> Any:
     """The ``Dataset`` the OpenLineage provider makes of an ``Asset`` with ``uri``, or None when it makes none."""
     try:
-        from airflow.providers.common.compat.openlineage.utils.utils import translate_airflow_asset
         from airflow.sdk import Asset
     except ImportError:
         return None
+    try:  # where the OpenLineage provider's extractor manager takes it from, else its own home
+        from airflow.providers.common.compat.openlineage.utils.utils import translate_airflow_asset
+    except ImportError:
+        try:
+            from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+        except ImportError:
+            return None
     try:
         return translate_airflow_asset(Asset(uri=uri), None)
     except Exception:  # a URI Airflow's Asset or a converter refuses: named by the fallback rule

@@ -126,6 +126,21 @@ def test_without_a_translation_files_are_named_by_the_naming_spec(monkeypatch, t
     assert (dataset.namespace, dataset.name) == expected
 
 
+def test_without_the_compat_module_the_openlineage_providers_own_translation_is_used(monkeypatch):
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    monkeypatch.setitem(sys.modules, "airflow.providers.common.compat.openlineage.utils.utils", None)
+    asked = []
+
+    def translate(asset, context):
+        asked.append(asset.uri)
+        return Dataset(namespace="s3://conn@bucket", name="key")
+
+    monkeypatch.setattr("airflow.providers.openlineage.utils.utils.translate_airflow_asset", translate)
+    assert keys([lineage.file_dataset("s3://conn@bucket/key")]) == [("s3://conn@bucket", "key")]
+    assert asked == ["s3://conn@bucket/key"]
+
+
 def test_a_scheme_with_no_converter_installed_falls_back():
     # No OpenLineage converter is registered for gs:// in the test environment (no Google provider).
     assert keys([lineage.file_dataset("gs://bucket/a/b.jsonl")]) == [("gs://bucket", "a/b.jsonl")]
