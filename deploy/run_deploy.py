@@ -26,11 +26,19 @@ The ``test`` scenario (``deploy/stack.py`` has the processes):
    ``.deploy/artifacts/``.
 4. Lineage: every Airflow component has OpenLineage's file transport (one file per event, named after the
    component); the text_classification run's events come from the Celery workers and their inputs and outputs
-   join the tasks file -> the pool -> the assignments file -> the labels file (objects in the S3 store).
+   join the tasks file -> the pool -> the assignments file -> the labels file (objects in the S3 store), on
+   the names exactly as the events carry them: a file named differently by an operator and a ``@task`` fails.
 5. Metrics: a StatsD receiver in this process (UDP on 127.0.0.1); each component sends with its own name as
    the prefix. The workers' ``toloka.`` metrics (tasks uploaded, decisions, the spend estimate, API requests)
-   must arrive; what arrives from the triggerer is checked as ``docs/metrics.md`` describes it.
-6. The Toloka token appears in no task log, component log, lineage event, ``pg_dump`` of the metadata DB, or
+   must arrive, and the reviews' ``toloka.pool.<id>.spend.usd`` must equal the rewards of each pool's accepted
+   assignments; what arrives from the triggerer is checked as ``docs/metrics.md`` describes it (no trigger
+   failed).
+6. ``shared_pool_waits`` (``deploy/dags/``, a DAG bundle of the deployment's own): ten deferrable pool sensors on
+   one connection (a second emulator, so that its counters hold only their polls) wait at once in the triggerer's
+   shared poll loop: over six poll intervals its requests stay within ceil(10/300)+2 per interval (listings of the
+   open pools, not a read per wait); then eight pools complete (success), one is closed by hand (that sensor
+   fails with MANUAL) and one, which no worker may take, passes its deadline (that sensor times out).
+7. The Toloka token appears in no task log, component log, lineage event, ``pg_dump`` of the metadata DB, or
    store object.
 
 Exit status 0 when every check passed. Every process is stopped at the end, on failure and on Ctrl-C/SIGTERM.
@@ -315,7 +323,9 @@ class PoolEvents:
         self.quiet_from = time.monotonic()
 
     def unpause(self) -> None:
-        # A watcher runs only for an asset an unpaused DAG is scheduled on (registered at the next parse).
+        # A watcher runs only for an asset an unpaused DAG is scheduled on (registered at the next parse). Only
+        # once its project exists: a watcher of a missing project fails (the project id is wrong), and Airflow
+        # starts a failed watcher's trigger again every second or two, each one counted in triggers.failed.
         self.api("PATCH", f"/dags/{POOL_EVENTS_DAG}", {"is_paused": False})
 
     def asset(self) -> dict | None:
@@ -452,6 +462,15 @@ def run_text_classification(stack, api, browser, pool_events: PoolEvents) -> str
     api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
     run_id = trigger(api, dag_id, f"deploy_{uuid.uuid4().hex[:8]}")
 
+    def project_created():
+        state = api.task_states(dag_id, run_id).get("create_project")
+        if state == "failed":
+            raise CheckFailed(f"create_project failed: {api.task_states(dag_id, run_id)}")
+        return state == "success"
+
+    wait_for("create_project", project_created, 300, interval=2)
+    pool_events.unpause()
+
     def deferred():
         states = api.task_states(dag_id, run_id)
         if any(state == "failed" for state in states.values()):
@@ -511,6 +530,126 @@ def run_text_classification(stack, api, browser, pool_events: PoolEvents) -> str
     check([s["total"] for s in summaries] == [360], f"labels_consumer read {[s['total'] for s in summaries]} labels")
     check(summaries[0]["labels"] == labels_url, "from the labels file of the producing run")
     return run_id
+
+
+SHARED_WAITS_DAG = "shared_pool_waits"  # deploy/dags/shared_pool_waits.py
+SHARED_WAITS_WINDOW = 6  # poll intervals over which the triggerer's requests are counted
+
+
+def run_shared_waits(stack, api) -> None:
+    """Ten deferred pool waits on one connection: one shared poll loop in the triggerer, each its own outcome.
+
+    The waits use a second emulator of their own (connection ``toloka_shared_waits``), so that its request
+    counters hold nothing but the triggerer's polls while they wait.
+    """
+    import math
+
+    from shared_pool_waits import COMPLETED, CONN_ID, DEADLINE, POLL_INTERVAL
+    from stack import http_json, wait_for
+
+    from toloka_provider.client import TolokaClient
+
+    waits = COMPLETED + 2
+    step(f"{SHARED_WAITS_DAG}: {waits} deferred pool waits on one connection, polled together by the triggerer")
+    started = time.monotonic()
+    url = stack.start_emulator("emulator-shared")
+    http_json(f"{url}/_emulator/crowd/pause", "POST", {})
+    api("POST", "/connections", {"connection_id": CONN_ID, "conn_type": "toloka", "host": url, "password": stack.token,
+                                 "extra": json.dumps({"timeout": 20, "retries": 5})})  # fmt: skip
+    client = TolokaClient(token=stack.token, url=url)
+    project = client.create_project(
+        {
+            "public_name": "shared waits (deploy test)",
+            "task_spec": {
+                "input_spec": {"text": {"type": "string"}},
+                "output_spec": {"label": {"type": "string"}},
+                "view_spec": {"type": "classic", "markup": "{{text}}"},
+            },
+            "assignments_issuing_type": "AUTOMATED",
+        }
+    )
+    # A filter on a skill no worker has: the crowd never takes the last pool, which stays open past its deadline.
+    nobody = client.create_skill({"name": "held by nobody"})
+    pool_ids = []
+    for number in range(waits):
+        body = {
+            "project_id": project.id, "private_name": f"shared wait {number}", "may_contain_adult_content": False,
+            "reward_per_assignment": 0.01, "assignment_max_duration_seconds": 300, "will_expire": "2099-01-01T00:00:00",
+            "auto_accept_solutions": False, "defaults": {"default_overlap_for_new_task_suites": 1},
+        }  # fmt: skip
+        if number == waits - 1:
+            body["filter"] = {"and": [{"category": "skill", "key": str(nobody.id), "operator": "GTE", "value": 1}]}
+        pool_id = str(client.create_pool(body).id)
+        client.create_tasks([{"pool_id": pool_id, "input_values": {"text": f"wait {number}"}, "overlap": 1}], async_mode=False)
+        client.open_pool_async(pool_id)  # all opening at once; waited for below
+        pool_ids.append(pool_id)
+
+    def pools_in(status: str, ids: list[str]) -> bool:
+        return all(client.get_pool(pool_id).status == status for pool_id in ids)
+
+    wait_for(f"{waits} pools open", lambda: pools_in("OPEN", pool_ids), 60, interval=0.5)
+    completed, by_hand, past_deadline = pool_ids[:COMPLETED], pool_ids[COMPLETED], pool_ids[COMPLETED + 1]
+    api("PATCH", f"/dags/{SHARED_WAITS_DAG}", {"is_paused": False})
+    run_id = trigger(api, SHARED_WAITS_DAG, f"shared_{uuid.uuid4().hex[:8]}", conf={"pool_ids": pool_ids})
+
+    def all_deferred():
+        states = api.task_states(SHARED_WAITS_DAG, run_id)
+        late = states.get("wait_past_deadline") in ("deferred", "failed")  # its deadline may come first on a slow box
+        others = [state for task, state in states.items() if task != "wait_past_deadline"]
+        return len(states) == waits and late and all(state == "deferred" for state in others) and states
+
+    states = wait_for("every shared wait deferred", all_deferred, 240, interval=1)
+    active = sum(1 for state in states.values() if state == "deferred")
+    print(f"    {active} waits deferred after {time.monotonic() - started:.0f} s", flush=True)
+    time.sleep(POLL_INTERVAL)  # the rounds in which the last waits joined are behind
+
+    def polls() -> tuple[int, int]:
+        requests = http_json(f"{url}/_emulator/counters")["requests"]
+        return requests.get("GET /api/v1/pools 200", 0), requests.get("GET /api/v1/pools/{id} 200", 0)
+
+    before = polls()
+    time.sleep(SHARED_WAITS_WINDOW * POLL_INTERVAL)
+    after = polls()
+    listings, reads = after[0] - before[0], after[1] - before[1]
+    bound = math.ceil(active / 300) + 2
+    per_interval = (listings + reads) / SHARED_WAITS_WINDOW
+    print(f"    in {SHARED_WAITS_WINDOW} intervals of {POLL_INTERVAL:g} s: {listings} listings of the open pools, "
+          f"{reads} single-pool reads ({per_interval:.2f} requests per interval for {active} waits)", flush=True)  # fmt: skip
+    # A window need not start on a round: one interval more of rounds is allowed for its two edges.
+    check(listings >= 1 and listings + reads <= (SHARED_WAITS_WINDOW + 1) * bound,
+          f"the triggerer polled {active} waits with {listings + reads} requests in {SHARED_WAITS_WINDOW} intervals "
+          f"(<= ceil({active}/300)+2 = {bound} per interval, edges included; alone they take {active} per interval)")  # fmt: skip
+    check(reads < SHARED_WAITS_WINDOW * active / 2, f"{reads} single-pool reads, not one per wait per interval")
+
+    client.close_pool_async(by_hand)
+    wait_for(f"pool {by_hand} closed", lambda: pools_in("CLOSED", [by_hand]), 60, interval=0.5)  # before the crowd
+    http_json(f"{url}/_emulator/crowd/resume", "POST", {})
+    state = wait_state(api, SHARED_WAITS_DAG, run_id, {"success", "failed"}, DEADLINE + 120)
+    states = api.task_states(SHARED_WAITS_DAG, run_id)
+    wanted = {**{f"wait_completed_{n}": "success" for n in range(COMPLETED)}, "wait_closed_by_hand": "failed",
+              "wait_past_deadline": "failed"}  # fmt: skip
+    check(state == "failed" and states == wanted, f"{SHARED_WAITS_DAG} {run_id}: {state}, each wait its own outcome {states}")
+    results = [api.xcom(SHARED_WAITS_DAG, run_id, f"wait_completed_{n}") for n in range(COMPLETED)]
+    check(results == [{"pool_id": p, "pool_status": "CLOSED", "close_reason": "COMPLETED"} for p in completed],
+          f"the {COMPLETED} completed pools' waits returned their own pool, CLOSED, COMPLETED")  # fmt: skip
+
+    def task_log(task_id: str) -> str:
+        folder = stack.home / "logs" / f"dag_id={SHARED_WAITS_DAG}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return "\n".join(path.read_text(errors="replace") for path in sorted(folder.rglob("*.log")))
+
+    def logged(task_id: str, text: str) -> bool:
+        try:
+            return bool(wait_for(f"{task_id}'s log", lambda: text in task_log(task_id), 30, interval=1))
+        except TimeoutError:
+            return False
+
+    check(logged("wait_closed_by_hand", f"Toloka pool {by_hand} closed with reason MANUAL"),
+          f"wait_closed_by_hand failed: pool {by_hand} closed with reason MANUAL")  # fmt: skip
+    check(logged("wait_past_deadline", f"Toloka pool {past_deadline} did not finish before the deadline")
+          and client.get_pool(past_deadline).status == "OPEN",
+          f"wait_past_deadline failed at its {DEADLINE:g} s deadline, pool {past_deadline} still open")  # fmt: skip
+    api("PATCH", f"/dags/{SHARED_WAITS_DAG}", {"is_paused": True})
+    print(f"    shared waits checked in {time.monotonic() - started:.0f} s", flush=True)
 
 
 class StatsdReceiver:
@@ -580,6 +719,7 @@ def check_metrics(stack, receiver: StatsdReceiver, counters: dict) -> None:
     check((accepted, rejected) == (counters["assignments_accepted"], counters["assignments_rejected"]),
           f"toloka.assignments.accepted/rejected {accepted:.0f}/{rejected:.0f} == the emulator's decisions "
           f"{counters['assignments_accepted']}/{counters['assignments_rejected']}")  # fmt: skip
+    check_review_spend(stack, workers)
     estimates = [v for values in workers for v in values.get("toloka.spend.estimate_usd", [])]
     check(estimates and all(v > 0 for v in estimates), f"toloka.spend.estimate_usd gauges from the workers {estimates[:5]}")
     requests = total("toloka.api.requests")
@@ -589,10 +729,43 @@ def check_metrics(stack, receiver: StatsdReceiver, counters: dict) -> None:
     triggerer = metrics.get("triggerer", {})
     check("triggerer_heartbeat" in triggerer and "triggers.running" in triggerer,
           "the triggerer's own Airflow metrics arrive (triggerer_heartbeat, triggers.running)")  # fmt: skip
+    # Every trigger of the run ends with an event (failures, timeouts and errors are events too); the restart
+    # cancels the running ones, which is no failure. A trigger that raised would count here (docs/metrics.md).
+    failed, succeeded = sum(triggerer.get("triggers.failed", [])), sum(triggerer.get("triggers.succeeded", []))
+    check(failed == 0 and succeeded > 0, f"triggers.failed {failed:.0f} (no trigger raised), triggers.succeeded {succeeded:.0f}")
     # The deferred pool sensor's trigger and the pool-closed watcher poll through the hook's clients.
     polled = {group: len(triggerer.get(f"toloka.api.{group}.requests", [])) for group in ("pools", "projects")}
     check(all(polled.values()) and "toloka.api.duration" in triggerer,
           f"toloka.api.* from the triggerer's deferred waits and watcher: requests by group {polled}")  # fmt: skip
+
+
+def check_review_spend(stack, workers: list[dict[str, list[float]]]) -> None:
+    """``toloka.spend.usd`` (what=assignments) per pool == the rewards of the pool's ACCEPTED assignments."""
+    from decimal import Decimal
+
+    from toloka_provider.client import TolokaClient
+
+    client = TolokaClient(token=stack.token, url=stack.emulator_url)
+    accepted: dict[str, Decimal] = {}
+    for pool in client.get_pools():
+        rewards = [a.reward or Decimal(0) for a in client.get_assignments(pool_id=str(pool.id), status="ACCEPTED")]
+        if rewards:
+            accepted[str(pool.id)] = sum(rewards, Decimal(0))
+
+    def usd(values: list[float]) -> Decimal:  # each value as sent (cents), summed exactly
+        return sum((Decimal(repr(v)) for v in values), Decimal(0))
+
+    sent = {}
+    for values in workers:
+        for name, found in values.items():
+            match = re.fullmatch(r"toloka\.pool\.([^.]+)\.spend\.usd", name)
+            if match:
+                sent[match.group(1)] = sent.get(match.group(1), Decimal(0)) + usd(found)
+    total = usd([v for values in workers for v in values.get("toloka.spend.usd", [])])
+    shown = {pool_id: str(amount) for pool_id, amount in sorted(accepted.items())}
+    check(accepted and sent == accepted, f"toloka.pool.<id>.spend.usd from the reviews == the rewards of each pool's "
+          f"accepted assignments in the emulator {shown} (sent {dict((k, str(v)) for k, v in sorted(sent.items()))})")  # fmt: skip
+    check(total == sum(accepted.values(), Decimal(0)), f"toloka.spend.usd total {total} == the accepted rewards (no bonuses paid)")
 
 
 LINEAGE_FILE = re.compile(r"(?P<component>.+)-\d{8}-\d{6}\.\d+\.json")
@@ -626,27 +799,39 @@ def check_lineage(stack, api, run_id: str) -> None:
     sources = sorted({c for c, _ in ours})
     check(sources == ["worker-1", "worker-2"], f"the run's task events came from the Celery workers ({sources})")
 
-    # Airflow's hook-level lineage (the @task steps' ObjectStoragePath files) keeps the URL's connection id in
-    # the namespace (s3://aws_default@toloka-labels); the provider's operators name the same objects as
-    # OpenLineage's naming does (s3://toloka-labels). The graph is joined without it (docs/lineage.md).
-    with_conn = sorted({d["namespace"] for _, e in complete.values() for d in (e.get("inputs") or []) + (e.get("outputs") or [])
-                        if "@" in d["namespace"]})  # fmt: skip
-    print(f"    namespaces with a connection id (Airflow's hook-level lineage): {with_conn}", flush=True)
-
+    # One name per file: the provider's operators name a file as the OpenLineage provider names an Asset with its
+    # URL (docs/lineage.md), which is what Airflow's hook-level lineage does for the @task steps' files; the
+    # graph is joined on the names exactly as the events carry them.
     def key(dataset: dict) -> tuple[str, str]:
-        return re.sub(r"^([a-z0-9]+://)[^@/]+@", r"\1", dataset["namespace"]), dataset["name"]
+        return dataset["namespace"], dataset["name"]
 
     def edges(task_id: str) -> tuple[set, set]:
         event = complete[task_id][1]
         return {key(d) for d in event.get("inputs") or []}, {key(d) for d in event.get("outputs") or []}
 
+    namespaces: dict[str, set[str]] = {}
+    for _, event in complete.values():
+        for dataset in (event.get("inputs") or []) + (event.get("outputs") or []):
+            namespaces.setdefault(dataset["name"], set()).add(dataset["namespace"])
+    differing = {name: sorted(found) for name, found in namespaces.items() if len(found) > 1}
+    check(not differing, f"each file has one name in the run's events, from the operators and the @task steps alike "
+          f"({len(namespaces)} names; differing: {differing})")  # fmt: skip
+
     pool_id = str(api.xcom(dag_id, run_id, "create_pool"))
     host = urllib.parse.urlsplit(stack.emulator_url).netloc
     pool = (f"toloka://{host}", f"pools/{pool_id}")
     tasks_file = ("file", str(DAGS_FOLDER / "data" / "support_tickets" / "tasks.jsonl"))
-    labels_key = api.xcom(dag_id, run_id, "write_labels")["labels_jsonl"].split("@toloka-labels/", 1)[1]
-    folder = labels_key.rsplit("/", 1)[0]
-    store = "s3://toloka-labels"
+    labels_url = api.xcom(dag_id, run_id, "write_labels")["labels_jsonl"]
+    folder = labels_url.split("@toloka-labels/", 1)[1].rsplit("/", 1)[0]
+    # The store's namespace as the installed OpenLineage provider names an Asset with the labels file's URL.
+    from airflow.providers.common.compat.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+
+    translated = translate_airflow_asset(Asset(uri=labels_url), None)
+    check(translated is not None and translated.name == f"{folder}/labels.jsonl",
+          f"the OpenLineage provider names {labels_url} ({translated})")  # fmt: skip
+    store = translated.namespace
+    print(f"    the store's namespace, as the OpenLineage provider names it: {store}", flush=True)
     assignments_file, votes_file, aggregated_file, labels_file = (
         (store, f"{folder}/{name}") for name in ("assignments.jsonl", "votes.jsonl", "aggregated.jsonl", "labels.jsonl")
     )
@@ -698,7 +883,7 @@ def check_token_nowhere(stack) -> None:
 
 
 def scenario() -> int:
-    sys.path[:0] = [str(REPO / "deploy"), str(REPO / "dags_examples" / "demo")]
+    sys.path[:0] = [str(REPO / "deploy"), str(REPO / "deploy" / "dags"), str(REPO / "dags_examples" / "demo")]
     from stack import Api, Stack
 
     started = time.monotonic()
@@ -708,7 +893,7 @@ def scenario() -> int:
     receiver = StatsdReceiver()
     stack = Stack(
         root, distributed=True, token=token, crowd_speed=100, poll_interval=3, extra_env=POOL_EVENTS_ENV,
-        lineage_dir=root / "lineage", statsd_port=receiver.port,
+        lineage_dir=root / "lineage", statsd_port=receiver.port, dag_bundles={"deploy-dags": REPO / "deploy" / "dags"},
     )  # fmt: skip
     browser = None
     ok = False
@@ -717,9 +902,8 @@ def scenario() -> int:
         stack.start()
         print(f"    api-server {stack.api_url}   emulator {stack.emulator_url}   s3 {stack.s3_url}", flush=True)
         api = Api(stack.api_url, "admin", stack.admin_password())
-        wait_dags_parsed(api, {"text_classification", "labels_consumer", "incremental_review", POOL_EVENTS_DAG})
+        wait_dags_parsed(api, {"text_classification", "labels_consumer", "incremental_review", POOL_EVENTS_DAG, SHARED_WAITS_DAG})
         pool_events = PoolEvents(stack, api)
-        pool_events.unpause()
         print(f"    up in {time.monotonic() - started:.0f} s", flush=True)
         if os.environ.get("TOLOKA_DEPLOY_BROWSER", "1") != "0":
             from browser import Browser
@@ -735,6 +919,7 @@ def scenario() -> int:
             browser.close()
             browser = None
         pool_events.check(stack, str(api.xcom("text_classification", run_id, "create_pool")))
+        run_shared_waits(stack, api)
         check_lineage(stack, api, run_id)
         check_metrics(stack, receiver, stack.emulator_counters())
         check_token_nowhere(stack)

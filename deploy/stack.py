@@ -166,9 +166,11 @@ class Stack:
     def __init__(
         self, root: Path, distributed: bool, token: str, crowd_speed: float, poll_interval: float,
         extra_env: dict[str, str] | None = None, lineage_dir: Path | None = None, statsd_port: int | None = None,
+        dag_bundles: dict[str, Path] | None = None,
     ):  # fmt: skip
         self.root = root
         self.extra_env = dict(extra_env or {})  # for every Airflow component (e.g. what a DAG file reads)
+        self.dag_bundles = dict(dag_bundles or {})  # DAG folders beside the examples (name -> folder)
         # Observability, off unless given: OpenLineage's file transport writes one file per event under
         # lineage_dir, named after the component; Airflow's StatsD client sends to 127.0.0.1:statsd_port with the
         # component's name as the prefix (so a receiver can tell the worker's metrics from the triggerer's).
@@ -391,6 +393,11 @@ class Stack:
                     "TOLOKA_EXAMPLES_OUTPUT": str(self.root / "outputs"),
                 }
             )
+        if self.dag_bundles:
+            local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+            bundles = [{"name": "dags-folder", "classpath": local, "kwargs": {}}]
+            bundles += [{"name": name, "classpath": local, "kwargs": {"path": str(path)}} for name, path in self.dag_bundles.items()]
+            env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(bundles)
         env.update(self.extra_env)
         self.env = env
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from toloka_provider import __version__
 from toloka_provider.client.environment import resolve_base_url
@@ -45,42 +45,58 @@ def toloka_namespace(api_url: str) -> str:
 
 
 def file_uri(path: Any) -> str:
-    """The URI of a file or object-storage path as OpenLineage names it: ``file:///abs``, ``s3://bucket/key``.
+    """The URI of a file or object-storage path, as the ``ObjectStoragePath`` the operator uses prints it.
 
-    A bare path is made absolute; the connection id that ``ObjectStoragePath`` URLs carry in their user part
-    (``s3://aws_default@bucket/key``) is not part of the data's name and is dropped.
+    A bare path becomes ``file://`` and its absolute path; a URL is kept as it is, the connection id in its
+    user part (``s3://aws_default@bucket/key``) included: Airflow's hook-level lineage names the file from
+    that same string, and one file must have one name in the graph.
     """
     text = str(path)
     if "://" not in text:
         return "file://" + os.path.abspath(text)
-    parts = urlsplit(text)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return text
+
+
+def _translated(uri: str) -> Any:
+    """The ``Dataset`` the OpenLineage provider makes of an ``Asset`` with ``uri``, or None when it makes none."""
+    try:
+        from airflow.sdk import Asset
+    except ImportError:
+        return None
+    try:  # where the OpenLineage provider's extractor manager takes it from, else its own home
+        from airflow.providers.common.compat.openlineage.utils.utils import translate_airflow_asset
+    except ImportError:
+        try:
+            from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+        except ImportError:
+            return None
+    try:
+        return translate_airflow_asset(Asset(uri=uri), None)
+    except Exception:  # a URI Airflow's Asset or a converter refuses: named by the fallback rule
+        return None
 
 
 def file_dataset(path: Any) -> Any:
-    """The OpenLineage ``Dataset`` of a file, named by the OpenLineage provider's converter for its scheme.
+    """The OpenLineage ``Dataset`` of a file: named as OpenLineage names an Airflow ``Asset`` with its URI.
 
-    ``file`` paths become namespace ``file`` with the absolute path as the name (as the common-io provider
-    names them); ``s3://bucket/key`` becomes ``s3://bucket`` and ``key`` (the Amazon provider's naming). A
-    scheme with no converter installed falls back to ``<scheme>://<authority>`` and the path.
+    The URI (:func:`file_uri`) goes through the OpenLineage provider's asset translation, the same call its
+    hook-level lineage makes for the files an ``ObjectStoragePath`` reads or writes in any task, so an operator's
+    file and a ``@task``'s file with the same URL get the same name (``s3://aws_default@bucket/key`` is namespace
+    ``s3://aws_default@bucket``, name ``key``, as the Amazon provider's converter names it today). Where nothing
+    translates the URI (no converter for its scheme, or none installed), the name follows OpenLineage's naming
+    spec: ``file`` and the absolute path, or ``<scheme>://<host>`` and the key, without a user part.
     """
     from airflow.providers.common.compat.openlineage.facet import Dataset
-    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
-    from airflow.sdk import Asset
 
     uri = file_uri(path)
-    translated = None
-    try:
-        translated = translate_airflow_asset(Asset(uri=uri), None)
-    except Exception:  # an unusual URI the converters refuse: name it by the fallback rule
-        translated = None
+    translated = _translated(uri)
     if translated is not None:
         return Dataset(namespace=translated.namespace, name=translated.name)
     parts = urlsplit(uri)
     if parts.scheme == "file":
         return Dataset(namespace="file", name=parts.path)
-    return Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/"))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return Dataset(namespace=f"{parts.scheme}://{host}", name=parts.path.lstrip("/"))
 
 
 def toloka_dataset(namespace: str, kind: str, object_id: Any) -> Any:

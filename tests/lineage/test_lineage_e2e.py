@@ -113,6 +113,14 @@ def test_example_dag_lineage_joins_tasks_file_pool_assignments_and_labels(airflo
     assert edges("review_assignments") == ({assignments_file}, {pool})
     assert aggregated_file in edges("aggregate")[1]
     assert labels_file in edges("write_labels")[1]
+    # The @task steps' files (Airflow's hook-level lineage) and the operators' have the same names: the join
+    # below needs no normalisation. merge_copies reads what fetch_assignments wrote, by the same name.
+    assert assignments_file in edges("merge_copies")[0]
+    namespaces: dict[str, set[str]] = defaultdict(set)
+    for event in complete.values():
+        for dataset in (event.get("inputs") or []) + (event.get("outputs") or []):
+            namespaces[dataset["name"]].add(dataset["namespace"])
+    assert {name: found for name, found in namespaces.items() if len(found) > 1} == {}
 
     # One graph: the labels file is reached from the tasks file through the pool and the assignments file.
     graph: dict[tuple, set] = defaultdict(set)

@@ -76,11 +76,9 @@ def test_production_and_sandbox_connections_name_their_hosts():
     [
         ("/data/tasks.jsonl", ("file", "/data/tasks.jsonl")),
         ("file:///data/tasks.jsonl", ("file", "/data/tasks.jsonl")),
-        ("s3://aws_default@bucket/run/assignments.jsonl", ("s3://bucket", "run/assignments.jsonl")),
-        ("gs://bucket/a/b.jsonl", ("gs://bucket", "a/b.jsonl")),
     ],
 )
-def test_files_are_named_as_the_openlineage_provider_names_them(path, expected):
+def test_local_files_are_named_as_the_openlineage_provider_names_them(path, expected):
     dataset = lineage.file_dataset(path)
     assert (dataset.namespace, dataset.name) == expected
 
@@ -88,6 +86,107 @@ def test_files_are_named_as_the_openlineage_provider_names_them(path, expected):
 def test_relative_paths_become_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert keys([lineage.file_dataset("tasks.jsonl")]) == [("file", str(tmp_path / "tasks.jsonl"))]
+
+
+TRANSLATION = "airflow.providers.common.compat.openlineage.utils.utils.translate_airflow_asset"
+
+
+def test_a_url_is_named_by_the_openlineage_asset_translation_connection_id_and_all(monkeypatch):
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    asked = []
+
+    def translate(asset, context):
+        asked.append((asset.uri, context))
+        return Dataset(namespace="s3://aws_default@bucket", name="run/assignments.jsonl")
+
+    monkeypatch.setattr(TRANSLATION, translate)
+    dataset = lineage.file_dataset("s3://aws_default@bucket/run/assignments.jsonl")
+    assert asked == [("s3://aws_default@bucket/run/assignments.jsonl", None)]
+    assert (dataset.namespace, dataset.name) == ("s3://aws_default@bucket", "run/assignments.jsonl")
+
+
+@pytest.mark.parametrize("translation", ["none", "raises"])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("s3://aws_default@bucket/run/assignments.jsonl", ("s3://bucket", "run/assignments.jsonl")),
+        ("gs://bucket/a/b.jsonl?x=1#y", ("gs://bucket", "a/b.jsonl")),
+        ("file:///data/tasks.jsonl", ("file", "/data/tasks.jsonl")),
+    ],
+)
+def test_without_a_translation_files_are_named_by_the_naming_spec(monkeypatch, translation, path, expected):
+    def translate(asset, context):
+        if translation == "raises":
+            raise ValueError("no converter")
+        return None
+
+    monkeypatch.setattr(TRANSLATION, translate)
+    dataset = lineage.file_dataset(path)
+    assert (dataset.namespace, dataset.name) == expected
+
+
+def test_without_the_compat_module_the_openlineage_providers_own_translation_is_used(monkeypatch):
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    monkeypatch.setitem(sys.modules, "airflow.providers.common.compat.openlineage.utils.utils", None)
+    asked = []
+
+    def translate(asset, context):
+        asked.append(asset.uri)
+        return Dataset(namespace="s3://conn@bucket", name="key")
+
+    monkeypatch.setattr("airflow.providers.openlineage.utils.utils.translate_airflow_asset", translate)
+    assert keys([lineage.file_dataset("s3://conn@bucket/key")]) == [("s3://conn@bucket", "key")]
+    assert asked == ["s3://conn@bucket/key"]
+
+
+def test_a_scheme_with_no_converter_installed_falls_back():
+    # No OpenLineage converter is registered for gs:// in the test environment (no Google provider).
+    assert keys([lineage.file_dataset("gs://bucket/a/b.jsonl")]) == [("gs://bucket", "a/b.jsonl")]
+
+
+def _hook_lineage_names(monkeypatch, write) -> list[tuple[str, str]]:
+    """The names Airflow's hook-level lineage gives the files ``write()`` touches through ``ObjectStoragePath``,
+    translated as the OpenLineage provider's extractor manager translates the collected assets."""
+    from airflow.providers.common.compat.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import lineage as sdk_lineage
+
+    collector = sdk_lineage.HookLineageCollector()
+    monkeypatch.setattr(sdk_lineage, "get_hook_lineage_collector", lambda: collector)
+    write()
+    collected = collector.collected_assets
+    translated = [translate_airflow_asset(info.asset, info.context) for info in collected.inputs + collected.outputs]
+    return [(d.namespace, d.name) for d in translated if d is not None]
+
+
+def test_an_operator_names_a_file_as_hook_level_lineage_names_it(tmp_path, monkeypatch):
+    from airflow.sdk import ObjectStoragePath
+
+    path = ObjectStoragePath(f"file://{tmp_path}/run/labels.jsonl")
+
+    def write():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            handle.write(b"{}\n")
+
+    names = _hook_lineage_names(monkeypatch, write)
+    assert names == [("file", f"{tmp_path}/run/labels.jsonl")]
+    assert keys([lineage.file_dataset(str(path))]) == names
+    op = with_hook(TolokaGetAssignmentsOperator(task_id="f", pool_id="12", output=str(path)))
+    op._lineage_result = {"pool_id": "12", "path": str(path), "count": 1}
+    assert keys(op.get_openlineage_facets_on_complete(None).outputs) == names
+
+
+def test_s3_files_get_one_name_from_operators_and_hook_level_lineage(monkeypatch):
+    pytest.importorskip("airflow.providers.amazon")
+    from airflow.providers.common.compat.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+
+    url = "s3://aws_default@toloka-labels/run/assignments.jsonl"
+    hook_side = translate_airflow_asset(Asset(uri=url), None)
+    assert hook_side is not None
+    assert keys([lineage.file_dataset(url)]) == [(hook_side.namespace, hook_side.name)]
 
 
 def test_task_upload_from_a_file_to_the_pool_with_counts():
