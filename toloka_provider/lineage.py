@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from toloka_provider import __version__
 from toloka_provider.client.environment import resolve_base_url
@@ -49,12 +49,18 @@ def file_uri(path: Any) -> str:
 
     A bare path becomes ``file://`` and its absolute path; a URL is kept as it is, the connection id in its
     user part (``s3://aws_default@bucket/key``) included: Airflow's hook-level lineage names the file from
-    that same string, and one file must have one name in the graph.
+    that same string, and one file must have one name in the graph. A password in the user part
+    (``https://user:secret@host/...``) is never kept, nor a query or fragment (they may carry a signed token).
     """
     text = str(path)
     if "://" not in text:
         return "file://" + os.path.abspath(text)
-    return text
+    parts = urlsplit(text)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _translated(uri: str) -> Any:

@@ -106,6 +106,27 @@ def test_a_url_is_named_by_the_openlineage_asset_translation_connection_id_and_a
     assert (dataset.namespace, dataset.name) == ("s3://aws_default@bucket", "run/assignments.jsonl")
 
 
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("https://reader:s3cr3t-t0ken@files.example/a/b.jsonl", "https://reader@files.example/a/b.jsonl"),
+        ("https://files.example/a/b.jsonl?X-Amz-Signature=abc#frag", "https://files.example/a/b.jsonl"),
+        ("s3://aws_default@bucket/k.jsonl", "s3://aws_default@bucket/k.jsonl"),
+    ],
+)
+def test_a_password_query_or_fragment_never_reaches_the_translation_or_the_name(monkeypatch, url, sent):
+    asked = []
+
+    def translate(asset, context):
+        asked.append(asset.uri)
+        return None
+
+    monkeypatch.setattr(TRANSLATION, translate)
+    dataset = lineage.file_dataset(url)
+    assert asked == [sent]
+    assert "s3cr3t" not in dataset.namespace + dataset.name and "Signature" not in dataset.namespace + dataset.name
+
+
 @pytest.mark.parametrize("translation", ["none", "raises"])
 @pytest.mark.parametrize(
     ("path", "expected"),
