@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,7 +219,12 @@ def scenario() -> int:
     root = Path(tempfile.mkdtemp(prefix="toloka-deploy-oldest-"))
     token = f"deploy-secret-{uuid.uuid4().hex}"
     receiver = StatsdReceiver()
-    env = {"TOLOKA_POOL_EVENTS_PROJECT_ID": WATCHED_PROJECT, "TOLOKA_POOL_EVENTS_POLL_INTERVAL": str(POLL_INTERVAL)}
+    # With a start instant the watcher emits every close after it, whether or not its first poll came first.
+    since = datetime.now(timezone.utc).isoformat()
+    env = {
+        "TOLOKA_POOL_EVENTS_PROJECT_ID": WATCHED_PROJECT, "TOLOKA_POOL_EVENTS_SINCE": since,
+        "TOLOKA_POOL_EVENTS_POLL_INTERVAL": str(POLL_INTERVAL),
+    }  # fmt: skip
     stack = Stack(
         root, distributed=False, token=token, crowd_speed=100, poll_interval=POLL_INTERVAL, extra_env=env,
         statsd_port=receiver.port,
@@ -261,6 +267,8 @@ def scenario() -> int:
         ARTIFACTS.mkdir(parents=True)
         if stack.logs.exists():
             shutil.copytree(stack.logs, ARTIFACTS / "logs")
+        if (stack.home / "logs").exists():  # the task logs, and the deferred sensor's trigger log
+            shutil.copytree(stack.home / "logs", ARTIFACTS / "tasks")
         (ARTIFACTS / "statsd.txt").write_text("\n".join(receiver.lines) + "\n")
     try:
         check_no_process_left(stack, groups, root)
