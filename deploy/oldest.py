@@ -33,8 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "deploy")]
 
-from faults import check_no_process_left  # noqa: E402 - deploy/ is on the path from here on
-from run_deploy import (  # noqa: E402
+from run_deploy import (  # noqa: E402 - deploy/ is on the path from here on
     STATE,
     PoolEvents,
     StatsdReceiver,
@@ -45,7 +44,7 @@ from run_deploy import (  # noqa: E402
     wait_dags_parsed,
     wait_state,
 )
-from stack import Api, CheckFailed, Stack, check, wait_for  # noqa: E402
+from stack import Api, CheckFailed, Stack, check, keep_logs, scenario_run, wait_for  # noqa: E402
 
 ARTIFACTS = STATE / "oldest"
 DAG_ID = "text_classification"
@@ -192,6 +191,8 @@ def check_metrics(stack, receiver: StatsdReceiver, mine: Requests, trigger_polls
     triggerer = metrics.get("triggerer", {})
     check("triggerer_heartbeat" in triggerer and "triggers.running" in triggerer,
           "the triggerer's own Airflow metrics arrive (triggerer_heartbeat, triggers.running)")  # fmt: skip
+    failed = sum(triggerer.get("triggers.failed", []))
+    check(failed == 0, f"triggers.failed {failed:.0f}: every trigger ended with an event")
     from_triggerer = {name for name in triggerer if name.startswith("toloka.")}
     check(TRIGGERER_TOLOKA_METRICS <= from_triggerer <= TRIGGERER_TOLOKA_METRICS | TRIGGERER_TOLOKA_MAYBE,
           f"toloka.* from the 3.2 triggerer: {sorted(from_triggerer)} (measured: {sorted(TRIGGERER_TOLOKA_METRICS)}, "
@@ -231,9 +232,7 @@ def scenario() -> int:
         root, distributed=False, token=token, crowd_speed=100, poll_interval=POLL_INTERVAL, extra_env=env,
         statsd_port=receiver.port,
     )  # fmt: skip
-    ok = False
-    groups: list[int] = []
-    try:
+    with scenario_run(stack, check_left=True) as run:
         step(f"starting Airflow {airflow.__version__} (SQLite, LocalExecutor) and the emulator in {root}")
         stack.start()
         api = Api(stack.api_url, "admin", stack.admin_password())
@@ -248,38 +247,12 @@ def scenario() -> int:
         check_watcher(pool_events, probe)
         check_metrics(stack, receiver, mine, polls)
         check_token_nowhere(stack)
-        ok = True
-    except CheckFailed as failure:
-        print(f"\nFAILED: {failure}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-    except Exception as error:
-        import traceback
-
-        traceback.print_exc()
-        print(f"\nFAILED: {error!r}", file=sys.stderr)
-    finally:
-        if not ok:
-            for proc in stack.procs:
-                print(f"--- {proc.name} (last lines) ---\n{proc.tail(15)}", file=sys.stderr)
-        groups = [proc.popen.pid for proc in stack.procs]
-        stack.stop()
-        receiver.stop()
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)
-        ARTIFACTS.mkdir(parents=True)
-        if stack.logs.exists():
-            shutil.copytree(stack.logs, ARTIFACTS / "logs")
-        if (stack.home / "logs").exists():  # the task logs, and the deferred sensor's trigger log
-            shutil.copytree(stack.home / "logs", ARTIFACTS / "tasks")
-        (ARTIFACTS / "statsd.txt").write_text("\n".join(receiver.lines) + "\n")
-    try:
-        check_no_process_left(stack, groups, root)
-    except CheckFailed as failure:
-        print(f"\nFAILED: {failure}", file=sys.stderr)
-        ok = False
+    receiver.stop()
+    keep_logs(stack, ARTIFACTS)  # the task logs hold the deferred sensor's trigger log
+    (ARTIFACTS / "statsd.txt").write_text("\n".join(receiver.lines) + "\n")
     shutil.rmtree(root, ignore_errors=True)
-    print(f"\n{'PASSED' if ok else 'FAILED'}: make test-deploy-oldest in {time.monotonic() - started:.0f} s; artefacts in {ARTIFACTS}")
-    return 0 if ok else 1
+    print(f"\n{'PASSED' if run.ok else 'FAILED'}: make test-deploy-oldest in {time.monotonic() - started:.0f} s; artefacts in {ARTIFACTS}")
+    return 0 if run.ok else 1
 
 
 if __name__ == "__main__":
