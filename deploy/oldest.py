@@ -11,9 +11,9 @@ the emulator as separate processes, each component sending StatsD to a receiver 
 2. ``pool_closed_consumer`` watches a project of its own: one of its pools, closed while the sensor is deferred,
    must be one asset event and one successful asset-triggered run, and nothing more in a quiet window.
 3. Metrics: the task runner's ``toloka.`` metrics arrive (tasks uploaded and decisions equal to the emulator's
-   counts, the spend, API requests by group); the triggerer's ``toloka.`` names are exactly those measured on
-   3.2 (``docs/metrics.md``); every API request the emulator served arrived as a component's
-   ``toloka.api.requests`` or was made by this script's own client.
+   counts, the spend, API requests by group); the triggerer's ``toloka.`` names are those measured on 3.2
+   (``docs/metrics.md``) and ``triggers.failed`` stays 0; every API request the emulator served arrived as a
+   component's ``toloka.api.requests`` or was made by this script's own client.
 4. The Toloka token is in no file under the deployment root (component and task logs, the SQLite database).
 
 Exit status 0 when every check passed. Every process is stopped at the end, on failure and on Ctrl-C/SIGTERM.
