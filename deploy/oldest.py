@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "deploy")]
 
 from run_deploy import (  # noqa: E402 - deploy/ is on the path from here on
+    POOL_EVENTS_DAG,
     STATE,
     PoolEvents,
     StatsdReceiver,
@@ -153,7 +154,7 @@ def check_watcher(pool_events: PoolEvents, probe: str) -> None:
     check([r["run_type"] for r in runs] == ["asset_triggered"] and runs[0]["state"] == "success",
           f"one asset-triggered run, successful: {[(r['run_type'], r['state']) for r in runs]}")  # fmt: skip
     check(consumed == {events[0]["id"]: [runs[0]["dag_run_id"]]}, f"the run consumed that event {consumed}")
-    written = pool_events.api.xcom("pool_closed_consumer", runs[0]["dag_run_id"], "summarize_closed_pools")
+    written = pool_events.api.xcom(POOL_EVENTS_DAG, runs[0]["dag_run_id"], "summarize_closed_pools")
     check(len(written) == 1 and Path(written[0].split("://", 1)[-1]).is_file(), f"its summary file {written}")
 
 
@@ -236,13 +237,13 @@ def scenario() -> int:
         step(f"starting Airflow {airflow.__version__} (SQLite, LocalExecutor) and the emulator in {root}")
         stack.start()
         api = Api(stack.api_url, "admin", stack.admin_password())
-        wait_dags_parsed(api, {DAG_ID, "pool_closed_consumer"})
+        wait_dags_parsed(api, {DAG_ID, POOL_EVENTS_DAG})
         print(f"    up in {time.monotonic() - started:.0f} s", flush=True)
         mine = Requests()
         pool_events = PoolEvents(stack, api)
         pool_events.client = TolokaClient(token=token, url=stack.emulator_url, observer=mine)
         create_watched_project(pool_events.client)
-        pool_events.unpause()
+        api("PATCH", f"/dags/{POOL_EVENTS_DAG}", {"is_paused": False})  # its watcher starts (the project exists)
         probe, polls = run_labelling(stack, api, pool_events, mine)
         check_watcher(pool_events, probe)
         check_metrics(stack, receiver, mine, polls)
