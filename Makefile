@@ -104,6 +104,13 @@ test-matrix-newest: $(MATRIX_NEW)/.installed
 
 test-matrix: test-matrix-oldest test-matrix-newest
 
+# test-deploy-oldest: metrics and the pool-closed watcher on a real Airflow 3.2 (SQLite, LocalExecutor, separate
+# scheduler, dag-processor, triggerer and api-server, the emulator, a StatsD receiver on 127.0.0.1), in the
+# oldest pair's venv (deploy/oldest.py).
+.PHONY: test-deploy-oldest
+test-deploy-oldest: $(MATRIX_OLD)/.installed
+	$(MATRIX_OLD)/bin/python deploy/oldest.py
+
 # package-check: build the sdist and the wheel as a release does (isolated build), run the packaging tests on
 # them (contents, metadata, long description, twine check --strict, check-wheel-contents), and show that pip's
 # resolver refuses the wheel next to Airflow 3.1 (--dry-run resolves against the package index, installs

@@ -400,43 +400,17 @@ def compare(reference: dict, faulty: dict, run: FaultyRun) -> None:
         note(f"components started again after exiting on their own: {run.revived}")
 
 
-def check_no_process_left(stack, groups: list[int], root: Path) -> None:
-    from run_deploy import check
-
-    left = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            group = int(stat.rsplit(")", 1)[1].split()[2])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            environ, cwd = b"", ""
-        mine = str(root).encode()
-        if group in groups or mine in cmdline or mine in environ or cwd.startswith(str(root)):
-            left.append(f"{entry.name}: {cmdline[:80]!r}")
-    check(left == [], f"no process left after the stack stopped ({left[:5]})")
-
-
 def scenario() -> int:
     sys.path[:0] = [str(REPO / "deploy")]
-    from run_deploy import ARTIFACTS, CheckFailed, check_token_nowhere, wait_dags_parsed
-    from stack import Api, Stack
+    from run_deploy import ARTIFACTS, check_token_nowhere, wait_dags_parsed
+    from stack import Api, Stack, keep_logs, scenario_run
 
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="toloka-deploy-faults-"))
     os.chmod(root, 0o755)  # the postgres user must reach its data directory
     token = f"deploy-secret-{uuid.uuid4().hex}"
     stack = Stack(root, distributed=True, token=token, crowd_speed=100, poll_interval=3, extra_env=FAULTS_ENV)
-    ok = False
-    groups: list[int] = []
-    try:
+    with scenario_run(stack, check_left=True) as outcome:
         step(f"starting the distributed stack and two emulators (same seeded crowd) in {root}")
         stack.start()
         faulty_url = stack.start_emulator("emulator-faults")
@@ -451,36 +425,11 @@ def scenario() -> int:
         note(f"faulty run done at {time.monotonic() - started:.0f} s")
         compare(reference, faulty, run)
         check_token_nowhere(stack)
-        ok = True
-    except CheckFailed as failure:
-        print(f"\nFAILED: {failure}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-    except Exception as error:
-        import traceback
-
-        traceback.print_exc()
-        print(f"\nFAILED: {error!r}", file=sys.stderr)
-    finally:
-        if not ok:
-            for proc in stack.procs:
-                print(f"--- {proc.name} (last lines) ---\n{proc.tail(15)}", file=sys.stderr)
-        groups = [proc.popen.pid for proc in stack.procs]
-        stack.stop()
-        keep = ARTIFACTS / "faults-logs"
-        shutil.rmtree(keep, ignore_errors=True)
-        if stack.logs.exists():
-            shutil.copytree(stack.logs, keep)
-        if (stack.home / "logs").exists():
-            shutil.copytree(stack.home / "logs", keep / "tasks")
-    try:
-        check_no_process_left(stack, groups, root)
-    except CheckFailed as failure:
-        print(f"\nFAILED: {failure}", file=sys.stderr)
-        ok = False
+    keep = ARTIFACTS / "faults-logs"
+    keep_logs(stack, keep)
     shutil.rmtree(root, ignore_errors=True)
-    print(f"\n{'PASSED' if ok else 'FAILED'}: make test-deploy-faults in {time.monotonic() - started:.0f} s; logs in {keep}")
-    return 0 if ok else 1
+    print(f"\n{'PASSED' if outcome.ok else 'FAILED'}: make test-deploy-faults in {time.monotonic() - started:.0f} s; logs in {keep}")
+    return 0 if outcome.ok else 1
 
 
 def main(argv: list[str]) -> int:

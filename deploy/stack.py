@@ -18,6 +18,7 @@ call twice. Ports are free ones picked at start.
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
 import json
 import os
@@ -29,8 +30,10 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -546,3 +549,74 @@ class Api:
     def xcom(self, dag_id: str, run_id: str, task_id: str):
         quoted = urllib.request.quote(run_id, safe="")
         return self.get(f"/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}/xcomEntries/return_value")["value"]
+
+
+class ScenarioRun:
+    """What :func:`scenario_run` found: ``ok`` once the body ended cleanly and (if checked) nothing was left."""
+
+    def __init__(self) -> None:
+        self.ok = False
+
+
+@contextlib.contextmanager
+def scenario_run(stack: Stack, check_left: bool = False) -> Iterator[ScenarioRun]:
+    """Run a deployment scenario's body on ``stack`` and always stop the stack.
+
+    A failed check, Ctrl-C or SIGTERM (as ``KeyboardInterrupt``) or any other error is printed, not raised; on
+    failure each component's last log lines follow. With ``check_left``, no process of the stack may outlive it.
+    """
+    run = ScenarioRun()
+    try:
+        yield run
+        run.ok = True
+    except CheckFailed as failure:
+        print(f"\nFAILED: {failure}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+    except Exception as error:
+        traceback.print_exc()
+        print(f"\nFAILED: {error!r}", file=sys.stderr)
+    finally:
+        if not run.ok:
+            for proc in stack.procs:
+                print(f"--- {proc.name} (last lines) ---\n{proc.tail(15)}", file=sys.stderr)
+        groups = [proc.popen.pid for proc in stack.procs]
+        stack.stop()
+        if check_left:
+            try:
+                check_no_process_left(groups, stack.root)
+            except CheckFailed as failure:
+                print(f"\nFAILED: {failure}", file=sys.stderr)
+                run.ok = False
+
+
+def check_no_process_left(groups: list[int], root: Path) -> None:
+    """No process in the process groups ``groups``, or with ``root`` in its command line, environment or cwd."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            group = int(stat.rsplit(")", 1)[1].split()[2])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            environ, cwd = b"", ""
+        mine = str(root).encode()
+        if group in groups or mine in cmdline or mine in environ or cwd.startswith(str(root)):
+            left.append(f"{entry.name}: {cmdline[:80]!r}")
+    check(left == [], f"no process left after the stack stopped ({left[:5]})")
+
+def keep_logs(stack: Stack, folder: Path) -> None:
+    """Copy the components' logs into ``folder`` (replacing it) and the task logs into ``folder/tasks``."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if stack.logs.exists():
+        shutil.copytree(stack.logs, folder, dirs_exist_ok=True)
+    if (stack.home / "logs").exists():
+        shutil.copytree(stack.home / "logs", folder / "tasks")
