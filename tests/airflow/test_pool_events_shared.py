@@ -286,7 +286,7 @@ async def test_a_watcher_joining_mid_pass_misses_nothing_and_one_leaving_stops_o
     assert triggerer.cursors == [None, c[1], c[3], None, c[1], c[3], None, c[1], c[3], first, None, c[1]]
     await triggerer.stop()
     assert [from_since.error, late.error] == [None, None]
-    assert sorted(from_since.pool_ids, key=int) == sorted(closed + [first, second], key=int)
+    assert sorted(from_since.pool_ids, key=int) == sorted([*closed, first, second], key=int)
     # The late watcher joined after page 2 of a pass, skipped page 3 (a gap behind it) and began with pass 2.
     assert sorted(late.pool_ids, key=int) == sorted(from_since.pool_ids, key=int)
     assert baseline.pool_ids == [first]  # it left before ``second`` closed
@@ -347,7 +347,7 @@ async def test_a_triggerer_restart_emits_nothing_twice_and_catches_up(emu, monke
 
     third = Triggerer(monkeypatch, polls=3)
     last = [third.join(TolokaPoolClosedEventTrigger(**w.trigger.serialize()[1]), store) for w, store in
-            zip(before, stores)]  # fmt: skip
+            zip(before, stores, strict=True)]  # fmt: skip
     await third.run()
     await third.stop()
     assert [w.pool_ids for w in last] == [[], [], []]
@@ -381,3 +381,86 @@ def test_pages_are_plain_immutable_values():
     assert page._replace(seq=2).seq == 2 and page.seq == 1
     with pytest.raises(AttributeError):
         page.seq = 3  # type: ignore[misc]
+
+
+def _scenario(emu):
+    """A project of several pages (two pools a page) and closes for several reasons while the watchers run.
+
+    Returns the clock marks the watchers' ``since`` is taken from and the steps, by pause."""
+    marks = {"start": emu.state.now_wire()}
+    pools = [add_pool(emu) for _ in range(9)]
+    for pool_id in pools[:3]:
+        close(emu, pool_id)
+    marks["middle"] = emu.state.now_wire()
+    close(emu, pools[3], "MANUAL")
+    steps = {
+        1: lambda: close(emu, pools[4]),
+        2: lambda: (close(emu, pools[5], "MANUAL"), close(emu, pools[0], "EXPIRED")),  # pools[0] reopened
+        4: lambda: close(emu, pools[6], "FOR_UPDATE"),
+        6: lambda: (close(emu, pools[7]), close(emu, pools[8], "EXPIRED")),
+        9: lambda: close(emu, pools[1], "MANUAL"),
+    }
+    return marks, steps
+
+
+WATCHERS = {  # name -> kwargs of the trigger, from the scenario's clock marks
+    "baseline": lambda marks: {},
+    "since_start": lambda marks: {"since": marks["start"]},
+    "since_middle_completed": lambda marks: {"since": marks["middle"], "close_reasons": ["COMPLETED"]},
+    "manual_or_expired": lambda marks: {"close_reasons": ["MANUAL", "EXPIRED"]},
+    "for_update_too": lambda marks: {"since": marks["start"], "close_reasons": ["COMPLETED", "FOR_UPDATE"]},
+}
+POLLS = 14
+
+
+async def _lone(trigger: TolokaPoolClosedEventTrigger, steps) -> list[tuple[str, str]]:
+    pauses = 0
+    events: list[tuple[str, str]] = []
+
+    class Stop(Exception):
+        pass
+
+    async def pause(seconds):
+        nonlocal pauses
+        pauses += 1
+        if pauses in steps:
+            steps[pauses]()
+        if pauses >= POLLS:
+            raise Stop
+
+    trigger._sleep = pause
+    with pytest.raises(Stop):
+        async for event in trigger.run():
+            events.append((event.payload["pool_id"], event.payload["close_reason"]))
+    return events
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", sorted(WATCHERS))
+async def test_each_shared_watcher_gets_exactly_what_it_gets_alone(toloka_emulator_factory, monkeypatch, name):
+    """The same history on two emulators: one watcher alone (its own ``run()``), and all five sharing a stream."""
+
+    def fresh():
+        emulator = toloka_emulator_factory(crowd=0, operation_delay=0.0)
+        emulator.state.store("projects", {"id": PROJECT, "public_name": "watched", "status": "ACTIVE"})
+        monkeypatch.setenv("AIRFLOW_CONN_TOLOKA_EMU", json.dumps(
+            {"conn_type": "toloka", "password": emulator.token, "host": emulator.url, "extra": {"retries": 0}}
+        ))  # fmt: skip
+        return emulator
+
+    alone_emu = fresh()
+    marks, steps = _scenario(alone_emu)
+    alone = await _lone(watcher(page_size=2, **WATCHERS[name](marks)), steps)
+
+    shared_emu = fresh()
+    marks, steps = _scenario(shared_emu)
+    triggerer = Triggerer(monkeypatch, steps, polls=POLLS)
+    group = {other: triggerer.join(watcher(page_size=2, **kwargs(marks)), FakeStateStore())
+             for other, kwargs in WATCHERS.items()}  # fmt: skip
+    before = listings(shared_emu)
+    await triggerer.run()
+    await triggerer.stop()
+    assert group[name].error is None
+    assert [(e["pool_id"], e["close_reason"]) for e in group[name].events] == alone
+    assert listings(shared_emu) - before == POLLS  # the five watchers: one listing per poll
+    assert alone, "the scenario gives every watcher at least one event"
