@@ -11,6 +11,15 @@ closed pools in id order (a cursor across polls, a new pass after the last page)
 asset state store (Airflow 3.3+) or in memory. The guarantees and their reasons are in docs/architecture.md
 ("The pool-closed event trigger"). Arguments are checked as the sensors check theirs; a persistent error (a bad
 token, a missing project) ends the trigger with an exception, transient ones are polled through.
+
+Where Airflow shares event-trigger streams (3.3), the watchers of one project on one connection with the same
+interval and page size share one listing in a triggerer (``shared_stream_key``); each applies the pages to its
+own state, ``since`` and ``close_reasons``, and joins at the next pass start. The stream runs in Airflow's ack
+mode: a watcher writes its state for a page only after Airflow confirmed that page's events stored in the metadata
+database, so a triggerer that dies before the write emits them again (same ``event_key``) instead of losing them,
+and one that dies after it emits nothing twice (the fast path would write first, as ``run()`` must). Nothing is redelivered by the listing itself (Toloka keeps listing
+the pools; the state decides), so no event is rejected and no cohort grace is needed: a late watcher reads every
+close in its first whole pass. ``run()``, the watcher's own loop, is what Airflow 3.2 calls.
 """
 
 from __future__ import annotations
