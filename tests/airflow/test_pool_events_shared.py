@@ -23,11 +23,13 @@ import toloka_provider.triggers.pool_events as pool_events
 from toloka_provider.exceptions import TolokaApiFailure
 from toloka_provider.triggers.pool_events import ClosedPoolsPage, TolokaPoolClosedEventTrigger
 
-shared_stream = pytest.importorskip(
-    "airflow.triggers.shared_stream", reason="Airflow 3.2 has no shared event-trigger streams (run() is used)"
-)
-pytestmark = pytest.mark.skipif(
-    not pool_events.SHARED_STREAMS, reason="BaseEventTrigger has no shared_stream_key on this Airflow"
+try:
+    from airflow.triggers import shared_stream
+except ImportError:  # Airflow 3.2
+    shared_stream = None
+needs_shared_streams = pytest.mark.skipif(
+    shared_stream is None or not pool_events.SHARED_STREAMS,
+    reason="Airflow 3.2 has no shared event-trigger streams: its triggerer calls run() (test_trigger_pool_events.py)",
 )
 
 PROJECT = "1"
@@ -201,6 +203,7 @@ def watcher(since=None, close_reasons=None, **kwargs) -> TolokaPoolClosedEventTr
 # -- the key ----------------------------------------------------------------------------------------------------
 
 
+@needs_shared_streams
 def test_the_key_is_the_listing_and_nothing_of_the_filter():
     base = TolokaPoolClosedEventTrigger("7", "c", poll_interval=30, page_size=100)
     key = base.shared_stream_key()
@@ -217,6 +220,13 @@ def test_the_key_is_the_listing_and_nothing_of_the_filter():
     ]:
         assert other.shared_stream_key() != key
     hash(key)  # the manager keys its groups by it
+
+
+def test_the_key_is_there_exactly_where_airflow_shares_streams():
+    from airflow.triggers.base import BaseEventTrigger
+
+    key = TolokaPoolClosedEventTrigger("7").shared_stream_key()
+    assert (key is not None) == hasattr(BaseEventTrigger, "shared_stream_key") == pool_events.SHARED_STREAMS
 
 
 def test_without_shared_streams_the_key_is_none(monkeypatch):
@@ -237,6 +247,7 @@ async def test_a_foreign_item_on_the_stream_is_refused():
 # -- against the emulator ------------------------------------------------------------------------------------
 
 
+@needs_shared_streams
 @pytest.mark.integration
 async def test_watchers_share_one_listing_and_each_gets_its_own_events(emu, monkeypatch):
     old = add_pool(emu)
@@ -274,6 +285,7 @@ async def test_watchers_share_one_listing_and_each_gets_its_own_events(emu, monk
         assert all(e["project_id"] == PROJECT for e in w.events)
 
 
+@needs_shared_streams
 @pytest.mark.integration
 async def test_a_watcher_joining_mid_pass_misses_nothing_and_one_leaving_stops_only_its_events(emu, monkeypatch):
     since = emu.state.now_wire()
@@ -310,6 +322,7 @@ async def test_a_watcher_joining_mid_pass_misses_nothing_and_one_leaving_stops_o
     assert len(set(late.pool_ids)) == len(late.pool_ids) == 7
 
 
+@needs_shared_streams
 @pytest.mark.integration
 async def test_a_transient_fault_on_the_shared_listing_is_polled_through_by_every_watcher(emu, monkeypatch):
     done, manual = add_pool(emu), add_pool(emu)
@@ -330,6 +343,7 @@ async def test_a_transient_fault_on_the_shared_listing_is_polled_through_by_ever
     assert requests.get(LISTING) == 3 and triggerer.pages == 3 and triggerer.polls == 5
 
 
+@needs_shared_streams
 @pytest.mark.integration
 async def test_a_triggerer_restart_emits_nothing_twice_and_catches_up(emu, monkeypatch):
     since = emu.state.now_wire()
@@ -370,6 +384,7 @@ async def test_a_triggerer_restart_emits_nothing_twice_and_catches_up(emu, monke
     assert [w.pool_ids for w in last] == [[], [], []]
 
 
+@needs_shared_streams
 @pytest.mark.integration
 async def test_a_persistent_error_on_the_listing_ends_every_watcher_without_the_token(emu, monkeypatch):
     emu.revoke_token(emu.token)
@@ -383,6 +398,7 @@ async def test_a_persistent_error_on_the_listing_ends_every_watcher_without_the_
     assert triggerer.polls == 0 and len(triggerer.cursors) == 1  # one shared request, not one per watcher
 
 
+@needs_shared_streams
 @pytest.mark.integration
 async def test_a_missing_project_ends_the_watchers_in_the_sensors_words(emu, monkeypatch):
     triggerer = Triggerer(monkeypatch, polls=3)
@@ -452,6 +468,7 @@ async def _lone(trigger: TolokaPoolClosedEventTrigger, steps) -> list[tuple[str,
     return events
 
 
+@needs_shared_streams
 @pytest.mark.integration
 @pytest.mark.parametrize("name", sorted(WATCHERS))
 async def test_each_shared_watcher_gets_exactly_what_it_gets_alone(toloka_emulator_factory, monkeypatch, name):
@@ -483,6 +500,7 @@ async def test_each_shared_watcher_gets_exactly_what_it_gets_alone(toloka_emulat
     assert alone, "the scenario gives every watcher at least one event"
 
 
+@needs_shared_streams
 @pytest.mark.integration
 async def test_events_never_stored_are_emitted_again_after_a_restart(emu, monkeypatch):
     """Ack mode: a watcher's state moves past a page only once that page's events are in the metadata database.
@@ -537,12 +555,16 @@ async def test_without_ack_mode_the_state_is_written_as_run_writes_it(emu, monke
     trigger = watcher(since)
     store = trigger.asset_state_store = FakeStateStore()
     pauses = 0
+    waiting = asyncio.Event()
 
     async def pause(seconds):
         nonlocal pauses
         pauses += 1
         if pauses == 1:
             close(emu, pool_id)
+            return
+        waiting.set()
+        await asyncio.Event().wait()  # the listing holds still (and is cancelled here, not inside a request)
 
     monkeypatch.setattr(TolokaPoolClosedEventTrigger, "_sleep", staticmethod(pause))
     pages: list[ClosedPoolsPage] = []
@@ -556,12 +578,8 @@ async def test_without_ack_mode_the_state_is_written_as_run_writes_it(emu, monke
     event = await asyncio.wait_for(events.__anext__(), timeout=60)
     assert event.payload["pool_id"] == pool_id and store.data == {}  # not yet: the runner has the event now
     writing = asyncio.ensure_future(events.__anext__())  # the runner asks for the next event: the state is written
-    for _ in range(1000):
-        if store.data:
-            break
-        await asyncio.sleep(0)
+    await asyncio.wait_for(waiting.wait(), timeout=60)  # ... before the listing waits for its next poll
+    assert store.data[trigger.state_key]["seen"] == [event.payload["event_key"]]
     writing.cancel()
     await asyncio.gather(writing, return_exceptions=True)
-    await events.aclose()
     assert [page.gated for page in pages] == [False, False]
-    assert store.data[trigger.state_key]["seen"] == [event.payload["event_key"]]
