@@ -299,7 +299,8 @@ POOL_EVENTS_ASSET = "toloka_pool_closed"
 # project; the emulator numbers projects in creation order from 100000001, and the scenario creates the review
 # project first, so the run's project is the second. Checked against the run's create_project XCom.
 WATCHED_PROJECT = "100000002"
-POOL_EVENTS_ENV = {"TOLOKA_POOL_EVENTS_PROJECT_ID": WATCHED_PROJECT, "TOLOKA_POOL_EVENTS_POLL_INTERVAL": "1"}
+POOL_EVENTS_ENV = {"TOLOKA_POOL_EVENTS_PROJECT_ID": WATCHED_PROJECT, "TOLOKA_POOL_EVENTS_POLL_INTERVAL": "1",
+                   "TOLOKA_POOL_EVENTS_COMPLETED": "1"}  # fmt: skip
 QUIET_SECONDS = 12  # after the last close: a dozen polls with no new event
 
 
@@ -317,6 +318,7 @@ class PoolEvents:
     def unpause(self) -> None:
         # A watcher runs only for an asset an unpaused DAG is scheduled on (registered at the next parse).
         self.api("PATCH", f"/dags/{POOL_EVENTS_DAG}", {"is_paused": False})
+        self.api("PATCH", f"/dags/{COMPLETED_EVENTS_DAG}", {"is_paused": False})  # the second watcher's DAG
 
     def asset(self) -> dict | None:
         found = self.api.get(f"/assets?name_pattern={POOL_EVENTS_ASSET}&limit=10")["assets"]
@@ -429,6 +431,38 @@ class PoolEvents:
         check(summaries == wanted and all(key in objects for key in wanted), f"{len(wanted)} pool summaries in the S3 store")
         check(len(self.events()) == len(events), f"no new event in a quiet window of {quiet:.0f} s after the last close")
         print(f"    pool events checked in {time.monotonic() - started:.0f} s", flush=True)
+
+
+COMPLETED_EVENTS_DAG = "pool_completed_consumer"
+
+
+def check_shared_watchers(stack, pool_events: PoolEvents, pool_id: str) -> None:
+    """The second watcher on the project (COMPLETED closes only, its own asset) got exactly its events, and the
+    two watchers made one listing stream in the triggerer (Airflow 3.3 shared streams), not one each."""
+    from stack import wait_for
+
+    step("pool_completed_consumer: a second watcher on the same project, sharing the first one's listing")
+    found = pool_events.api.get("/assets?name_pattern=toloka_pool_completed&limit=10")["assets"]
+    asset = next(a for a in found if a["name"] == "toloka_pool_completed")
+
+    def runs_done():
+        runs = pool_events.api.get(f"/dags/{COMPLETED_EVENTS_DAG}/dagRuns?limit=100")["dag_runs"]
+        return runs if len(runs) >= 3 and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    runs = wait_for("the completed-pool runs finished", runs_done, 120, interval=2)
+    events = pool_events.api.get(f"/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
+    payloads = [PoolEvents.payload(e) for e in events]
+    check([(p.get("pool_id"), p.get("close_reason")) for p in payloads] == [(pool_id, "COMPLETED")] * 3
+          and len({p["event_key"] for p in payloads}) == 3,
+          f"the second watcher: the three COMPLETED closes of pool {pool_id}, none of the MANUAL probes, none twice")  # fmt: skip
+    check(len(runs) == 3 and all(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs),
+          f"{len(runs)} {COMPLETED_EVENTS_DAG} runs, all asset-triggered and successful")  # fmt: skip
+    window, interval = 10.0, float(POOL_EVENTS_ENV["TOLOKA_POOL_EVENTS_POLL_INTERVAL"])
+    before = stack.emulator_counters()["requests"].get("GET /api/v1/pools 200", 0)
+    time.sleep(window)
+    listed = stack.emulator_counters()["requests"].get("GET /api/v1/pools 200", 0) - before
+    check(0 < listed <= 1.3 * window / interval + 1, f"one listing stream for the two watchers: {listed} pool listings "
+          f"in {window:.0f} s at a {interval:.0f} s interval (one stream each would make about {2 * window / interval:.0f})")  # fmt: skip
 
 
 def _utc(value) -> datetime:
@@ -735,6 +769,7 @@ def scenario() -> int:
             browser.close()
             browser = None
         pool_events.check(stack, str(api.xcom("text_classification", run_id, "create_pool")))
+        check_shared_watchers(stack, pool_events, str(api.xcom("text_classification", run_id, "create_pool")))
         check_lineage(stack, api, run_id)
         check_metrics(stack, receiver, stack.emulator_counters())
         check_token_nowhere(stack)
