@@ -84,8 +84,6 @@ class Watcher:
         self.key = trigger.shared_stream_key()
         self.joined_at = joined_at  # pages the listing had read when this watcher subscribed
         self.done = 0  # the last page this watcher's filter finished with
-        self.told = 0  # the last page this watcher was told its events are stored through
-        self.unconfirmed: list[int] = []  # persist seqs of its events the "database" has not confirmed yet
         self.events: list[dict] = []
         self.error: BaseException | None = None
         self.task: asyncio.Task | None = None
@@ -98,12 +96,10 @@ class Watcher:
 class Triggerer:
     """Watchers in one triggerer process: one ``SharedStreamManager``, watchers subscribing and leaving.
 
-    As the runner does, each event a watcher yields is bound (``bind_pending_event``) and later confirmed
-    (``confirm_persisted``): here at the next pause of the listing, as the events of one page are stored before
-    the next poll; with ``persisting`` False nothing is confirmed (a metadata database that never stored them).
-    ``steps[n]`` runs at the n-th pause of the listing (after every watcher took the page read just before and,
-    when persisting, was told it is stored); at pause ``polls`` the listing holds still and ``run()`` returns.
-    ``cursors`` has the ``id_gt`` of every listing poll, in order.
+    ``steps[n]`` runs at the n-th pause of the listing (after every watcher took the page read just before);
+    at pause ``polls`` the listing holds still and ``run()`` returns. ``cursors`` has the ``id_gt`` of every
+    listing poll, in order. As the runner does, each event is offered to ``bind_pending_event``: the stream is on
+    Airflow's fast path (no ack mode), so nothing is bound.
     """
 
     def __init__(self, monkeypatch, steps: dict[int, Callable[[], Any]] | None = None, polls: int = 6) -> None:
@@ -116,7 +112,6 @@ class Triggerer:
         self.watchers: list[Watcher] = []
         self.ids = itertools.count(1)
         self.finished = asyncio.Event()
-        self.persisting = True
 
         async def counted_poll(reader, client, cursor):
             self.cursors.append(cursor)
@@ -130,12 +125,7 @@ class Triggerer:
 
     async def _pause(self, seconds: float) -> None:
         self.polls += 1
-        await self._settle(lambda w: w.done)
-        if self.persisting:
-            for w in self.watchers:
-                self.manager.confirm_persisted(w.unconfirmed)
-                w.unconfirmed = []
-            await self._settle(lambda w: w.told)
+        await self._settle()
         step = self.steps.get(self.polls)
         if step is not None:
             result = step()
@@ -145,10 +135,10 @@ class Triggerer:
             self.finished.set()
             await asyncio.Event().wait()  # the listing holds still until the test stops the group
 
-    async def _settle(self, reached: Callable[[Watcher], int]) -> None:
-        """Until every live watcher reached the last page read (finished with it, or was told it is stored)."""
+    async def _settle(self) -> None:
+        """Until every live watcher finished with the last page read (its filter asked for the next one)."""
         for _ in range(100_000):
-            if all(reached(w) >= self.pages or w.joined_at >= self.pages or w.task.done() for w in self.watchers):
+            if all(w.done >= self.pages or w.joined_at >= self.pages or w.task.done() for w in self.watchers):
                 return
             await asyncio.sleep(0)
         raise AssertionError(f"the watchers did not take page {self.pages}")
@@ -159,20 +149,16 @@ class Triggerer:
         stream = self.manager.subscribe(trigger_id=watcher.trigger_id, trigger=trigger, key=watcher.key)
 
         async def tracked():
-            async for item in stream:
-                yield item
-                if isinstance(item, ClosedPoolsPage):
-                    watcher.done = item.seq
-                else:
-                    watcher.told = item.through
+            async for page in stream:
+                yield page
+                watcher.done = page.seq
 
         async def consume():
             try:
                 async for event in trigger.filter_shared_stream(tracked()):
                     watcher.events.append(event.payload)
                     seq = self.manager.bind_pending_event(trigger_id=watcher.trigger_id, key=watcher.key)
-                    assert seq is not None, "ack mode: every event is bound to the page it came from"
-                    watcher.unconfirmed.append(seq)
+                    assert seq is None, "the fast path: no event waits for a persist confirmation"
             except Exception as error:
                 watcher.error = error
 
@@ -500,56 +486,10 @@ async def test_each_shared_watcher_gets_exactly_what_it_gets_alone(toloka_emulat
     assert alone, "the scenario gives every watcher at least one event"
 
 
-@needs_shared_streams
 @pytest.mark.integration
-async def test_events_never_stored_are_emitted_again_after_a_restart(emu, monkeypatch):
-    """Ack mode: a watcher's state moves past a page only once that page's events are in the metadata database.
-
-    The first triggerer's database stores nothing after poll 1 (then it dies): the events it yielded are emitted
-    again by the next triggerer, with the same ``event_key`` (at-least-once, never lost); once stored, never
-    again."""
-    since = emu.state.now_wire()
-    pools = [add_pool(emu) for _ in range(3)]
-    stores = [FakeStateStore(), FakeStateStore()]
-    first = Triggerer(monkeypatch, polls=4)
-
-    def stop_storing():
-        first.persisting = False
-        close(emu, pools[0])
-
-    first.steps = {1: stop_storing, 2: lambda: close(emu, pools[1], "MANUAL")}
-    before = [first.join(watcher(since), stores[0]), first.join(watcher(), stores[1])]
-    await first.run()
-    assert [w.pool_ids for w in before] == [[pools[0], pools[1]], [pools[0], pools[1]]]
-    written = [json.loads(json.dumps(store.data)) for store in stores]
-    await first.stop()
-    # The stores hold the state after page 1 only: the second watcher's baseline (the first had nothing to
-    # write), none of the closes emitted since.
-    assert [store.data for store in stores] == written
-    key = before[0].trigger.state_key
-    assert stores[0].data == {} and stores[1].data[key]["seen"] == [] and stores[1].data[key]["baseline"] is False
-
-    second = Triggerer(monkeypatch, {1: lambda: close(emu, pools[2])}, polls=3)
-    after = [second.join(TolokaPoolClosedEventTrigger(**w.trigger.serialize()[1]), s) for w, s in zip(before, stores, strict=True)]
-    await second.run()
-    await second.stop()
-    for old, new in zip(before, after, strict=True):
-        assert new.error is None
-        assert [e["event_key"] for e in new.events] == [e["event_key"] for e in old.events] + [
-            new.events[-1]["event_key"]
-        ]
-        assert new.pool_ids == [pools[0], pools[1], pools[2]]
-    third = Triggerer(monkeypatch, polls=3)
-    last = [third.join(TolokaPoolClosedEventTrigger(**w.trigger.serialize()[1]), s) for w, s in zip(before, stores, strict=True)]
-    await third.run()
-    await third.stop()
-    assert [w.pool_ids for w in last] == [[], []]
-
-
-@pytest.mark.integration
-async def test_without_ack_mode_the_state_is_written_as_run_writes_it(emu, monkeypatch):
-    """An Airflow that shares streams without ack mode calls ``open_shared_stream``: its pages are not gated, and
-    the filter writes the state right after each event, as ``run()`` does (driven here directly)."""
+async def test_the_state_is_written_as_run_writes_it(emu, monkeypatch):
+    """The filter writes the state right after the triggerer takes each event, before the listing goes on, as
+    ``run()`` does: a restart after that emits nothing twice (driven here directly, without the manager)."""
     since = emu.state.now_wire()
     pool_id = add_pool(emu)
     trigger = watcher(since)
@@ -582,4 +522,4 @@ async def test_without_ack_mode_the_state_is_written_as_run_writes_it(emu, monke
     assert store.data[trigger.state_key]["seen"] == [event.payload["event_key"]]
     writing.cancel()
     await asyncio.gather(writing, return_exceptions=True)
-    assert [page.gated for page in pages] == [False, False]
+    assert [page.seq for page in pages] == [1, 2]

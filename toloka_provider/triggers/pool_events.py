@@ -14,28 +14,22 @@ token, a missing project) ends the trigger with an exception, transient ones are
 
 Where Airflow shares event-trigger streams (3.3), the watchers of one project on one connection with the same
 interval and page size share one listing in a triggerer (``shared_stream_key``); each applies the pages to its
-own state, ``since`` and ``close_reasons``, and joins at the next pass start. The stream runs in Airflow's ack
-mode: a watcher writes its state for a page only after Airflow confirmed that page's events stored in the metadata
-database, so a triggerer that dies before the write emits them again (same ``event_key``) instead of losing them,
-and one that dies after it emits nothing twice (the fast path would write first, as ``run()`` must). Nothing is redelivered by the listing itself (Toloka keeps listing
-the pools; the state decides), so no event is rejected and no cohort grace is needed: a late watcher reads every
-close in its first whole pass. ``run()``, the watcher's own loop, is what Airflow 3.2 calls.
+own state, ``since`` and ``close_reasons``, and joins at the next pass start. The stream uses Airflow's fast path,
+not ack mode: each watcher writes its state right after the triggerer takes an event, as ``run()`` does, so a
+restart emits nothing twice. Ack mode would hold that write until Airflow confirms the event stored, and a
+triggerer stopped in between (the next state sync) repeats the event. Toloka keeps listing the pools and each
+watcher's state decides what was emitted, so there is nothing to acknowledge or reject, and no cohort grace is
+needed: a late watcher reads every close in its first whole pass. ``run()`` is what Airflow 3.2 calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
-
-try:
-    from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
-except ImportError:  # Airflow 3.2: no shared streams, the producer below is never asked for
-    AdvanceItem = Any  # type: ignore[misc,assignment]
-    SharedStreamProducer = object  # type: ignore[misc,assignment]
 
 from toloka_provider.client.errors import PaginationError, TolokaArgumentError, is_transient
 from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError, explain_error
@@ -272,14 +266,11 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
             return None
 
     async def _save_state(self, state: ScanState) -> None:
-        await self._write_state(state.to_json())
-
-    async def _write_state(self, data: dict[str, Any]) -> None:
         store = self.asset_state_store
         if store is None:
             return
         try:
-            await store.aset(self.state_key, data)
+            await store.aset(self.state_key, state.to_json())
         except Exception as error:
             self.log.warning("Cannot write the watcher state to the asset state store: %s", error)
 
@@ -342,10 +333,9 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
         return state
 
     async def _apply_page(
-        self, state: ScanState, closed: Iterable[Close], last_id: str | None, has_more: bool, gated: bool = False
+        self, state: ScanState, closed: Iterable[Close], last_id: str | None, has_more: bool
     ) -> AsyncIterator[TriggerEvent]:
-        """The events of one page for this watcher; its state is written after each event and after the page
-        (``gated``: not written here, the caller writes it once the events are stored)."""
+        """The events of one page for this watcher; its state is written after each event and after the page."""
         before = state.to_json()
         for stopped, pool_id, reason in closed:
             if not state.observe(pool_id, stopped) or state.baseline or not self._wanted(reason):
@@ -356,14 +346,13 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
                 "pool_id": pool_id, "project_id": self.project_id, "close_reason": reason,
                 "last_stopped": stamp, "event_key": event_key(pool_id, stopped),
             })  # fmt: skip
-            if not gated:
-                await self._save_state(state)
+            await self._save_state(state)
         was_baseline = state.baseline
         state.end_page(last_id, has_more)
         if was_baseline and not state.baseline:
             self.log.info("Baseline of project %s taken: closes from %s on are emitted", self.project_id,
                           _wire_or_none(state.horizon) or "now")  # fmt: skip
-        if not gated and state.to_json() != before:
+        if state.to_json() != before:
             await self._save_state(state)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -387,27 +376,14 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
         return ("toloka-pool-closed", self.toloka_conn_id, self.project_id, self.poll_interval, self.page_size)
 
     @classmethod
-    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
-        """The group's listing in Airflow's ack mode: it learns when the watchers' events are stored."""
-        return ClosedPoolsProducer(cls, kwargs)
-
-    @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
-        """The group's listing where Airflow shares streams without ack mode: pages only, written as run() does."""
-        async for item in cls._listing(kwargs, None):
-            yield item
-
-    @classmethod
-    async def _listing(
-        cls, kwargs: dict[str, Any], persisted: _PersistedPages | None
-    ) -> AsyncIterator[ClosedPoolsPage | PagesPersisted]:
-        """A ``ClosedPoolsPage`` per successful poll (and, in ack mode, ``PagesPersisted`` as the events are stored).
+        """The one listing of a group: a ``ClosedPoolsPage`` per successful poll, until cancelled or an error.
 
         Only the fields of the key (connection, project, interval, page size) of one watcher's kwargs matter.
         Pages are read exactly as ``run()`` reads them (the client from the hook, the same transient/persistent
         split: a transient fault is logged and polled again, a persistent one ends the stream and so every
         watcher of the group, as it ends a lone watcher) and walk the project in passes: the page after one with
-        ``has_more: false`` starts a new pass. Runs until cancelled or a persistent error.
+        ``has_more: false`` starts a new pass.
         """
         reader = cls(**kwargs)
         hook = TolokaHook(toloka_conn_id=reader.toloka_conn_id)
@@ -420,43 +396,26 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
                 if polled is not None:
                     closed, last_id, has_more = polled
                     seq += 1
-                    yield ClosedPoolsPage(seq, cursor, tuple(closed), last_id, has_more, persisted is not None)
+                    yield ClosedPoolsPage(seq, cursor, tuple(closed), last_id, has_more)
                     cursor = last_id if has_more and last_id is not None else None
-                if persisted is None:
-                    await cls._sleep(reader.poll_interval)
-                else:
-                    async for news in persisted.while_waiting(cls._sleep(reader.poll_interval)):
-                        yield news
+                await cls._sleep(reader.poll_interval)
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """This watcher's events from the shared pages, with its own state, ``since`` and ``close_reasons``.
 
         A page is used when it continues this watcher's pass without a gap (it starts a pass, or it starts at or
         before this watcher's cursor); a watcher that joins in the middle of the group's pass waits for the next
-        pass to begin. Every page used is applied as ``run()`` applies its own. In ack mode the state after a
-        page is written once ``PagesPersisted`` says that page's events are in the metadata database.
+        pass to begin. Every page used is applied exactly as ``run()`` applies its own (the state written after
+        each event and page).
         """
         state = await self._start_state()
-        written = state.to_json()
-        unwritten: list[tuple[int, dict[str, Any]]] = []  # (page seq, the state after it), oldest first
-        async for item in shared_stream:
-            if isinstance(item, PagesPersisted):
-                ready = [snapshot for seq, snapshot in unwritten if seq <= item.through]
-                unwritten = [(seq, snapshot) for seq, snapshot in unwritten if seq > item.through]
-                if ready:
-                    await self._write_state(ready[-1])
+        async for page in shared_stream:
+            if not isinstance(page, ClosedPoolsPage):
+                raise TypeError(f"the shared stream must carry pages of closed pools, got {type(page).__name__}")
+            if not _continues(state.cursor, page.cursor):
                 continue
-            if not isinstance(item, ClosedPoolsPage):
-                raise TypeError(f"the shared stream must carry pages of closed pools, got {type(item).__name__}")
-            if not _continues(state.cursor, item.cursor):
-                continue
-            async for event in self._apply_page(state, item.closes, item.last_id, item.has_more, item.gated):
+            async for event in self._apply_page(state, page.closes, page.last_id, page.has_more):
                 yield event
-            if item.gated:
-                after = state.to_json()
-                if after != written:
-                    unwritten.append((item.seq, after))
-                    written = after
 
 
 class ClosedPoolsPage(NamedTuple):
@@ -467,73 +426,6 @@ class ClosedPoolsPage(NamedTuple):
     closes: tuple[Close, ...]
     last_id: str | None
     has_more: bool
-    gated: bool = False  #: True in ack mode: the state after this page waits for a ``PagesPersisted``
-
-
-class PagesPersisted(NamedTuple):
-    """Every trigger event derived from the pages up to ``through`` (a page ``seq``) is in the metadata database."""
-
-    through: int
-
-
-class _PersistedPages:
-    """What the advances told: the last page whose events every watcher has stored, and a wake-up for the listing."""
-
-    def __init__(self) -> None:
-        self.through = 0
-        self.told = 0
-        self.moved = asyncio.Event()
-
-    def advance(self, seqs: Iterable[int]) -> None:
-        through = max(seqs, default=self.through)
-        if through > self.through:
-            self.through = through
-            self.moved.set()
-
-    async def while_waiting(self, pause: Any) -> AsyncIterator[PagesPersisted]:
-        """Run ``pause`` (the wait between polls) to its end, yielding ``PagesPersisted`` whenever pages are stored."""
-        sleeper = asyncio.ensure_future(pause)
-        waiter: asyncio.Future[Any] | None = None
-        try:
-            while True:
-                if self.through > self.told:
-                    self.told = self.through
-                    yield PagesPersisted(self.through)
-                    continue
-                if sleeper.done():
-                    sleeper.result()  # an error of the pause is the listing's error
-                    return
-                self.moved.clear()
-                waiter = asyncio.ensure_future(self.moved.wait())
-                await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-        finally:
-            for task in (sleeper, waiter):
-                if task is not None and not task.done():
-                    task.cancel()
-
-
-class ClosedPoolsProducer(SharedStreamProducer):
-    """The ack-mode producer of a group of watchers: the listing, told which pages' events are stored.
-
-    Toloka is not a broker: nothing is committed or redelivered there (the pools stay listed, and each watcher's
-    state says what it emitted). ``advance`` only tells the watchers, through ``PagesPersisted``, that they may
-    write their state up to that page.
-    """
-
-    def __init__(self, trigger_class: type[TolokaPoolClosedEventTrigger], kwargs: dict[str, Any]) -> None:
-        self._trigger_class = trigger_class
-        self._kwargs = kwargs
-        self._persisted = _PersistedPages()
-
-    async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
-        async for item in self._trigger_class._listing(self._kwargs, self._persisted):
-            yield item, (item.seq if isinstance(item, ClosedPoolsPage) else None)
-
-    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
-        # A watcher still subscribed resolved every page it got as acknowledged (its events stored): the other
-        # outcomes end the watcher (ack timeout, overflow) or are its leaving; none is a reason to hold the others.
-        self._persisted.advance(item.broker_payload for item in batch if isinstance(item.broker_payload, int))
 
 
 def _continues(mine: str | None, page_cursor: str | None) -> bool:
