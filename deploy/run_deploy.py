@@ -437,26 +437,35 @@ COMPLETED_EVENTS_DAG = "pool_completed_consumer"
 
 
 def check_shared_watchers(stack, pool_events: PoolEvents, pool_id: str) -> None:
-    """The second watcher on the project (COMPLETED closes only, its own asset) got exactly its events, and the
-    two watchers made one listing stream in the triggerer (Airflow 3.3 shared streams), not one each."""
+    """The second watcher on the project (COMPLETED closes only, its own asset) got exactly its events, each run
+    once, and the two watchers made one listing stream in the triggerer (Airflow 3.3 shared streams)."""
     from stack import wait_for
 
     step("pool_completed_consumer: a second watcher on the same project, sharing the first one's listing")
-    found = pool_events.api.get("/assets?name_pattern=toloka_pool_completed&limit=10")["assets"]
-    asset = next(a for a in found if a["name"] == "toloka_pool_completed")
+    api = pool_events.api
+    asset = next(a for a in api.get("/assets?name_pattern=toloka_pool_completed&limit=10")["assets"]
+                 if a["name"] == "toloka_pool_completed")  # fmt: skip
 
-    def runs_done():
-        runs = pool_events.api.get(f"/dags/{COMPLETED_EVENTS_DAG}/dagRuns?limit=100")["dag_runs"]
-        return runs if len(runs) >= 3 and all(r["state"] in ("success", "failed") for r in runs) else None
+    def settled():
+        events = api.get(f"/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
+        runs = api.get(f"/dags/{COMPLETED_EVENTS_DAG}/dagRuns?limit=100")["dag_runs"]
+        if len(events) < 3 or any(run["state"] not in ("success", "failed") for run in runs):
+            return None
+        consumed: dict[int, list[str]] = {}
+        for run in runs:
+            quoted = urllib.parse.quote(run["dag_run_id"], safe="")
+            for event in api.get(f"/dags/{COMPLETED_EVENTS_DAG}/dagRuns/{quoted}/upstreamAssetEvents")["asset_events"]:
+                consumed.setdefault(event["id"], []).append(run["dag_run_id"])
+        return (events, runs, consumed) if {e["id"] for e in events} <= set(consumed) else None
 
-    runs = wait_for("the completed-pool runs finished", runs_done, 120, interval=2)
-    events = pool_events.api.get(f"/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
+    events, runs, consumed = wait_for("the completed-pool events consumed by finished runs", settled, 120, interval=2)
     payloads = [PoolEvents.payload(e) for e in events]
-    check([(p.get("pool_id"), p.get("close_reason")) for p in payloads] == [(pool_id, "COMPLETED")] * 3
-          and len({p["event_key"] for p in payloads}) == 3,
+    check(sorted((p.get("pool_id"), p.get("close_reason")) for p in payloads) == [(pool_id, "COMPLETED")] * 3
+          and len({p.get("event_key") for p in payloads}) == 3,
           f"the second watcher: the three COMPLETED closes of pool {pool_id}, none of the MANUAL probes, none twice")  # fmt: skip
-    check(len(runs) == 3 and all(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs),
-          f"{len(runs)} {COMPLETED_EVENTS_DAG} runs, all asset-triggered and successful")  # fmt: skip
+    check(all(len(run_ids) == 1 for run_ids in consumed.values())
+          and all(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs),
+          f"each of its events ran {COMPLETED_EVENTS_DAG} once; {len(runs)} runs, all asset-triggered and successful")  # fmt: skip
     window, interval = 10.0, float(POOL_EVENTS_ENV["TOLOKA_POOL_EVENTS_POLL_INTERVAL"])
     before = stack.emulator_counters()["requests"].get("GET /api/v1/pools 200", 0)
     time.sleep(window)
