@@ -130,3 +130,38 @@ with DAG(
         return written
 
     summarize_closed_pools()
+
+
+# A second watcher on the same project, for completed pools only, on its own asset and DAG: on Airflow 3.3 the
+# two watchers share one listing of the project in a triggerer. Defined only when $TOLOKA_POOL_EVENTS_COMPLETED is
+# set (the deployment test sets it).
+if os.environ.get("TOLOKA_POOL_EVENTS_COMPLETED"):
+    pools_completed = Asset(
+        name="toloka_pool_completed",
+        watchers=[
+            AssetWatcher(
+                name="toloka_pool_completed_watcher",
+                trigger=TolokaPoolClosedEventTrigger(
+                    project_id=PROJECT_ID, close_reasons=["COMPLETED"], poll_interval=POLL_INTERVAL
+                ),
+            )
+        ],
+    )
+
+    with DAG(
+        dag_id="pool_completed_consumer",
+        description="Log each completed Toloka pool of the project (a second AssetWatcher on the same project)",
+        schedule=[pools_completed],
+        catchup=False,
+        tags=["toloka", "example"],
+        default_args={"retries": 2},
+    ) as completed_dag:
+
+        @task
+        def log_completed_pools(**context) -> list[str]:
+            """The ids of the completed pools behind this run."""
+            pool_ids = [str(payload["pool_id"]) for payload in pool_events(context)]
+            log.info("Completed pools: %s", pool_ids)
+            return pool_ids
+
+        log_completed_pools()

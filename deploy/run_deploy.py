@@ -307,7 +307,8 @@ POOL_EVENTS_ASSET = "toloka_pool_closed"
 # project; the emulator numbers projects in creation order from 100000001, and the scenario creates the review
 # project first, so the run's project is the second. Checked against the run's create_project XCom.
 WATCHED_PROJECT = "100000002"
-POOL_EVENTS_ENV = {"TOLOKA_POOL_EVENTS_PROJECT_ID": WATCHED_PROJECT, "TOLOKA_POOL_EVENTS_POLL_INTERVAL": "1"}
+POOL_EVENTS_ENV = {"TOLOKA_POOL_EVENTS_PROJECT_ID": WATCHED_PROJECT, "TOLOKA_POOL_EVENTS_POLL_INTERVAL": "1",
+                   "TOLOKA_POOL_EVENTS_COMPLETED": "1"}  # fmt: skip
 QUIET_SECONDS = 12  # after the last close: a dozen polls with no new event
 
 
@@ -327,6 +328,7 @@ class PoolEvents:
         # once its project exists: a watcher of a missing project fails (the project id is wrong), and Airflow
         # starts a failed watcher's trigger again every second or two, each one counted in triggers.failed.
         self.api("PATCH", f"/dags/{POOL_EVENTS_DAG}", {"is_paused": False})
+        self.api("PATCH", f"/dags/{COMPLETED_EVENTS_DAG}", {"is_paused": False})  # the second watcher's DAG
 
     def asset(self) -> dict | None:
         found = self.api.get(f"/assets?name_pattern={POOL_EVENTS_ASSET}&limit=10")["assets"]
@@ -439,6 +441,47 @@ class PoolEvents:
         check(summaries == wanted and all(key in objects for key in wanted), f"{len(wanted)} pool summaries in the S3 store")
         check(len(self.events()) == len(events), f"no new event in a quiet window of {quiet:.0f} s after the last close")
         print(f"    pool events checked in {time.monotonic() - started:.0f} s", flush=True)
+
+
+COMPLETED_EVENTS_DAG = "pool_completed_consumer"
+
+
+def check_shared_watchers(stack, pool_events: PoolEvents, pool_id: str) -> None:
+    """The second watcher on the project (COMPLETED closes only, its own asset) got exactly its events, each run
+    once, and the two watchers made one listing stream in the triggerer (Airflow 3.3 shared streams)."""
+    from stack import wait_for
+
+    step("pool_completed_consumer: a second watcher on the same project, sharing the first one's listing")
+    api = pool_events.api
+    asset = next(a for a in api.get("/assets?name_pattern=toloka_pool_completed&limit=10")["assets"]
+                 if a["name"] == "toloka_pool_completed")  # fmt: skip
+
+    def settled():
+        events = api.get(f"/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
+        runs = api.get(f"/dags/{COMPLETED_EVENTS_DAG}/dagRuns?limit=100")["dag_runs"]
+        if len(events) < 3 or any(run["state"] not in ("success", "failed") for run in runs):
+            return None
+        consumed: dict[int, list[str]] = {}
+        for run in runs:
+            quoted = urllib.parse.quote(run["dag_run_id"], safe="")
+            for event in api.get(f"/dags/{COMPLETED_EVENTS_DAG}/dagRuns/{quoted}/upstreamAssetEvents")["asset_events"]:
+                consumed.setdefault(event["id"], []).append(run["dag_run_id"])
+        return (events, runs, consumed) if {e["id"] for e in events} <= set(consumed) else None
+
+    events, runs, consumed = wait_for("the completed-pool events consumed by finished runs", settled, 120, interval=2)
+    payloads = [PoolEvents.payload(e) for e in events]
+    check(sorted((p.get("pool_id"), p.get("close_reason")) for p in payloads) == [(pool_id, "COMPLETED")] * 3
+          and len({p.get("event_key") for p in payloads}) == 3,
+          f"the second watcher: the three COMPLETED closes of pool {pool_id}, none of the MANUAL probes, none twice")  # fmt: skip
+    check(all(len(run_ids) == 1 for run_ids in consumed.values())
+          and all(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs),
+          f"each of its events ran {COMPLETED_EVENTS_DAG} once; {len(runs)} runs, all asset-triggered and successful")  # fmt: skip
+    window, interval = 10.0, float(POOL_EVENTS_ENV["TOLOKA_POOL_EVENTS_POLL_INTERVAL"])
+    before = stack.emulator_counters()["requests"].get("GET /api/v1/pools 200", 0)
+    time.sleep(window)
+    listed = stack.emulator_counters()["requests"].get("GET /api/v1/pools 200", 0) - before
+    check(0 < listed <= 1.3 * window / interval + 1, f"one listing stream for the two watchers: {listed} pool listings "
+          f"in {window:.0f} s at a {interval:.0f} s interval (one stream each would make about {2 * window / interval:.0f})")  # fmt: skip
 
 
 def _utc(value) -> datetime:
@@ -921,6 +964,7 @@ def scenario() -> int:
             browser.close()
             browser = None
         pool_events.check(stack, str(api.xcom("text_classification", run_id, "create_pool")))
+        check_shared_watchers(stack, pool_events, str(api.xcom("text_classification", run_id, "create_pool")))
         run_shared_waits(stack, api)
         check_lineage(stack, api, run_id)
         check_metrics(stack, receiver, stack.emulator_counters())

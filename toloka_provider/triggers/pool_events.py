@@ -11,14 +11,23 @@ closed pools in id order (a cursor across polls, a new pass after the last page)
 asset state store (Airflow 3.3+) or in memory. The guarantees and their reasons are in docs/architecture.md
 ("The pool-closed event trigger"). Arguments are checked as the sensors check theirs; a persistent error (a bad
 token, a missing project) ends the trigger with an exception, transient ones are polled through.
+
+Where Airflow shares event-trigger streams (3.3), the watchers of one project on one connection with the same
+interval and page size share one listing in a triggerer (``shared_stream_key``); each applies the pages to its
+own state, ``since`` and ``close_reasons``, and joins at the next pass start. The stream uses Airflow's fast path,
+not ack mode: each watcher writes its state right after the triggerer takes an event, as ``run()`` does, so a
+restart emits nothing twice. Ack mode would hold that write until Airflow confirms the event stored, and a
+triggerer stopped in between (the next state sync) repeats the event. Toloka keeps listing the pools and each
+watcher's state decides what was emitted, so there is nothing to acknowledge or reject, and no cohort grace is
+needed: a late watcher reads every close in its first whole pass. ``run()`` is what Airflow 3.2 calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Hashable, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
@@ -31,6 +40,8 @@ from toloka_provider.waiting import check_poll_interval, check_success_reasons
 DEFAULT_PAGE_SIZE = 300
 STATE_KEY_PREFIX = "toloka_pool_closed_watermark"
 STATE_VERSION = 2
+#: Whether the running Airflow shares event-trigger streams (3.3+); without it the triggerer calls ``run()``.
+SHARED_STREAMS = hasattr(BaseEventTrigger, "shared_stream_key")
 #: ``(last_stopped, pool_id, close_reason)`` of one closed pool.
 Close = tuple[datetime, str, "str | None"]
 
@@ -309,39 +320,119 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
             self.log.warning("Polling the pools of project %s failed (will poll again): %s", self.project_id, error)
             return None
 
+    # -- one page against this watcher's state -----------------------------------------------------------
+
+    async def _start_state(self) -> ScanState:
+        state = await self._load_state()
+        if state is None:
+            state = ScanState(self.since) if self.since is not None else ScanState.start_baseline()
+        self.log.info(
+            "Watching project %s for closed pools (%s)", self.project_id,
+            "baseline pass" if state.baseline else f"closes from {_wire_or_none(state.horizon)}",
+        )  # fmt: skip
+        return state
+
+    async def _apply_page(
+        self, state: ScanState, closed: Iterable[Close], last_id: str | None, has_more: bool
+    ) -> AsyncIterator[TriggerEvent]:
+        """The events of one page for this watcher; its state is written after each event and after the page."""
+        before = state.to_json()
+        for stopped, pool_id, reason in closed:
+            if not state.observe(pool_id, stopped) or state.baseline or not self._wanted(reason):
+                continue
+            stamp = _wire(stopped)
+            self.log.info("Pool %s closed (%s) at %s", pool_id, reason, stamp)
+            yield TriggerEvent({
+                "pool_id": pool_id, "project_id": self.project_id, "close_reason": reason,
+                "last_stopped": stamp, "event_key": event_key(pool_id, stopped),
+            })  # fmt: skip
+            await self._save_state(state)
+        was_baseline = state.baseline
+        state.end_page(last_id, has_more)
+        if was_baseline and not state.baseline:
+            self.log.info("Baseline of project %s taken: closes from %s on are emitted", self.project_id,
+                          _wire_or_none(state.horizon) or "now")  # fmt: skip
+        if state.to_json() != before:
+            await self._save_state(state)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """This watcher's own loop (Airflow 3.2, or a triggerer that does not share the stream)."""
         hook = TolokaHook(toloka_conn_id=self.toloka_conn_id)
         async with await hook.get_async_conn() as client:
-            state = await self._load_state()
-            if state is None:
-                state = ScanState(self.since) if self.since is not None else ScanState.start_baseline()
-            self.log.info(
-                "Watching project %s for closed pools (%s)", self.project_id,
-                "baseline pass" if state.baseline else f"closes from {_wire_or_none(state.horizon)}",
-            )  # fmt: skip
+            state = await self._start_state()
             while True:
                 polled = await self._poll(client, state.cursor)
                 if polled is not None:
-                    closed, last_id, has_more = polled
-                    before = state.to_json()
-                    for stopped, pool_id, reason in closed:
-                        if not state.observe(pool_id, stopped) or state.baseline or not self._wanted(reason):
-                            continue
-                        stamp = _wire(stopped)
-                        self.log.info("Pool %s closed (%s) at %s", pool_id, reason, stamp)
-                        yield TriggerEvent({
-                            "pool_id": pool_id, "project_id": self.project_id, "close_reason": reason,
-                            "last_stopped": stamp, "event_key": event_key(pool_id, stopped),
-                        })  # fmt: skip
-                        await self._save_state(state)
-                    was_baseline = state.baseline
-                    state.end_page(last_id, has_more)
-                    if was_baseline and not state.baseline:
-                        self.log.info("Baseline of project %s taken: closes from %s on are emitted", self.project_id,
-                                      _wire_or_none(state.horizon) or "now")  # fmt: skip
-                    if state.to_json() != before:
-                        await self._save_state(state)
+                    async for event in self._apply_page(state, *polled):
+                        yield event
                 await self._sleep(self.poll_interval)
+
+    # -- the shared stream (Airflow 3.3+) ---------------------------------------------------------------
+
+    def shared_stream_key(self) -> Hashable | None:
+        """Watchers of one project on one connection, polling alike, share one listing in a triggerer."""
+        if not SHARED_STREAMS:
+            return None
+        return ("toloka-pool-closed", self.toloka_conn_id, self.project_id, self.poll_interval, self.page_size)
+
+    @classmethod
+    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        """The one listing of a group: a ``ClosedPoolsPage`` per successful poll, until cancelled or an error.
+
+        Only the fields of the key (connection, project, interval, page size) of one watcher's kwargs matter.
+        Pages are read exactly as ``run()`` reads them (the client from the hook, the same transient/persistent
+        split: a transient fault is logged and polled again, a persistent one ends the stream and so every
+        watcher of the group, as it ends a lone watcher) and walk the project in passes: the page after one with
+        ``has_more: false`` starts a new pass.
+        """
+        reader = cls(**kwargs)
+        hook = TolokaHook(toloka_conn_id=reader.toloka_conn_id)
+        async with await hook.get_async_conn() as client:
+            reader.log.info("Listing the closed pools of project %s for the watchers that share it", reader.project_id)
+            cursor: str | None = None
+            seq = 0
+            while True:
+                polled = await reader._poll(client, cursor)
+                if polled is not None:
+                    closed, last_id, has_more = polled
+                    seq += 1
+                    yield ClosedPoolsPage(seq, cursor, tuple(closed), last_id, has_more)
+                    cursor = last_id if has_more and last_id is not None else None
+                await cls._sleep(reader.poll_interval)
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        """This watcher's events from the shared pages, with its own state, ``since`` and ``close_reasons``.
+
+        A page is used when it continues this watcher's pass without a gap (it starts a pass, or it starts at or
+        before this watcher's cursor); a watcher that joins in the middle of the group's pass waits for the next
+        pass to begin. Every page used is applied exactly as ``run()`` applies its own (the state written after
+        each event and page).
+        """
+        state = await self._start_state()
+        async for page in shared_stream:
+            if not isinstance(page, ClosedPoolsPage):
+                raise TypeError(f"the shared stream must carry pages of closed pools, got {type(page).__name__}")
+            if not _continues(state.cursor, page.cursor):
+                continue
+            async for event in self._apply_page(state, page.closes, page.last_id, page.has_more):
+                yield event
+
+
+class ClosedPoolsPage(NamedTuple):
+    """One page of a shared listing: the closes on it, oldest first, and where the listing goes on from."""
+
+    seq: int  #: 1 for the first page of this stream
+    cursor: str | None  #: the ``id_gt`` it was read with (None: the first page of a pass)
+    closes: tuple[Close, ...]
+    last_id: str | None
+    has_more: bool
+
+
+def _continues(mine: str | None, page_cursor: str | None) -> bool:
+    """Whether a page read from ``page_cursor`` leaves no gap after a pass read up to ``mine``."""
+    if page_cursor is None:
+        return True  # a pass start: this watcher's pass (re)starts from the lowest id
+    return mine is not None and _id_key(page_cursor) <= _id_key(mine)
 
 
 def _id_key(pool_id: str) -> tuple[int, int | str]:
