@@ -8,7 +8,7 @@ pool: ``{"pool_id", "project_id", "close_reason", "last_stopped", "event_key"}``
 The run summarises the finished pool — assignments per status and the pool's close reason — into
 ``<output>/pool_closed/<pool_id>@<last_stopped>.json`` (``$TOLOKA_EXAMPLES_OUTPUT`` or
 ``<AIRFLOW_HOME>/toloka_examples``). The file is named by the event's ``event_key`` and written whole, so an event
-delivered twice (the watcher is at-least-once in a narrow window, see the trigger) rewrites the same file: put
+delivered twice (e.g. from two watchers, or by hand) rewrites the same file: put
 whatever must happen once per pool (a load into a warehouse, an aggregation, the next pipeline step) behind
 the same key.
 

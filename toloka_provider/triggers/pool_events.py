@@ -16,7 +16,8 @@ Where Airflow shares event-trigger streams (3.3), the watchers of one project on
 interval and page size share one listing in a triggerer (``shared_stream_key``); each applies the pages to its
 own state, ``since`` and ``close_reasons``, and joins at the next pass start. The stream uses Airflow's fast path,
 not ack mode: each watcher writes its state right after the triggerer takes an event, as ``run()`` does, so a
-restart emits nothing twice. Ack mode would hold that write until Airflow confirms the event stored, and a
+restart emits nothing twice (the other side: a triggerer stopped within the second between taking an event
+and its next sync with the supervisor loses that close, on both paths). Ack mode would hold that write until Airflow confirms the event stored, and a
 triggerer stopped in between (the next state sync) repeats the event. Toloka keeps listing the pools and each
 watcher's state decides what was emitted, so there is nothing to acknowledge or reject, and no cohort grace is
 needed: a late watcher reads every close in its first whole pass. ``run()`` is what Airflow 3.2 calls.
