@@ -93,7 +93,35 @@ async def _within(seconds: float | None, awaitable: Awaitable[Any]) -> Any:
     if _asyncio_timeout is not None:
         async with _asyncio_timeout(seconds):
             return await awaitable
-    return await asyncio.wait_for(awaitable, seconds)  # pragma: no cover - Python 3.10
+    return await _within_py310(seconds, awaitable)
+
+
+async def _within_py310(seconds: float, awaitable: Awaitable[Any]) -> Any:
+    """Python 3.10's stand-in for ``asyncio.timeout``: the running task is cancelled when ``seconds`` pass.
+
+    Not ``asyncio.wait_for``: on 3.10 it swallows a cancellation that arrives as the awaited call finishes
+    (bpo-42130), so a trigger could outlive its cancellation. Here the awaitable runs in the caller's own task;
+    a cancellation from elsewhere is never turned into a result, and is a ``CancelledError`` unless the timer
+    had fired first.
+    """
+    task = asyncio.current_task()
+    assert task is not None  # called from a coroutine run by the event loop
+    fired = False
+
+    def expire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if fired:
+            raise asyncio.TimeoutError() from None
+        raise
+    finally:
+        handle.cancel()
 
 _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 
