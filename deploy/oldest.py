@@ -39,13 +39,15 @@ from run_deploy import (  # noqa: E402 - deploy/ is on the path from here on
     PoolEvents,
     StatsdReceiver,
     check_token_nowhere,
+    received_metrics,
     step,
     stop_on_signals,
     trigger,
     wait_dags_parsed,
+    wait_deferred,
     wait_state,
 )
-from stack import Api, CheckFailed, Stack, check, keep_logs, scenario_run, wait_for  # noqa: E402
+from stack import Api, Stack, check, keep_logs, scenario_run, wait_for  # noqa: E402
 
 ARTIFACTS = STATE / "oldest"
 DAG_ID = "text_classification"
@@ -99,14 +101,7 @@ def run_labelling(stack, api, pool_events: PoolEvents, mine: Requests) -> tuple[
     api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
     run_id = trigger(api, DAG_ID, f"oldest_{uuid.uuid4().hex[:8]}")
 
-    def deferred():
-        states = api.task_states(DAG_ID, run_id)
-        if any(state == "failed" for state in states.values()):
-            raise CheckFailed(f"a task failed: {states}")
-        return states.get("wait_for_pool") == "deferred"
-
-    wait_for("wait_for_pool deferred", deferred, 300, interval=2)
-    check(True, "wait_for_pool is deferred while the crowd is paused")
+    wait_deferred(api, DAG_ID, run_id, 300)
     # From now on the pool reads are the sensor's trigger's and this script's (the watcher lists pools, GET /pools).
     polls_before = stack.emulator_counters()["requests"].get(POOL_READS, 0) - mine.counts[POOL_READS]
     project_id = str(api.xcom(DAG_ID, run_id, "create_project"))
@@ -159,16 +154,8 @@ def check_watcher(pool_events: PoolEvents, probe: str) -> None:
 
 
 def check_metrics(stack, receiver: StatsdReceiver, mine: Requests, trigger_polls: int) -> None:
-    step(f"metrics: what the StatsD receiver on 127.0.0.1:{receiver.port} got from each Airflow 3.2 component")
-    time.sleep(2)  # UDP: a moment for the last datagrams of the last task
+    metrics = received_metrics(receiver, "each Airflow 3.2 component")
     counters = stack.emulator_counters()
-    metrics = receiver.metrics()
-    for component in sorted(metrics):
-        names = metrics[component]
-        ours = sorted(name for name in names if name.startswith("toloka."))
-        print(f"    {component}: {len(names)} metric names, {sum(map(len, names.values()))} values; "
-              f"toloka.*: {', '.join(ours) or 'none'}", flush=True)  # fmt: skip
-    check(receiver.dropped == 0, f"{len(receiver.lines)} metric lines received, none beyond the receiver's bound")
     tasks = metrics.get("scheduler", {})  # LocalExecutor: the task runner is a child of the scheduler
 
     def total(name: str) -> float:

@@ -196,6 +196,20 @@ def wait_dags_parsed(api, dag_ids: set[str]) -> None:
     wait_for("the example DAGs parsed", parsed, 240, interval=2)
 
 
+def wait_deferred(api, dag_id: str, run_id: str, timeout: float, task_id: str = "wait_for_pool") -> None:
+    """Wait until ``task_id`` of the run is deferred (a failed task of the run fails the check at once)."""
+    from stack import wait_for
+
+    def deferred():
+        states = api.task_states(dag_id, run_id)
+        if any(state == "failed" for state in states.values()):
+            raise CheckFailed(f"a task failed: {states}")
+        return states.get(task_id) == "deferred"
+
+    wait_for(f"{task_id} deferred", deferred, timeout, interval=2)
+    check(True, f"{task_id} is deferred while the crowd is paused")
+
+
 def run_incremental_review(stack, api) -> None:
     """Two intervals, the second run twice: every bulk-loaded assignment decided exactly once."""
     from stack import http_json
@@ -514,14 +528,7 @@ def run_text_classification(stack, api, browser, pool_events: PoolEvents) -> str
     wait_for("create_project", project_created, 300, interval=2)
     pool_events.unpause()
 
-    def deferred():
-        states = api.task_states(dag_id, run_id)
-        if any(state == "failed" for state in states.values()):
-            raise CheckFailed(f"a task failed: {states}")
-        return states.get("wait_for_pool") == "deferred"
-
-    wait_for("wait_for_pool deferred", deferred, 600, interval=2)
-    check(True, "wait_for_pool is deferred while the crowd is paused")
+    wait_deferred(api, dag_id, run_id, 600)
     time.sleep(3)  # a moment for the triggerer to pick the trigger up
     running = [ti["task_id"] for ti in api.task_instances(dag_id, run_id) if ti["state"] == "running"]
     check(running == [], f"no task instance running while deferred ({running})")
@@ -740,9 +747,9 @@ class StatsdReceiver:
         return found
 
 
-def check_metrics(stack, receiver: StatsdReceiver, counters: dict) -> None:
-    """The workers' ``toloka.`` metrics arrived and agree with the emulator; the triggerer's as documented."""
-    step(f"metrics: what the StatsD receiver on 127.0.0.1:{receiver.port} got from each component")
+def received_metrics(receiver: StatsdReceiver, whose: str) -> dict[str, dict[str, list[float]]]:
+    """What the receiver got, by component, after a moment for the last datagrams; printed; none dropped."""
+    step(f"metrics: what the StatsD receiver on 127.0.0.1:{receiver.port} got from {whose}")
     time.sleep(2)  # UDP: a moment for the last datagrams of the last task
     metrics = receiver.metrics()
     for component in sorted(metrics):
@@ -751,6 +758,12 @@ def check_metrics(stack, receiver: StatsdReceiver, counters: dict) -> None:
         print(f"    {component}: {len(names)} metric names, {sum(map(len, names.values()))} values; "
               f"toloka.*: {', '.join(ours) or 'none'}", flush=True)  # fmt: skip
     check(receiver.dropped == 0, f"{len(receiver.lines)} metric lines received, none beyond the receiver's bound")
+    return metrics
+
+
+def check_metrics(stack, receiver: StatsdReceiver, counters: dict) -> None:
+    """The workers' ``toloka.`` metrics arrived and agree with the emulator; the triggerer's as documented."""
+    metrics = received_metrics(receiver, "each component")
     workers = [metrics.get(f"worker-{number}", {}) for number in (1, 2)]
 
     def total(name: str) -> float:
@@ -929,7 +942,7 @@ def check_token_nowhere(stack) -> None:
 
 def scenario() -> int:
     sys.path[:0] = [str(REPO / "deploy"), str(REPO / "deploy" / "dags"), str(REPO / "dags_examples" / "demo")]
-    from stack import Api, Stack
+    from stack import Api, Stack, keep_logs, scenario_run
 
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="toloka-deploy-"))
@@ -941,62 +954,45 @@ def scenario() -> int:
         lineage_dir=root / "lineage", statsd_port=receiver.port, dag_bundles={"deploy-dags": REPO / "deploy" / "dags"},
     )  # fmt: skip
     browser = None
-    ok = False
-    try:
-        step(f"starting Postgres, Redis, moto (S3), the emulator and Airflow (CeleryExecutor, 2 workers) in {root}")
-        stack.start()
-        print(f"    api-server {stack.api_url}   emulator {stack.emulator_url}   s3 {stack.s3_url}", flush=True)
-        api = Api(stack.api_url, "admin", stack.admin_password())
-        wait_dags_parsed(api, {"text_classification", "labels_consumer", "incremental_review", POOL_EVENTS_DAG, SHARED_WAITS_DAG})
-        pool_events = PoolEvents(stack, api)
-        print(f"    up in {time.monotonic() - started:.0f} s", flush=True)
-        if os.environ.get("TOLOKA_DEPLOY_BROWSER", "1") != "0":
-            from browser import Browser
+    with scenario_run(stack) as run:
+        try:
+            step(f"starting Postgres, Redis, moto (S3), the emulator and Airflow (CeleryExecutor, 2 workers) in {root}")
+            stack.start()
+            print(f"    api-server {stack.api_url}   emulator {stack.emulator_url}   s3 {stack.s3_url}", flush=True)
+            api = Api(stack.api_url, "admin", stack.admin_password())
+            wait_dags_parsed(api, {"text_classification", "labels_consumer", "incremental_review", POOL_EVENTS_DAG, SHARED_WAITS_DAG})
+            pool_events = PoolEvents(stack, api)
+            print(f"    up in {time.monotonic() - started:.0f} s", flush=True)
+            if os.environ.get("TOLOKA_DEPLOY_BROWSER", "1") != "0":
+                from browser import Browser
 
-            shutil.rmtree(ARTIFACTS, ignore_errors=True)
-            browser = Browser(stack, ARTIFACTS, stack.admin_password())
-            browser.check_connection_form()
-        check_test_connection(stack, api)
-        run_incremental_review(stack, api)
-        run_id = run_text_classification(stack, api, browser, pool_events)
-        if browser is not None:
-            browser.check_finished_run(run_id, task_count=21)
-            browser.close()
-            browser = None
-        pool_events.check(stack, str(api.xcom("text_classification", run_id, "create_pool")))
-        check_shared_watchers(stack, pool_events, str(api.xcom("text_classification", run_id, "create_pool")))
-        run_shared_waits(stack, api)
-        check_lineage(stack, api, run_id)
-        check_metrics(stack, receiver, stack.emulator_counters())
-        check_token_nowhere(stack)
-        ok = True
-    except CheckFailed as failure:
-        print(f"\nFAILED: {failure}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-    except Exception as error:
-        import traceback
-
-        traceback.print_exc()
-        print(f"\nFAILED: {error!r}", file=sys.stderr)
-    finally:
-        if browser is not None:
-            browser.close()
-        if not ok:
-            for proc in stack.procs:
-                print(f"--- {proc.name} (last lines) ---\n{proc.tail(15)}", file=sys.stderr)
-        stack.stop()
-        receiver.stop()
-        keep = ARTIFACTS / "logs"
-        shutil.rmtree(keep, ignore_errors=True)
-        if stack.logs.exists():
-            shutil.copytree(stack.logs, keep)
-        if stack.lineage_dir is not None and stack.lineage_dir.exists():
-            shutil.rmtree(ARTIFACTS / "lineage", ignore_errors=True)
-            shutil.copytree(stack.lineage_dir, ARTIFACTS / "lineage")
-        (ARTIFACTS / "statsd.txt").parent.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "statsd.txt").write_text("\n".join(receiver.lines) + "\n")
-        shutil.rmtree(root, ignore_errors=True)
+                shutil.rmtree(ARTIFACTS, ignore_errors=True)
+                browser = Browser(stack, ARTIFACTS, stack.admin_password())
+                browser.check_connection_form()
+            check_test_connection(stack, api)
+            run_incremental_review(stack, api)
+            run_id = run_text_classification(stack, api, browser, pool_events)
+            if browser is not None:
+                browser.check_finished_run(run_id, task_count=21)
+                browser.close()
+                browser = None
+            pool_events.check(stack, str(api.xcom("text_classification", run_id, "create_pool")))
+            check_shared_watchers(stack, pool_events, str(api.xcom("text_classification", run_id, "create_pool")))
+            run_shared_waits(stack, api)
+            check_lineage(stack, api, run_id)
+            check_metrics(stack, receiver, stack.emulator_counters())
+            check_token_nowhere(stack)
+        finally:
+            if browser is not None:
+                browser.close()
+    receiver.stop()
+    keep_logs(stack, ARTIFACTS / "logs")
+    if stack.lineage_dir is not None and stack.lineage_dir.exists():
+        shutil.rmtree(ARTIFACTS / "lineage", ignore_errors=True)
+        shutil.copytree(stack.lineage_dir, ARTIFACTS / "lineage")
+    (ARTIFACTS / "statsd.txt").write_text("\n".join(receiver.lines) + "\n")
+    shutil.rmtree(root, ignore_errors=True)
+    ok = run.ok
     print(f"\n{'PASSED' if ok else 'FAILED'}: make test-deploy in {time.monotonic() - started:.0f} s; artefacts in {ARTIFACTS}")
     return 0 if ok else 1
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from test_trigger_pool_events import FakeStateStore, watched_emulator
 
 import toloka_provider.triggers.pool_events as pool_events
 from toloka_provider.exceptions import TolokaApiFailure
@@ -38,29 +39,9 @@ LISTING = "GET /api/v1/pools 200"
 READ_PAGE = TolokaPoolClosedEventTrigger._poll  # the trigger's own, wrapped per test to count the listing polls
 
 
-class FakeStateStore:
-    """The asset state store's async accessors over a dict (one per watched asset, as the triggerer gives)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    async def aget(self, key, default=None):
-        return self.data.get(key, default)
-
-    async def aset(self, key, value):
-        json.dumps(value)
-        self.data[key] = value
-
-
 @pytest.fixture
 def emu(toloka_emulator_factory, monkeypatch):
-    emulator = toloka_emulator_factory(crowd=0, operation_delay=0.0)
-    emulator.state.store("projects", {"id": PROJECT, "public_name": "watched", "status": "ACTIVE"})
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TOLOKA_EMU",
-        json.dumps({"conn_type": "toloka", "password": emulator.token, "host": emulator.url, "extra": {"retries": 0}}),
-    )
-    return emulator
+    return watched_emulator(toloka_emulator_factory, monkeypatch)
 
 
 def add_pool(emu) -> str:

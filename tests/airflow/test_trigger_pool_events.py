@@ -40,6 +40,11 @@ class FakeStateStore:
 
 @pytest.fixture
 def emu(toloka_emulator_factory, monkeypatch):
+    return watched_emulator(toloka_emulator_factory, monkeypatch)
+
+
+def watched_emulator(toloka_emulator_factory, monkeypatch):
+    """An emulator with no crowd, the watched project, and the connection ``toloka_emu`` to it."""
     emulator = toloka_emulator_factory(crowd=0, operation_delay=0.0)
     # The watched project exists (a missing one ends the trigger: test_a_missing_project_ends_the_trigger).
     emulator.state.store("projects", {"id": PROJECT, "public_name": "watched", "status": "ACTIVE"})
