@@ -251,20 +251,21 @@ class _Ahead:
 def _read_body(response: Any, attempt: _Attempt | None) -> bytes | None:
     """The whole body of ``response`` (opened with ``stream=True``); None if it exceeds ``MAX_RESPONSE_BYTES``.
 
-    A body of a known length sent as is (no ``Content-Encoding``) is refused unread when it is too long, else read
-    in one call: the buffered reader under it then makes one socket read per arrival of data, not per chunk,
-    and the bytes come back as one object, not chunks to join. Each socket read gives up and takes back the
-    GIL, which a prefetch thread waits a switch interval (5 ms) for while the caller is busy, so fewer reads
-    mean a page ready sooner. Any other body (chunked, compressed: the limit is on the decoded size) is read in
-    ``_CHUNK`` pieces with the limit checked between them. The deadline is the watchdog's (it cuts the socket
-    in any phase), checked again once the body is in.
+    A body whose length the headers declare and that is sent as is (``protocol.declared_length``) is refused unread
+    when it is too long, else read in one call: the buffered reader under it then makes one socket read per
+    arrival of data rather than per chunk, and the bytes come back as one object, not chunks to join. Each socket
+    read gives up the GIL and must take it back, which a prefetch thread waits for while the caller is busy:
+    fewer reads, a page ready sooner. Any other body (chunked; compressed, where the limit is on the decoded
+    size) is read in ``_CHUNK`` pieces with the limit checked between them. The deadline is the watchdog's (it
+    cuts the socket in any phase), checked again once the body is in.
     """
+    headers = response.headers
+    length = protocol.declared_length(headers.get("Content-Length"), headers.get("Content-Encoding"))
+    if length is not None and length > protocol.MAX_RESPONSE_BYTES:
+        return None
     raw = response.raw
-    length = getattr(raw, "length_remaining", None)
-    encoding = response.headers.get("Content-Encoding")
-    if type(length) is int and (encoding is None or encoding.strip().lower() in ("", "identity")):
-        if length > protocol.MAX_RESPONSE_BYTES:
-            return None
+    if length is not None and type(getattr(raw, "length_remaining", None)) is int:
+        # urllib3 reads exactly the declared length and raises if the connection ends short of it.
         body = raw.read(decode_content=False)
     else:
         chunks = []
