@@ -464,7 +464,7 @@ class TolokaClient(TolokaApi):
                     headers=_JSON_CONTENT_TYPE if request.body is not None else None,
                     timeout=self._timeout,
                     allow_redirects=False,  # never send the token elsewhere; a 3xx is an error (core.call)
-                    stream=True,  # read in chunks: the deadline and the size limit are checked between them
+                    stream=True,  # the body is read by _read_body, under the size limit
                 )
             body = _read_body(response, attempt)
             if body is None:
