@@ -262,7 +262,7 @@ class AsyncTolokaClient(_ApiBase):
     # ---- performing effects ---------------------------------------------------------------------------
 
     async def _exchange(self, request: Request) -> tuple[httpx.Response, bytes | None]:
-        """Send, then read the body in chunks up to ``MAX_RESPONSE_BYTES`` (None: larger, not read)."""
+        """Send, then read the body in chunks up to ``MAX_RESPONSE_BYTES`` (None: larger, or declared larger; not read)."""
         http = self._http()
         outgoing = http.build_request(
             request.method,
@@ -273,6 +273,10 @@ class AsyncTolokaClient(_ApiBase):
         )
         response = await http.send(outgoing, stream=True)
         try:
+            headers = response.headers
+            length = protocol.declared_length(headers.get("Content-Length"), headers.get("Content-Encoding"))
+            if length is not None and length > protocol.MAX_RESPONSE_BYTES:
+                return response, None  # declared too long: refused unread
             chunks = []
             size = 0
             async for chunk in response.aiter_bytes():

@@ -129,3 +129,19 @@ def bounded(chunks: Any) -> bytes:
         if size > MAX_RESPONSE_BYTES:
             break
     return b"".join(parts)[:MAX_RESPONSE_BYTES]
+
+
+def declared_length(content_length: str | None, content_encoding: str | None) -> int | None:
+    """The body's length in bytes as the headers declare it, when it is sent as is; None if unknown.
+
+    Only a body without a ``Content-Encoding`` (or ``identity``) has its size on the wire equal to its decoded size,
+    which is what ``MAX_RESPONSE_BYTES`` bounds; a compressed or chunked body must be counted as it is read.
+    """
+    if content_encoding is not None and content_encoding.strip().lower() not in ("", "identity"):
+        return None
+    if content_length is None:
+        return None
+    text = content_length.strip()
+    if not text.isdigit() or not text.isascii():
+        return None
+    return int(text)
