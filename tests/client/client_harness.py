@@ -11,6 +11,8 @@ import asyncio
 import inspect
 import json
 import re
+import socket
+import threading
 from collections import deque
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -131,3 +133,46 @@ class Harness:
                 return await result
 
         return asyncio.run(run())
+
+
+class SocketServer:
+    """An HTTP server written on raw sockets on 127.0.0.1 (a free port), one thread per connection: subclasses
+    answer in ``_handle(conn)`` byte by byte, which ``http.server`` cannot do wrong on purpose. Stops on exit."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.listener.close()
+
+    def _serve(self) -> None:
+        workers = []
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            worker = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+            worker.start()
+            workers.append(worker)
+        for worker in workers:
+            worker.join(5)
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError

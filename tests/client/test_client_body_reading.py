@@ -12,11 +12,10 @@ import asyncio
 import gzip
 import json
 import socket
-import threading
 import time
 
 import pytest
-from client_harness import TOKEN
+from client_harness import TOKEN, SocketServer
 
 from toloka_provider.client import AsyncTolokaClient, TolokaClient, protocol
 from toloka_provider.client.errors import TransportError
@@ -33,46 +32,14 @@ class Closing(bytes):
     """An answer after which the server closes the connection."""
 
 
-class RawServer:
+class RawServer(SocketServer):
     """Answers the n-th request with ``answers[n]``: raw bytes; ``Closing(bytes)`` then closes the connection;
     ``None`` holds the connection open, silent."""
 
     def __init__(self, *answers: bytes | Closing | None) -> None:
+        super().__init__()
         self.answers = list(answers)
         self.requests: list[bytes] = []
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> RawServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.listener.close()
-
-    def _serve(self) -> None:
-        workers = []
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            worker = threading.Thread(target=self._handle, args=(conn,), daemon=True)
-            worker.start()
-            workers.append(worker)
-        for worker in workers:
-            worker.join(5)
 
     def _read_request(self, conn: socket.socket) -> bytes | None:
         data = b""

@@ -11,11 +11,10 @@ import asyncio
 import email.utils
 import pickle
 import socket
-import threading
 import time
 
 import pytest
-from client_harness import TOKEN, Harness, ScriptedServer
+from client_harness import TOKEN, Harness, ScriptedServer, SocketServer
 
 from toloka_provider.client import AsyncTolokaClient, TolokaClient
 from toloka_provider.client.errors import (
@@ -160,44 +159,12 @@ def test_retries_and_backoff_are_bounded():
 # ---------------------------------------------------------------------------------------------- deadlines
 
 
-class HostileServer:
+class HostileServer(SocketServer):
     """A raw-socket HTTP server on 127.0.0.1 that misbehaves in one of a few ways, forever, until stopped."""
 
     def __init__(self, behaviour: str) -> None:
+        super().__init__()
         self.behaviour = behaviour
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.stop = threading.Event()
-        self.connections = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> HostileServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.listener.close()
-
-    def _serve(self) -> None:
-        workers = []
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            worker = threading.Thread(target=self._handle, args=(conn,), daemon=True)
-            worker.start()
-            workers.append(worker)
-        for worker in workers:
-            worker.join(5)
 
     def _drip(self, conn: socket.socket, data: bytes) -> bool:
         for index in range(len(data)):
