@@ -32,7 +32,8 @@ from typing import Any, NamedTuple
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from toloka_provider.client.errors import PaginationError, TolokaArgumentError, is_transient
+from toloka_provider.client import pagination as lists
+from toloka_provider.client.errors import TolokaArgumentError, is_transient
 from toloka_provider.exceptions import TolokaApiFailure, TolokaInputError, explain_error
 from toloka_provider.hooks.toloka import TolokaHook
 from toloka_provider.waiting import check_poll_interval, check_success_reasons
@@ -286,7 +287,9 @@ class TolokaPoolClosedEventTrigger(BaseEventTrigger):
             filters["id_gt"] = cursor
         page = await client.find_pools(**filters)
         items = list(page.items or ())
-        _check_ids_advance(cursor, [str(pool.id) for pool in items])
+        # The client's keyset rule: ids past the cursor, strictly increasing, else PaginationError (not transient:
+        # a server answering ``id_gt`` with the same or earlier pools would hold the watcher on one page for ever).
+        lists.check_advances(lists.POOLS, lists.POOLS.path, [{"id": str(pool.id)} for pool in items], cursor)
         closed = []
         for pool in items:
             stopped = _parse_time(pool.last_stopped, "last_stopped")
@@ -438,16 +441,3 @@ def _continues(mine: str | None, page_cursor: str | None) -> bool:
 
 def _id_key(pool_id: str) -> tuple[int, int | str]:
     return (0, int(pool_id)) if pool_id.isdigit() else (1, pool_id)
-
-
-def _check_ids_advance(cursor: str | None, ids: list[str]) -> None:
-    """Every id past the cursor and strictly increasing, or ``PaginationError`` (not transient: the trigger fails).
-
-    A server that answered ``id_gt`` with the same or earlier pools would otherwise hold the cursor still: the
-    watcher would ask for the same page on every poll for ever and never see a later close.
-    """
-    previous = cursor
-    for pool_id in ids:
-        if previous is not None and _id_key(pool_id) <= _id_key(previous):
-            raise PaginationError("/api/v1/pools", cursor, f"pool {pool_id} after {previous}")
-        previous = pool_id
